@@ -1,0 +1,144 @@
+// The typed face of the native addon (build/Release/epchat.node). Nothing else in lib/ touches the
+// addon directly; everything here mirrors native/binding/*.cc, which is the only place with N-API types.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Engine settings. Every field is required at construction; `setPolicy` takes any subset of the
+ *  fields marked (reloadable). */
+export interface EngineOptions {
+  host: string;
+  port: number;
+  backlog: number;
+  /** Connections at once (registered or not); the next one gets `!! SERVER_FULL`. */
+  maxClients: number;
+  /** (reloadable) */ maxLineBytes: number;
+  /** (reloadable) */ maxOutputBytes: number;
+  /** (reloadable) 0 disables. */ registrationTimeoutMs: number;
+  /** (reloadable) 0 disables. */ idleTimeoutMs: number;
+  /** (reloadable) lines per second, 0 disables flood control. */ floodRate: number;
+  /** (reloadable) */ floodBurst: number;
+  /** (reloadable) */ floodKick: number;
+  /** (reloadable) */ quietRoomSize: number;
+  defaultRoom: string;
+  /** (reloadable) */ autoCreateRooms: boolean;
+  /** (reloadable) */ maxRooms: number;
+  /** (reloadable) */ nickMaxLength: number;
+  /** (reloadable) lower-case nicknames nobody may take. */ reservedNicks: string[];
+  /** Read admin commands from stdin inside the engine's epoll set. */
+  console: boolean;
+  /** Install SIGINT/SIGTERM/SIGHUP handlers that write to the engine's self-pipe. */
+  handleSignals: boolean;
+  /** (reloadable) emit a `message` event for every room and private message. */
+  emitMessages: boolean;
+  /** (reloadable) command names (lower case, no slash) that the engine forwards to JavaScript as
+   *  `command` events instead of handling them. */
+  delegate: string[];
+  /** (reloadable) forward `/msg NICK` to JavaScript (as a `command` event named `msg`) when no user
+   *  with that nick is online, instead of answering `!! NO_SUCH_USER`. */
+  delegateOfflineMsg: boolean;
+  /** How long a graceful close waits for output queues to drain. */
+  shutdownGraceMs: number;
+}
+
+export type EngineReloadable = Partial<Omit<EngineOptions,
+  'host' | 'port' | 'backlog' | 'maxClients' | 'defaultRoom' | 'console' | 'handleSignals' | 'shutdownGraceMs'>>;
+
+/** Why a connection ended. */
+export type DisconnectReason =
+  | 'quit' | 'closed' | 'reset' | 'idle' | 'registration' | 'flood' | 'slow' | 'kicked' | 'shutdown' | 'error';
+
+/** Client ids are stable for a connection's life and never reused while anything may refer to them. */
+export type ClientId = number;
+
+export type EngineEvent =
+  | { type: 'connect'; id: ClientId; address: string }
+  | { type: 'register'; id: ClientId; nick: string }
+  | { type: 'nick'; id: ClientId; old: string; nick: string }
+  | { type: 'join'; id: ClientId; nick: string; room: string }
+  | { type: 'leave'; id: ClientId; nick: string; room: string }
+  | { type: 'message'; id: ClientId; nick: string; room: string | null; to: string | null; text: string }
+  | { type: 'disconnect'; id: ClientId; nick: string | null; reason: DisconnectReason }
+  | { type: 'timeout'; id: ClientId; nick: string | null; kind: 'idle' | 'registration' }
+  /** A delegated command (see `delegate`); `nick` is null before registration. */
+  | { type: 'command'; id: ClientId; nick: string | null; name: string; args: string }
+  /** A line the admin console prints (already formatted, no newline). */
+  | { type: 'console'; text: string }
+  | { type: 'signal'; signal: 'SIGHUP' | 'SIGINT' | 'SIGTERM' }
+  | { type: 'error'; code: string; message: string }
+  /** The answer to `query(req, …)`. */
+  | { type: 'reply'; req: number; data: unknown }
+  /** The engine thread has stopped; `stats` are the final counters. */
+  | { type: 'closed'; stats: EngineStats };
+
+export interface EngineStats {
+  uptime_s: number;
+  users: number;
+  connections: number;
+  peak_users: number;
+  accepted: number;
+  rejected_full: number;
+  messages_in: number;
+  deliveries: number;
+  bytes_in: number;
+  bytes_out: number;
+  rooms: number;
+  latency_mean_us: number;
+  latency_p99_us: number;
+  dropped_slow: number;
+}
+
+export interface UserInfo { id: ClientId; nick: string; room: string; address: string }
+export interface RoomInfo { name: string; members: number }
+
+export interface NativeEngine {
+  /** Binds and starts the engine thread. Throws an Error with `code` (EADDRINUSE, EACCES, …). */
+  listen(): { host: string; port: number };
+  /** Queues text (one or more lines, `\n` separated, no trailing newline needed) to a client. */
+  send(id: ClientId, text: string): void;
+  /** `>> [server] text` to every registered user. */
+  announce(text: string): void;
+  /** Disconnects a user with `!! KICKED reason`; answered by a `reply` event with data `true|false`. */
+  kick(req: number, nick: string, reason: string): void;
+  /** Answered by a `reply` event: `users` → UserInfo[], `rooms` → RoomInfo[]. */
+  query(req: number, what: 'users' | 'rooms'): void;
+  /** Registers client `id` under `nick` (an authenticated login), bypassing nick protection; if
+   *  another connection holds the nick, that one is disconnected (reason `kicked`). */
+  login(id: ClientId, nick: string): void;
+  /** Sends the nickname prompt again to an unregistered client (after a failed login). */
+  prompt(id: ClientId): void;
+  /** Marks nicknames as owned by accounts (lower case): guests cannot take them; choosing one at the
+   *  prompt is forwarded as a `command` event named `auth` with the nick as args, and the client's
+   *  next line as a `command` named `password`. */
+  protectNicks(add: string[], remove: string[]): void;
+  setPolicy(policy: EngineReloadable): void;
+  stats(): EngineStats;
+  /** Tells every client, drains queues for up to `shutdownGraceMs`, closes; a `closed` event follows. */
+  close(): void;
+}
+
+export interface NativeBinding {
+  Engine: new (options: EngineOptions, onEvents: (events: EngineEvent[]) => void) => NativeEngine;
+}
+
+function findAddon(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // dist/lib → package root; also works when run from lib/ through a TS loader.
+  for (const root of [join(here, '..', '..'), join(here, '..')]) {
+    for (const kind of ['Release', 'Debug']) {
+      const p = join(root, 'build', kind, 'epchat.node');
+      if (existsSync(p)) return p;
+    }
+  }
+  const err = new Error('epchat native addon not found: run `npm install` (or `npx node-gyp rebuild`)') as Error & { code: string };
+  err.code = 'EPCHAT_NO_ADDON';
+  throw err;
+}
+
+let cached: NativeBinding | undefined;
+
+export function loadNative(): NativeBinding {
+  if (!cached) cached = createRequire(import.meta.url)(process.env.EPCHAT_ADDON ?? findAddon()) as NativeBinding;
+  return cached;
+}
