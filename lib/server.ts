@@ -1,0 +1,442 @@
+// ChatServer: the JavaScript face of the engine. It configures the engine, dispatches its batched events
+// as typed EventEmitter events, answers delegated commands and turns request/reply pairs into promises.
+// It is never on the per-message path: the engine only emits `message` events while someone listens.
+import { EventEmitter } from 'node:events';
+import {
+  loadNative,
+  type ClientId, type EngineEvent, type EngineOptions, type EngineStats, type NativeBinding, type NativeEngine,
+  type RoomInfo, type UserInfo,
+} from './native.js';
+import {
+  checkReloadable, configFromOptions, diffConfig, toEngineOptions,
+  type Config, type ReloadableConfig, type SettingName,
+} from './config.js';
+import { EpchatError, ErrorCodes, hasCode } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+
+type EventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
+
+export type ConnectEvent = EventOf<'connect'>;
+export type RegisterEvent = EventOf<'register'>;
+export type NickEvent = EventOf<'nick'>;
+export type JoinEvent = EventOf<'join'>;
+export type LeaveEvent = EventOf<'leave'>;
+export type MessageEvent = EventOf<'message'>;
+export type DisconnectEvent = EventOf<'disconnect'>;
+export type TimeoutEvent = EventOf<'timeout'>;
+export type SignalName = EventOf<'signal'>['signal'];
+
+export interface Address { host: string; port: number }
+
+/** What a delegated command's handler (and a `command` listener) gets. */
+export interface CommandContext {
+  id: ClientId;
+  /** null before the client has registered (e.g. the `auth` / `password` steps of a login). */
+  nick: string | null;
+  /** Lower case, no slash. */
+  name: string;
+  /** Everything after the command name, as typed (may hold a password: never log it). */
+  args: string;
+  /** Sends one or more lines to the client (`\n` separated). */
+  reply(text: string): void;
+  /** Registers the client under `nick` (an authenticated login). */
+  login(nick: string): void;
+  /** Sends the nickname prompt again (after a failed login). */
+  prompt(): void;
+}
+
+export type CommandHandler = (ctx: CommandContext) => void | Promise<void>;
+
+export interface RegisterCommandOptions {
+  /** Add the name to the engine's `delegate` list (default true). False for commands the engine forwards
+   *  by itself: `auth` and `password` (protected nicks) and `msg` (with `delegateOfflineMsg`). */
+  delegate?: boolean;
+}
+
+export interface ServerEvents {
+  listening: [address: Address];
+  connect: [event: ConnectEvent];
+  register: [event: RegisterEvent];
+  nick: [event: NickEvent];
+  join: [event: JoinEvent];
+  leave: [event: LeaveEvent];
+  /** Only emitted while a listener is attached or `emitMessages` is set. */
+  message: [event: MessageEvent];
+  disconnect: [event: DisconnectEvent];
+  timeout: [event: TimeoutEvent];
+  /** A delegated command; also handled by a `registerCommand` handler when there is one. */
+  command: [ctx: CommandContext];
+  /** A line from the admin console (no newline). */
+  console: [text: string];
+  signal: [signal: SignalName];
+  /** An engine error (code from the engine). Logged always; emitted only when someone listens, so an
+   *  engine error never crashes a process that did not subscribe. */
+  error: [error: EpchatError];
+  /** The engine has stopped, whoever asked (close(), a signal, the console). */
+  close: [stats: EngineStats];
+  /** EventEmitter's own. */
+  newListener: [event: string | symbol, listener: (...args: any[]) => void];
+  removeListener: [event: string | symbol, listener: (...args: any[]) => void];
+}
+
+export interface ServerDeps {
+  logger?: Logger;
+  /** The native binding (tests can inject a fake); loaded from build/ on the first listen() otherwise. */
+  binding?: NativeBinding;
+}
+
+export interface ReloadChange { name: SettingName; from: unknown; to: unknown }
+
+type State = 'idle' | 'listening' | 'closing' | 'closed';
+
+interface Pending { resolve(data: unknown): void; reject(err: Error): void }
+
+const COMMAND_NAME = /^[a-z][a-z0-9_-]*$/;
+const MAX_REQ = 2 ** 31 - 1;
+
+const ZERO_STATS: EngineStats = Object.freeze({
+  uptime_s: 0, users: 0, connections: 0, peak_users: 0, accepted: 0, rejected_full: 0, messages_in: 0,
+  deliveries: 0, bytes_in: 0, bytes_out: 0, rooms: 0, latency_mean_us: 0, latency_p99_us: 0, dropped_slow: 0,
+});
+
+export class ChatServer extends EventEmitter<ServerEvents> {
+  readonly log: Logger;
+  #config: Config;
+  #binding: NativeBinding | undefined;
+  #engine: NativeEngine | null = null;
+  #state: State = 'idle';
+  #address: Address | null = null;
+  #finalStats: EngineStats | null = null;
+  #closing: Promise<EngineStats> | null = null;
+  #resolveClosing: ((stats: EngineStats) => void) | null = null;
+  #pending = new Map<number, Pending>();
+  #nextReq = 1;
+  #commands = new Map<string, { handler: CommandHandler; delegate: boolean }>();
+  /** The emitMessages value last given to the engine. */
+  #messagesOn = false;
+
+  constructor(config: Config, deps: ServerDeps = {}) {
+    super();
+    this.#config = config;
+    this.#binding = deps.binding;
+    this.log = deps.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+    this.on('newListener', (event) => { if (event === 'message') queueMicrotask(() => this.#syncMessages()); });
+    this.on('removeListener', (event) => { if (event === 'message') this.#syncMessages(); });
+  }
+
+  /** The current configuration (reload() changes it). */
+  get config(): Config { return this.#config; }
+
+  get listening(): boolean { return this.#state === 'listening'; }
+
+  /** The bound address while listening (or closing), else null. */
+  address(): Address | null { return this.#address ? { ...this.#address } : null; }
+
+  /** Binds and starts the engine. Port 0 picks a free port: the resolved address has the real one.
+   *  Rejects with the bind error (its `code` is EADDRINUSE, EACCES, …). */
+  async listen(): Promise<Address> {
+    if (this.#state === 'listening' || this.#state === 'closing') {
+      throw new EpchatError(ErrorCodes.ALREADY_LISTENING, `server is already ${this.#state}`);
+    }
+    const binding = this.#binding ?? loadNative();
+    const options = this.#engineOptions();
+    const engine = new binding.Engine(options, (events) => this.#onEvents(events));
+    let bound: Address;
+    try {
+      bound = engine.listen();
+    } catch (err) {
+      if (hasCode(err)) this.log.error({ code: err.code }, `cannot listen on ${options.host}:${options.port}: ${err.code}`);
+      throw err;
+    }
+    this.#engine = engine;
+    this.#messagesOn = options.emitMessages;
+    this.#state = 'listening';
+    this.#address = { host: bound.host, port: bound.port };
+    this.#finalStats = null;
+    this.#closing = null;
+    this.log.debug({ host: bound.host, port: bound.port }, 'engine listening');
+    this.emit('listening', this.address()!);
+    return this.address()!;
+  }
+
+  /** Graceful close: clients are told, queues drain for up to `shutdownGraceMs`. Resolves with the final
+   *  counters when the engine has stopped. Idempotent; before listen() it resolves with zero counters. */
+  close(): Promise<EngineStats> {
+    if (this.#closing) return this.#closing;
+    if (this.#state === 'idle' || this.#state === 'closed') return Promise.resolve(this.#finalStats ?? { ...ZERO_STATS });
+    const closing = this.#expectClose();
+    try {
+      this.#engine!.close();
+    } catch (err) {
+      this.log.error({ err }, 'engine close failed');
+    }
+    return closing;
+  }
+
+  /** The engine's counters now (after close: the final ones). */
+  stats(): EngineStats {
+    if (this.#engine) return this.#engine.stats();
+    if (this.#finalStats) return { ...this.#finalStats };
+    throw new EpchatError(ErrorCodes.NOT_LISTENING, 'server is not listening');
+  }
+
+  /** `>> [server] text` to every registered user (one announcement per line of `text`). */
+  announce(text: string): void {
+    const engine = this.#requireEngine();
+    for (const line of String(text).split(/\r?\n/)) if (line.length > 0) engine.announce(line);
+  }
+
+  /** Disconnects `nick` with `!! KICKED reason`. Resolves false when nobody has that nick. */
+  kick(nick: string, reason = 'kicked by the admin'): Promise<boolean> {
+    return this.#request((req, engine) => engine.kick(req, nick, reason)) as Promise<boolean>;
+  }
+
+  users(): Promise<UserInfo[]> {
+    return this.#request((req, engine) => engine.query(req, 'users')) as Promise<UserInfo[]>;
+  }
+
+  rooms(): Promise<RoomInfo[]> {
+    return this.#request((req, engine) => engine.query(req, 'rooms')) as Promise<RoomInfo[]>;
+  }
+
+  /** Queues text to one client. */
+  send(id: ClientId, text: string): void {
+    this.#requireEngine().send(id, text);
+  }
+
+  /** Nicknames owned by accounts (see NativeEngine.protectNicks). */
+  protectNicks(add: readonly string[], remove: readonly string[] = []): void {
+    this.#requireEngine().protectNicks(add.map((n) => n.toLowerCase()), remove.map((n) => n.toLowerCase()));
+  }
+
+  /** Applies reloadable settings (validated like any config; others throw EPCHAT_CONFIG_INVALID).
+   *  Works before listen() too (the values apply at listen). Returns what changed. */
+  reload(update: Partial<ReloadableConfig>): ReloadChange[] {
+    const checked = checkReloadable(update as Record<string, unknown>);
+    const next = Object.freeze({ ...this.#config, ...checked }) as Config;
+    const changes = diffConfig(this.#config, next);
+    this.#config = next;
+    if (changes.length === 0) return changes;
+    if (changes.some((c) => c.name === 'logLevel')) this.log.level = next.logLevel;
+    const engineOptions = this.#engineOptions();
+    const policy: Record<string, unknown> = {};
+    for (const c of changes) if (c.name in engineOptions) policy[c.name] = engineOptions[c.name as keyof EngineOptions];
+    if (Object.keys(policy).length > 0) this.#setPolicy(policy);
+    return changes;
+  }
+
+  /** Handles `/name` in JavaScript: the name is added to the engine's `delegate` list (unless
+   *  `delegate: false`). Returns a function that removes the handler. */
+  registerCommand(name: string, handler: CommandHandler, opts: RegisterCommandOptions = {}): () => void {
+    const key = name.replace(/^\//, '').toLowerCase();
+    if (!COMMAND_NAME.test(key)) throw new EpchatError(ErrorCodes.COMMAND_INVALID, `invalid command name ${JSON.stringify(name)}`);
+    if (this.#commands.has(key)) throw new EpchatError(ErrorCodes.COMMAND_INVALID, `command /${key} already has a handler`);
+    const entry = { handler, delegate: opts.delegate ?? true };
+    this.#commands.set(key, entry);
+    if (entry.delegate) this.#setPolicy({ delegate: this.#delegateList() });
+    return () => {
+      if (this.#commands.get(key) !== entry) return;
+      this.#commands.delete(key);
+      if (entry.delegate) this.#setPolicy({ delegate: this.#delegateList() });
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------------
+
+  #engineOptions(): EngineOptions {
+    return { ...toEngineOptions(this.#config), delegate: this.#delegateList(), emitMessages: this.#wantMessages() };
+  }
+
+  #delegateList(): string[] {
+    const names = new Set(this.#config.delegate);
+    for (const [name, c] of this.#commands) if (c.delegate) names.add(name);
+    return [...names];
+  }
+
+  #wantMessages(): boolean {
+    return this.#config.emitMessages || this.listenerCount('message') > 0;
+  }
+
+  #syncMessages(): void {
+    const want = this.#wantMessages();
+    if (this.#engine && want !== this.#messagesOn) this.#setPolicy({ emitMessages: want });
+  }
+
+  /** Sends policy to the engine when it runs; otherwise it is picked up at listen(). */
+  #setPolicy(policy: Record<string, unknown>): void {
+    if (!this.#engine) return;
+    if ('emitMessages' in policy) this.#messagesOn = policy.emitMessages === true;
+    this.#engine.setPolicy(policy);
+  }
+
+  #requireEngine(): NativeEngine {
+    if (!this.#engine || this.#state !== 'listening') {
+      throw new EpchatError(ErrorCodes.NOT_LISTENING, `server is not listening (${this.#state})`);
+    }
+    return this.#engine;
+  }
+
+  #request(send: (req: number, engine: NativeEngine) => void): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const engine = this.#requireEngine();
+      const req = this.#nextReq;
+      this.#nextReq = req >= MAX_REQ ? 1 : req + 1;
+      this.#pending.set(req, { resolve, reject });
+      try {
+        send(req, engine);
+      } catch (err) {
+        this.#pending.delete(req);
+        throw err;
+      }
+    });
+  }
+
+  #expectClose(): Promise<EngineStats> {
+    this.#state = 'closing';
+    this.#closing = new Promise((resolve) => { this.#resolveClosing = resolve; });
+    return this.#closing;
+  }
+
+  /** One batch from the engine thread, dispatched in order. A listener that throws does not stop the
+   *  batch; the first error is rethrown afterwards, outside the native callback. */
+  #onEvents(events: EngineEvent[]): void {
+    let failure: { error: unknown } | null = null;
+    for (const ev of events) {
+      try {
+        this.#dispatch(ev);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure) {
+      const { error } = failure;
+      process.nextTick(() => { throw error; });
+    }
+  }
+
+  #dispatch(ev: EngineEvent): void {
+    switch (ev.type) {
+      case 'connect':
+        this.log.debug({ id: ev.id, address: ev.address }, 'connect');
+        this.emit('connect', ev);
+        break;
+      case 'register':
+        this.log.info({ id: ev.id, nick: ev.nick }, 'register');
+        this.emit('register', ev);
+        break;
+      case 'nick':
+        this.log.debug({ id: ev.id, old: ev.old, nick: ev.nick }, 'nick');
+        this.emit('nick', ev);
+        break;
+      case 'join':
+        this.emit('join', ev);
+        break;
+      case 'leave':
+        this.emit('leave', ev);
+        break;
+      case 'message':
+        this.emit('message', ev);
+        break;
+      case 'disconnect':
+        if (ev.nick === null) this.log.debug({ id: ev.id, reason: ev.reason }, 'disconnect');
+        else this.log.info({ id: ev.id, nick: ev.nick, reason: ev.reason }, 'disconnect');
+        this.emit('disconnect', ev);
+        break;
+      case 'timeout':
+        this.log.debug({ id: ev.id, nick: ev.nick, kind: ev.kind }, 'timeout');
+        this.emit('timeout', ev);
+        break;
+      case 'command':
+        this.#onCommand(ev);
+        break;
+      case 'console':
+        this.emit('console', ev.text);
+        break;
+      case 'signal':
+        this.log.info({ signal: ev.signal }, `${ev.signal} received`);
+        // With handleSignals the engine starts the graceful shutdown itself on SIGINT/SIGTERM.
+        if (ev.signal !== 'SIGHUP' && this.#config.handleSignals && this.#state === 'listening') this.#expectClose();
+        this.emit('signal', ev.signal);
+        break;
+      case 'error': {
+        const err = new EpchatError(ev.code, ev.message);
+        this.log.error({ code: ev.code }, ev.message);
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+        break;
+      }
+      case 'reply': {
+        const pending = this.#pending.get(ev.req);
+        if (!pending) { this.log.warn({ req: ev.req }, 'reply to an unknown request'); break; }
+        this.#pending.delete(ev.req);
+        pending.resolve(ev.data);
+        break;
+      }
+      case 'closed':
+        this.#onClosed(ev.stats);
+        break;
+      default:
+        this.log.warn({ event: (ev as { type?: unknown }).type }, 'unknown engine event');
+    }
+  }
+
+  #onClosed(stats: EngineStats): void {
+    this.#engine = null;
+    this.#address = null;
+    this.#state = 'closed';
+    this.#finalStats = stats;
+    this.#messagesOn = false;
+    for (const p of this.#pending.values()) p.reject(new EpchatError(ErrorCodes.CLOSED, 'the server closed before answering'));
+    this.#pending.clear();
+    if (this.#resolveClosing) {
+      this.#resolveClosing(stats);
+      this.#resolveClosing = null;
+    } else {
+      this.#closing = Promise.resolve(stats);
+    }
+    this.log.debug({ stats }, 'engine closed');
+    this.emit('close', stats);
+  }
+
+  #onCommand(ev: EventOf<'command'>): void {
+    const engine = this.#engine;
+    const live = (what: string, fn: (e: NativeEngine) => void) => {
+      if (engine && this.#engine === engine) fn(engine);
+      else this.log.debug({ id: ev.id, command: ev.name }, `${what} after the server closed: dropped`);
+    };
+    const ctx: CommandContext = {
+      id: ev.id,
+      nick: ev.nick,
+      name: ev.name,
+      args: ev.args,
+      reply: (text) => live('reply', (e) => e.send(ev.id, text)),
+      login: (nick) => live('login', (e) => e.login(ev.id, nick)),
+      prompt: () => live('prompt', (e) => e.prompt(ev.id)),
+    };
+    // Never log args: `password` and account commands carry secrets.
+    this.log.debug({ id: ev.id, nick: ev.nick, command: ev.name }, 'delegated command');
+    const entry = this.#commands.get(ev.name);
+    const listened = this.listenerCount('command') > 0;
+    if (entry) this.#runHandler(entry.handler, ctx);
+    else if (!listened) ctx.reply(`!! UNKNOWN_COMMAND no handler for /${ev.name}`);
+    if (listened) this.emit('command', ctx);
+  }
+
+  #runHandler(handler: CommandHandler, ctx: CommandContext): void {
+    const fail = (err: unknown) => {
+      this.log.error({ err, id: ctx.id, command: ctx.name }, `command /${ctx.name} failed`);
+      ctx.reply(`!! INTERNAL_ERROR /${ctx.name} failed`);
+    };
+    try {
+      const r = handler(ctx);
+      if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).then(undefined, fail);
+    } catch (err) {
+      fail(err);
+    }
+  }
+}
+
+/** A chat server configured from `options` over the defaults (no environment, no file: see
+ *  resolveConfig for those). Throws EPCHAT_CONFIG_INVALID on a bad option. */
+export function createServer(options: Partial<Config> = {}, deps: ServerDeps = {}): ChatServer {
+  return new ChatServer(configFromOptions(options), deps);
+}
