@@ -1,0 +1,192 @@
+// The `epchat` command: runs the server (default), or the terminal client (`epchat connect`).
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  diffConfig, parseArgs, renderHelp, resolveConfigDetailed, RELOADABLE,
+  type Config, type ResolveInput,
+} from './config.js';
+import { EpchatError, hasCode } from './errors.js';
+import { createLogger, type Logger } from './log.js';
+import { createServer, type ChatServer } from './server.js';
+import { runClient, CLIENT_USAGE } from './client.js';
+import type { EngineStats } from './native.js';
+
+/** Exit codes. */
+const EXIT_OK = 0;
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+/** 128 + SIGINT, when a second signal cuts a graceful shutdown short. */
+const EXIT_INTERRUPTED = 130;
+
+/** How long after the engine's own deadline the CLI gives up waiting for `closed`. */
+const CLOSE_MARGIN_MS = 5000;
+
+const CLI_DEFAULTS: Partial<Config> = { handleSignals: true };
+
+export function packageVersion(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const p of [join(here, '..', '..', 'package.json'), join(here, '..', 'package.json')]) {
+    try {
+      const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'epchat' && pkg.version) return pkg.version;
+    } catch { /* try the next */ }
+  }
+  return 'unknown';
+}
+
+export function usage(): string {
+  return [
+    'Usage:',
+    '  epchat [options]               run the chat server',
+    `  ${CLIENT_USAGE}`,
+    '  epchat --help | --version',
+    '',
+    'Options (precedence: defaults < config file < EPCHAT_* environment < flags):',
+    renderHelp(),
+    '',
+    'Signals: SIGINT/SIGTERM shut down gracefully; SIGHUP re-reads the config file and applies the',
+    'reloadable settings. With a terminal on stdin, the admin console reads commands (try /help).',
+    '',
+  ].join('\n');
+}
+
+/** Runs the CLI; resolves with the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === 'connect') return runClient(rest);
+  if (first === 'help') return print(usage());
+  if (first === 'version') return print(`${packageVersion()}\n`);
+  return runServer(argv);
+}
+
+function print(text: string): number {
+  process.stdout.write(text);
+  return EXIT_OK;
+}
+
+function fail(message: string, code: number): number {
+  process.stderr.write(`epchat: ${message}\n`);
+  return code;
+}
+
+async function runServer(argv: readonly string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (args.help) return print(usage());
+  if (args.version) return print(`${packageVersion()}\n`);
+
+  const input: ResolveInput = { argv, env: process.env, defaults: CLI_DEFAULTS };
+  let config: Config;
+  let configFile: string | undefined;
+  try {
+    ({ config, configFile } = resolveConfigDetailed(input));
+  } catch (err) {
+    if (err instanceof EpchatError) return fail(`${err.message}\nRun 'epchat --help' for the settings.`, EXIT_USAGE);
+    throw err;
+  }
+
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  const server = createServer(config, { logger: log });
+  const finished = supervise(server, log, input, configFile);
+
+  try {
+    const { host, port } = await server.listen();
+    log.info({ host, port, version: packageVersion() }, `epchat listening on ${host}:${port}`);
+  } catch (err) {
+    if (hasCode(err) && err.code.startsWith('EPCHAT_')) log.fatal({ code: err.code }, err.message);
+    else if (hasCode(err)) log.fatal({ code: err.code }, `cannot listen on ${config.host}:${config.port}: ${err.code}`);
+    else log.fatal({ err }, `cannot listen on ${config.host}:${config.port}`);
+    return EXIT_FAILURE;
+  }
+  return finished;
+}
+
+/** Wires the running server to the process: console output, signals, final stats. Resolves with the
+ *  exit code once the engine has stopped. */
+function supervise(server: ChatServer, log: Logger, input: ResolveInput, configFile: string | undefined): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    let deadline: NodeJS.Timeout | undefined;
+
+    server.on('console', (line) => { process.stdout.write(`${line}\n`); });
+
+    server.on('close', (stats) => {
+      clearTimeout(deadline);
+      reportStats(log, server.config, stats);
+      resolve(EXIT_OK);
+    });
+
+    const shutdown = (signal: string, engineDoesIt: boolean) => {
+      if (stopping) {
+        log.warn(`${signal} again: exiting without waiting`);
+        resolve(EXIT_INTERRUPTED);
+        return;
+      }
+      stopping = true;
+      log.info(`${signal}: shutting down (grace ${server.config.shutdownGraceMs} ms)`);
+      if (!engineDoesIt) void server.close();
+      deadline = setTimeout(() => {
+        log.error('the engine did not stop in time: exiting');
+        resolve(EXIT_FAILURE);
+      }, server.config.shutdownGraceMs + CLOSE_MARGIN_MS);
+    };
+
+    const onSignal = (signal: string, engineDoesIt: boolean) => {
+      if (signal === 'SIGHUP') reloadConfig(server, log, input, configFile);
+      else shutdown(signal, engineDoesIt);
+    };
+
+    if (server.config.handleSignals) {
+      server.on('signal', (signal) => onSignal(signal, true));
+    } else {
+      for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => onSignal(signal, false));
+    }
+  });
+}
+
+/** SIGHUP: resolve the configuration again (the file may have changed; env and flags still apply on
+ *  top) and apply what may change while running. */
+function reloadConfig(server: ChatServer, log: Logger, input: ResolveInput, configFile: string | undefined): void {
+  let next: Config;
+  try {
+    next = resolveConfigDetailed(input).config;
+  } catch (err) {
+    log.error(`reload failed, nothing changed: ${err instanceof Error ? err.message : String(err)}`);
+    return;
+  }
+  const changes = diffConfig(server.config, next);
+  const fixed = changes.filter((c) => !RELOADABLE.includes(c.name));
+  if (fixed.length > 0) {
+    log.warn({ settings: fixed.map((c) => c.name) }, `reload: ${fixed.map((c) => c.name).join(', ')} changed but need a restart`);
+  }
+  const update = Object.fromEntries(changes.filter((c) => RELOADABLE.includes(c.name)).map((c) => [c.name, c.to]));
+  const applied = server.reload(update);
+  if (applied.length === 0) {
+    log.info(`reload${configFile ? ` of ${configFile}` : ''}: no reloadable setting changed`);
+    return;
+  }
+  for (const c of applied) {
+    log.info({ setting: c.name, from: c.from, to: c.to }, `reload: ${c.name} ${JSON.stringify(c.from)} -> ${JSON.stringify(c.to)}`);
+  }
+}
+
+/** The final counters: one readable block in a terminal-style log, one JSON record otherwise. */
+function reportStats(log: Logger, config: Config, s: EngineStats): void {
+  if (config.logFormat === 'json') {
+    log.info({ stats: s }, 'epchat stopped');
+    return;
+  }
+  log.info('epchat stopped');
+  const rows: Array<[string, string]> = [
+    ['uptime', `${s.uptime_s} s`],
+    ['users', `${s.users} now, ${s.peak_users} at peak`],
+    ['connections', `${s.connections} now, ${s.accepted} accepted, ${s.rejected_full} refused (full), ${s.dropped_slow} dropped (slow)`],
+    ['messages in', String(s.messages_in)],
+    ['deliveries', String(s.deliveries)],
+    ['bytes', `${s.bytes_in} in, ${s.bytes_out} out`],
+    ['rooms', String(s.rooms)],
+    ['latency', `${s.latency_mean_us} us mean, ${s.latency_p99_us} us p99`],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length)) + 2;
+  process.stdout.write(`final stats:\n${rows.map(([k, v]) => `  ${k.padEnd(width)}${v}`).join('\n')}\n`);
+}
