@@ -6,7 +6,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer } from './facade.js';
+import { createServer } from '../lib/index.js';
 import type { EngineStats } from '../lib/native.js';
 
 export type { EngineStats };
