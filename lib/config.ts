@@ -57,6 +57,18 @@ function integer(min: number, max: number): Kind<number> {
   };
 }
 
+function decimal(min: number, max: number): Kind<number> {
+  const inRange = (n: number): Check<number> => (Number.isFinite(n) && n >= min && n <= max ? { ok: true, value: n } : { ok: false });
+  return {
+    expect: `a number ${min}..${max}`,
+    typeName: `number ${min}..${max}`,
+    metavar: 'N',
+    fromValue: (v) => (typeof v === 'number' ? inRange(v) : { ok: false }),
+    fromText: (t) => (/^\s*[+]?(\d+(\.\d*)?|\.\d+)\s*$/.test(t) ? inRange(Number(t)) : { ok: false }),
+    format: String,
+  };
+}
+
 const TRUE_WORDS = ['true', '1', 'yes', 'on'];
 const FALSE_WORDS = ['false', '0', 'no', 'off'];
 
@@ -186,7 +198,7 @@ const SPECS: { [K in SettingName]: SettingSpec<K> } = {
     description: 'Disconnect registered users silent this long, in ms; 0 disables.', reloadable: true, engine: true,
   },
   floodRate: {
-    kind: integer(0, 1_000_000), default: 20,
+    kind: decimal(0, 1_000_000), default: 20,
     description: 'Lines per second each client may send (token bucket refill); 0 disables flood control.', reloadable: true, engine: true,
   },
   floodBurst: {

@@ -353,7 +353,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
         this.emit('console', ev.text);
         break;
       case 'signal':
-        this.log.info({ signal: ev.signal }, `${ev.signal} received`);
+        this.log.debug({ signal: ev.signal }, `${ev.signal} received`);
         // With handleSignals the engine starts the graceful shutdown itself on SIGINT/SIGTERM.
         if (ev.signal !== 'SIGHUP' && this.#config.handleSignals && this.#state === 'listening') this.#expectClose();
         this.emit('signal', ev.signal);
