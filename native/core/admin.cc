@@ -1,0 +1,159 @@
+// What the host (JavaScript, or epchatd) and the admin console on stdin ask for.
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "server.h"
+#include "text.h"
+
+namespace ep {
+
+void Server::on_host_commands() {
+  for (HostCmd& cmd : bridge_->take()) {
+    switch (cmd.type) {
+      case CmdType::Stop:
+        begin_shutdown(cmd.flag);
+        break;
+      case CmdType::Send: {
+        Client* c = lookup(cmd.id);
+        if (!c || c->state == ClientState::Closing) break;
+        std::string_view t = cmd.a;
+        while (!t.empty() && t.back() == '\n') t.remove_suffix(1);
+        send(c, Out{OutKind::Raw, {}, {}, t});
+        break;
+      }
+      case CmdType::Announce:
+        announce(cmd.a);
+        break;
+      case CmdType::Kick: {
+        HostEvent ev{EvType::Reply, 0, cmd.req};
+        ev.b = "kick";
+        ev.flag = kick(cmd.a, cmd.b);
+        bridge_->emit(std::move(ev));
+        break;
+      }
+      case CmdType::Query: {
+        HostEvent ev{EvType::Reply, 0, cmd.req};
+        ev.b = cmd.a;
+        if (cmd.a == "users") ev.users = user_list();
+        else ev.rooms = room_list();
+        bridge_->emit(std::move(ev));
+        break;
+      }
+      case CmdType::Login: {
+        Client* c = lookup(cmd.id);
+        if (c && c->state != ClientState::Closing) login(c, cmd.a);
+        break;
+      }
+      case CmdType::Prompt: {
+        Client* c = lookup(cmd.id);
+        if (!c || (c->state != ClientState::Nick && c->state != ClientState::Auth)) break;
+        c->state = ClientState::Nick;
+        c->auth_nick.clear();
+        send(c, Out{OutKind::Prompt});
+        break;
+      }
+      case CmdType::Protect:
+        for (auto& n : cmd.add) protected_.insert(text::lower(n));
+        for (auto& n : cmd.remove) protected_.erase(text::lower(n));
+        break;
+      case CmdType::SetPolicy:
+        if (cmd.policy) pol_ = *cmd.policy;
+        break;
+    }
+  }
+  drop_overflowed();
+}
+
+// An authenticated login: the account owns the nick, so whoever holds it now gives it up.
+void Server::login(Client* c, std::string_view nick) {
+  Client* holder = nicks_.find(nick);
+  if (holder && holder != c) {
+    error(holder, "KICKED", "logged in from another connection");
+    close_client(holder, "kicked");
+  }
+  if (c->state == ClientState::Active) {
+    if (c->nick != nick) rename(c, nick);
+  } else {
+    register_client(c, nick);
+  }
+}
+
+bool Server::kick(std::string_view nick, std::string_view reason) {
+  Client* c = nicks_.find(nick);
+  if (!c) return false;
+  error(c, "KICKED", reason.empty() ? std::string_view("kicked by the administrator") : reason);
+  close_client(c, "kicked");
+  return true;
+}
+
+void Server::announce(std::string_view t) { fanout_all(Out{OutKind::Announce, {}, {}, t}); }
+
+// ---------------------------------------------------------------------------------------- console
+
+void Server::console_out(std::string text) { bridge_->emit({EvType::Console, 0, 0, false, std::move(text)}); }
+
+void Server::on_console() {
+  char buf[4096];
+  ssize_t r = ::read(STDIN_FILENO, buf, sizeof buf);
+  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (r <= 0) {
+    // stdin closed: the server goes on without a console.
+    epoll_ctl(epfd_, EPOLL_CTL_DEL, STDIN_FILENO, nullptr);
+    console_on_ = false;
+    return;
+  }
+  console_in_.feed(
+      buf, static_cast<size_t>(r), 4096,
+      [&](std::string_view line) {
+        console_line(line);
+        return true;
+      },
+      [&]() {
+        console_out("console: line too long");
+        return true;
+      });
+  drop_overflowed();
+}
+
+void Server::console_line(std::string_view line) {
+  line = text::trim(line);
+  if (line.empty()) return;
+  std::string_view word, rest;
+  text::split_word(line, &word, &rest);
+  std::string cmd = text::lower(word);
+  if (cmd == "/stats") {
+    for (auto& kv : stats_->snapshot(now_ms_)) console_out(std::string(kv.first) + " " + std::to_string(kv.second));
+  } else if (cmd == "/users") {
+    auto users = user_list();
+    for (auto& u : users) console_out(u.nick + " " + u.room + " " + u.address);
+    console_out(std::to_string(users.size()) + " user(s) online");
+  } else if (cmd == "/rooms") {
+    auto rooms = room_list();
+    for (auto& r : rooms) console_out(r.name + " " + std::to_string(r.members));
+    console_out(std::to_string(rooms.size()) + " room(s)");
+  } else if (cmd == "/kick") {
+    std::string_view nick, reason;
+    text::split_word(rest, &nick, &reason);
+    if (nick.empty()) console_out("usage: /kick NICK [reason]");
+    else if (kick(nick, reason)) console_out("kicked " + std::string(nick));
+    else console_out("no user named " + std::string(nick));
+  } else if (cmd == "/say") {
+    if (rest.empty() || text::check_line(rest) != text::Check::Ok) {
+      console_out("usage: /say TEXT (valid UTF-8, no control characters)");
+    } else {
+      announce(rest);
+      console_out("announced to " + std::to_string(stats_->users.get()) + " user(s)");
+    }
+  } else if (cmd == "/shutdown") {
+    console_out("shutting down");
+    begin_shutdown(false);
+  } else if (cmd == "/help") {
+    console_out("/stats  /users  /rooms  /kick NICK [reason]  /say TEXT  /shutdown  /help");
+  } else {
+    console_out("unknown console command " + std::string(word) + " (try /help)");
+  }
+}
+
+}  // namespace ep

@@ -1,0 +1,61 @@
+#include "bridge.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+namespace ep {
+
+Bridge::Bridge() { wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+Bridge::~Bridge() {
+  if (wake_fd_ >= 0) close(wake_fd_);
+}
+
+void Bridge::post(HostCmd cmd) {
+  {
+    std::lock_guard<std::mutex> lock(in_mu_);
+    inbox_.push_back(std::move(cmd));
+  }
+  uint64_t one = 1;
+  // EAGAIN means the counter is saturated: the engine is awake anyway.
+  while (write(wake_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+}
+
+std::vector<HostCmd> Bridge::take() {
+  uint64_t n;
+  while (read(wake_fd_, &n, sizeof n) < 0 && errno == EINTR) {
+  }
+  std::vector<HostCmd> out;
+  std::lock_guard<std::mutex> lock(in_mu_);
+  out.swap(inbox_);
+  return out;
+}
+
+void Bridge::publish() {
+  if (batch_.empty()) return;
+  bool was_empty;
+  {
+    std::lock_guard<std::mutex> lock(out_mu_);
+    was_empty = outbox_.empty();
+    if (was_empty) {
+      outbox_.swap(batch_);
+    } else {
+      for (auto& e : batch_) outbox_.push_back(std::move(e));
+      batch_.clear();
+    }
+  }
+  if (was_empty && notify) notify();
+}
+
+std::vector<HostEvent> Bridge::drain() {
+  std::vector<HostEvent> out;
+  std::lock_guard<std::mutex> lock(out_mu_);
+  out.swap(outbox_);
+  return out;
+}
+
+}  // namespace ep

@@ -1,0 +1,100 @@
+// The engine's two channels to its host (the Node binding, or the standalone epchatd):
+// commands in, from any thread, through a mutex-guarded queue and an eventfd in the engine's epoll set;
+// events out, collected during a loop pass and published once per pass, so the host wakes once for a
+// batch and never sits on the per-message path.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "options.h"
+
+namespace ep {
+
+enum class EvType : uint8_t {
+  Connect,     // a: address
+  Register,    // a: nick
+  Nick,        // a: old nick, b: new nick
+  Join,        // a: nick, b: room
+  Leave,       // a: nick, b: room
+  Message,     // a: nick, b: room (empty for private), c: recipient (empty for room), d: text
+  Disconnect,  // a: nick (empty before registration), b: reason
+  Timeout,     // a: nick, b: "idle" | "registration"
+  Command,     // a: nick, b: command name, c: arguments
+  Console,     // a: one line of console output
+  Signal,      // a: signal name
+  Error,       // a: code, b: message
+  Reply,       // req, b: "users" | "rooms" | "kick"; flag for kick
+  Closed,      // stats
+};
+
+struct UserRec {
+  uint64_t id;
+  std::string nick, room, address;
+};
+struct RoomRec {
+  std::string name;
+  uint64_t members;
+};
+
+struct HostEvent {
+  EvType type;
+  uint64_t id = 0;
+  uint32_t req = 0;
+  bool flag = false;
+  std::string a, b, c, d;
+  std::vector<UserRec> users;
+  std::vector<RoomRec> rooms;
+  std::vector<std::pair<const char*, uint64_t>> stats;
+};
+
+enum class CmdType : uint8_t { Stop, Send, Announce, Kick, Query, Login, Prompt, Protect, SetPolicy };
+
+struct HostCmd {
+  CmdType type;
+  uint64_t id = 0;
+  uint32_t req = 0;
+  bool flag = false;  // Stop: force (no grace)
+  std::string a, b;
+  std::vector<std::string> add, remove;
+  std::shared_ptr<Policy> policy;
+};
+
+class Bridge {
+ public:
+  Bridge();
+  ~Bridge();
+  Bridge(const Bridge&) = delete;
+  Bridge& operator=(const Bridge&) = delete;
+
+  bool ok() const { return wake_fd_ >= 0; }
+  int wake_fd() const { return wake_fd_; }
+
+  // Any thread.
+  void post(HostCmd cmd);
+  // Engine thread: the commands posted since the last call.
+  std::vector<HostCmd> take();
+
+  // Engine thread: queue an event for this pass; publish() hands the batch to the host.
+  void emit(HostEvent ev) { batch_.push_back(std::move(ev)); }
+  void publish();
+  // Host thread.
+  std::vector<HostEvent> drain();
+
+  // Called (on the engine thread) when a batch lands in an empty outbox.
+  std::function<void()> notify;
+
+ private:
+  int wake_fd_ = -1;
+  std::mutex in_mu_;
+  std::vector<HostCmd> inbox_;
+  std::vector<HostEvent> batch_;
+  std::mutex out_mu_;
+  std::vector<HostEvent> outbox_;
+};
+
+}  // namespace ep

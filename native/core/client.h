@@ -1,0 +1,56 @@
+// One connection. Clients live in the server's slot array; a slot is reused only after the client
+// is freed at the end of a loop pass, and its generation changes, so a stale id never reaches a new
+// connection.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "ilist.h"
+#include "linein.h"
+#include "outq.h"
+
+namespace ep {
+
+class Codec;
+struct Room;
+
+enum class ClientState : uint8_t {
+  Nick,     // connected, waiting for a nickname
+  Auth,     // chose an account's nickname; the host is checking the password
+  Active,   // registered: has a nick and a room
+  Closing,  // detached from chat; flushing its last lines, then closed
+};
+
+struct Client {
+  uint32_t slot = 0;
+  uint32_t gen = 0;
+  int fd = -1;
+  ClientState state = ClientState::Nick;
+  bool dirty = false;        // on the flush list for this pass
+  bool want_write = false;   // EPOLLOUT armed: the socket was full
+  bool peer_eof = false;     // the peer half-closed (read returned 0)
+  bool wr_shut = false;      // we sent FIN after the last queued byte
+  uint8_t flags = 0;
+
+  ILink<Client> link;        // inactivity list (registration, idle or linger)
+  uint64_t last_ms = 0;      // last activity, the key the inactivity lists are sorted by
+  Client* next_dirty = nullptr;
+
+  std::string nick;
+  std::string auth_nick;     // nick awaiting its password (state Auth)
+  Room* room = nullptr;
+  uint32_t room_pos = 0;     // index in room->members, for O(1) removal
+
+  double tokens = 0;         // flood bucket
+  uint64_t tokens_ms = 0;
+  uint32_t dropped = 0;      // lines dropped in a row for flooding
+
+  Codec* codec = nullptr;
+  LineIn in;
+  OutQ out;
+  char addr[56] = {0};
+
+  uint64_t id() const { return (static_cast<uint64_t>(gen) << 20) | slot; }
+};
+
+}  // namespace ep

@@ -1,0 +1,75 @@
+// The seam between wire protocols and the chat model.
+//
+// The model speaks in Requests (what a client asked for) and Outs (what someone must be told). A codec
+// turns bytes into Requests and Outs into bytes for one wire protocol: the line protocol today, IRC
+// and WebSocket later, all sharing the same rooms and users. Fan-out formats an Out once per codec
+// present among the recipients, never once per recipient.
+#pragma once
+#include <cstdint>
+#include <string_view>
+
+#include "buf.h"
+
+namespace ep {
+
+enum class Cmd : uint8_t {
+  Text,    // text: a message to the current room
+  Nick,    // arg: new nick
+  Help,
+  Rooms,
+  Create,  // arg: room
+  Join,    // arg: room
+  Leave,
+  Users,
+  Who,
+  Msg,     // arg: nick, text: message
+  Me,      // text: action
+  Quit,    // text: reason
+  Stats,
+  Other,   // name: command word (without '/'), text: the rest, verbatim
+};
+
+struct Request {
+  Cmd cmd = Cmd::Text;
+  std::string_view name;
+  std::string_view arg;
+  std::string_view text;
+};
+
+enum class OutKind : uint8_t {
+  Prompt,    // ask for a nickname
+  Welcome,   // a: nick
+  Bye,       // a: nick
+  Joined,    // a: nick, b: room
+  Left,      // a: nick, b: room
+  Renamed,   // a: old nick, b: new nick
+  Chat,      // a: nick, b: room, c: text
+  Action,    // a: nick, c: text
+  PmFrom,    // a: sender, c: text
+  PmTo,      // a: recipient, c: text
+  Announce,  // c: text
+  Error,     // a: code, c: text
+  Item,      // a: reply kind (ROOM, USER, ...), c: fields
+  End,       // a: reply kind, n: item count
+  Raw,       // c: protocol text supplied by the host, sent as is (one newline added per line)
+};
+
+struct Out {
+  OutKind kind;
+  std::string_view a, b, c;
+  uint64_t n = 0;
+};
+
+class Codec {
+ public:
+  static constexpr int kMax = 4;
+  virtual ~Codec() = default;
+  // Small index, unique per codec, for the fan-out format cache.
+  virtual int id() const = 0;
+  // Formats o into a new buffer holding one reference; nullptr when out of memory.
+  virtual Buf* format(const Out& o) = 0;
+  // Parses one complete, validated line.
+  virtual Request parse(std::string_view line) const = 0;
+};
+
+}  // namespace ep

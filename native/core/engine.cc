@@ -1,0 +1,43 @@
+#include "engine.h"
+
+#include "server.h"
+
+namespace ep {
+
+Engine::Engine(const Options& opt, std::function<void()> notify) : opt_(opt) {
+  bridge_.notify = std::move(notify);
+}
+
+Engine::~Engine() { stop(true); }
+
+bool Engine::listen(std::string* code, std::string* msg) {
+  if (server_) {
+    *code = "EPCHAT_ALREADY_LISTENING";
+    *msg = "the engine is already listening";
+    return false;
+  }
+  auto server = std::make_unique<Server>(opt_, &bridge_, &stats_);
+  if (!server->open(code, msg)) return false;
+  host_ = server->bound_host();
+  port_ = server->bound_port();
+  server_ = std::move(server);
+  thread_ = std::thread([this] { server_->run(); });
+  return true;
+}
+
+std::vector<std::pair<const char*, uint64_t>> Engine::stats_snapshot() const { return stats_.snapshot(mono_ms()); }
+
+void Engine::stop(bool force) {
+  if (!thread_.joinable()) return;
+  HostCmd cmd{CmdType::Stop};
+  cmd.flag = force;
+  bridge_.post(std::move(cmd));
+  join();
+}
+
+void Engine::join() {
+  if (thread_.joinable()) thread_.join();
+  server_.reset();
+}
+
+}  // namespace ep

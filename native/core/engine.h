@@ -1,0 +1,52 @@
+// The engine as a host sees it: a Server running on its own thread, reached through the Bridge.
+// Used by the Node binding and by the standalone epchatd; neither knows about epoll.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bridge.h"
+#include "options.h"
+#include "stats.h"
+
+namespace ep {
+
+class Server;
+
+class Engine {
+ public:
+  // notify runs on the engine thread whenever events wait in an empty outbox.
+  Engine(const Options& opt, std::function<void()> notify);
+  ~Engine();  // stops and joins the thread if it still runs
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Binds and starts the thread. On failure: false, with an errno name in *code and a sentence in *msg.
+  bool listen(std::string* code, std::string* msg);
+  const std::string& host() const { return host_; }
+  int port() const { return port_; }
+  bool running() const { return thread_.joinable(); }
+
+  void post(HostCmd cmd) { bridge_.post(std::move(cmd)); }
+  std::vector<HostEvent> drain() { return bridge_.drain(); }
+  const Stats& stats() const { return stats_; }
+  std::vector<std::pair<const char*, uint64_t>> stats_snapshot() const;
+
+  // Asks for a shutdown (graceful unless force) and waits for the thread to end.
+  void stop(bool force);
+  // Waits for the thread after it published Closed.
+  void join();
+
+ private:
+  Options opt_;
+  Bridge bridge_;
+  Stats stats_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+  std::string host_;
+  int port_ = 0;
+};
+
+}  // namespace ep

@@ -1,0 +1,128 @@
+#include "line_codec.h"
+
+#include "text.h"
+
+namespace ep {
+
+namespace {
+
+struct Word {
+  const char* name;
+  Cmd cmd;
+};
+
+constexpr Word kCommands[] = {
+    {"nick", Cmd::Nick},   {"help", Cmd::Help},   {"rooms", Cmd::Rooms}, {"create", Cmd::Create},
+    {"join", Cmd::Join},   {"leave", Cmd::Leave}, {"part", Cmd::Leave},  {"users", Cmd::Users},
+    {"who", Cmd::Who},     {"msg", Cmd::Msg},     {"pm", Cmd::Msg},      {"me", Cmd::Me},
+    {"quit", Cmd::Quit},   {"stats", Cmd::Stats},
+};
+
+bool ieq(std::string_view a, const char* b) {
+  size_t i = 0;
+  for (; i < a.size() && b[i]; ++i) {
+    char c = a[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != b[i]) return false;
+  }
+  return i == a.size() && b[i] == '\0';
+}
+
+std::string_view strip_hash(std::string_view room) {
+  if (!room.empty() && room[0] == '#') room.remove_prefix(1);
+  return room;
+}
+
+}  // namespace
+
+Request LineCodec::parse(std::string_view line) const {
+  Request r;
+  if (line.size() < 2 || line[0] != '/' || line[1] == '/') {
+    r.cmd = Cmd::Text;
+    r.text = (line.size() >= 2 && line[0] == '/') ? line.substr(1) : line;
+    return r;
+  }
+  std::string_view word, rest;
+  text::split_word(line.substr(1), &word, &rest);
+  r.name = word;
+  r.cmd = Cmd::Other;
+  r.text = rest;
+  for (const Word& w : kCommands) {
+    if (ieq(word, w.name)) {
+      r.cmd = w.cmd;
+      break;
+    }
+  }
+  switch (r.cmd) {
+    case Cmd::Nick:
+      r.arg = rest;
+      break;
+    case Cmd::Create:
+    case Cmd::Join:
+      r.arg = strip_hash(rest);
+      break;
+    case Cmd::Msg:
+      text::split_word(rest, &r.arg, &r.text);
+      break;
+    default:
+      break;
+  }
+  return r;
+}
+
+Buf* LineCodec::format(const Out& o) {
+  std::string& s = scratch_;
+  s.clear();
+  auto add = [&s](std::string_view v) { s.append(v.data(), v.size()); };
+  switch (o.kind) {
+    case OutKind::Prompt:
+      add(">> Enter pseudo:");
+      break;
+    case OutKind::Welcome:
+      add(">> Welcome "), add(o.a), add(" !");
+      break;
+    case OutKind::Bye:
+      add(">> Bye "), add(o.a), add(" !");
+      break;
+    case OutKind::Joined:
+      add(">> "), add(o.a), add(" joined "), add(o.b);
+      break;
+    case OutKind::Left:
+      add(">> "), add(o.a), add(" left "), add(o.b);
+      break;
+    case OutKind::Renamed:
+      add(">> "), add(o.a), add(" is now known as "), add(o.b);
+      break;
+    case OutKind::Chat:
+      add(o.a), add(": "), add(o.c);
+      break;
+    case OutKind::Action:
+      add("* "), add(o.a), add(" "), add(o.c);
+      break;
+    case OutKind::PmFrom:
+      add("[pm from "), add(o.a), add("] "), add(o.c);
+      break;
+    case OutKind::PmTo:
+      add("[pm to "), add(o.a), add("] "), add(o.c);
+      break;
+    case OutKind::Announce:
+      add(">> [server] "), add(o.c);
+      break;
+    case OutKind::Error:
+      add("!! "), add(o.a), add(" "), add(o.c);
+      break;
+    case OutKind::Item:
+      add("== "), add(o.a), add(" "), add(o.c);
+      break;
+    case OutKind::End:
+      add("== END "), add(o.a), add(" "), add(std::to_string(o.n));
+      break;
+    case OutKind::Raw:
+      add(o.c);
+      break;
+  }
+  s.push_back('\n');
+  return Buf::make(s.data(), s.size());
+}
+
+}  // namespace ep

@@ -1,0 +1,41 @@
+// Engine settings. Policy is what a reload (SIGHUP, setPolicy) may change while clients stay
+// connected; Options adds what is fixed for the engine's life.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+
+namespace ep {
+
+struct Policy {
+  uint32_t max_line = 4096;
+  uint64_t max_output = 1 << 20;
+  uint32_t registration_timeout_ms = 60000;  // 0: none
+  uint32_t idle_timeout_ms = 600000;         // 0: none
+  double flood_rate = 20;                    // lines per second; 0: no flood control
+  uint32_t flood_burst = 40;
+  uint32_t flood_kick = 40;
+  uint32_t quiet_room_size = 1000;
+  bool auto_create_rooms = false;
+  uint32_t max_rooms = 10000;
+  uint32_t nick_max = 24;
+  std::unordered_set<std::string> reserved = {"server", "admin",    "root",     "system",
+                                              "epchat", "nickserv", "chanserv", "operator"};
+  bool emit_messages = false;
+  std::unordered_set<std::string> delegate;  // lower-case command names forwarded to the host
+  bool delegate_offline_msg = false;
+};
+
+struct Options {
+  std::string host = "0.0.0.0";
+  int port = 7000;
+  int backlog = 511;
+  uint32_t max_clients = 10000;
+  std::string default_room = "lobby";
+  bool console = false;
+  bool handle_signals = false;
+  uint32_t shutdown_grace_ms = 2000;
+  Policy policy;
+};
+
+}  // namespace ep

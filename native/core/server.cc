@@ -1,0 +1,617 @@
+#include "server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "text.h"
+
+namespace ep {
+
+namespace {
+
+constexpr uint32_t kSlotBits = 20;
+constexpr uint32_t kMaxSlots = 1u << kSlotBits;
+// After an orderly close, how long a socket may linger to deliver its last lines.
+constexpr uint64_t kLingerMs = 2000;
+// How long accepting pauses when the process is out of descriptors.
+constexpr uint64_t kAcceptPauseMs = 100;
+// Reads per client per pass: enough to drain a burst, bounded so one client can't starve others.
+constexpr int kReadsPerPass = 4;
+
+const char* errno_name(int e) {
+  switch (e) {
+    case EADDRINUSE: return "EADDRINUSE";
+    case EACCES: return "EACCES";
+    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
+    case EINVAL: return "EINVAL";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case ENOMEM: return "ENOMEM";
+    default: return "EIO";
+  }
+}
+
+void format_addr(const sockaddr_storage& ss, char* out, size_t n) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  int port = 0;
+  if (ss.ss_family == AF_INET) {
+    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+    port = ntohs(a->sin_port);
+    std::snprintf(out, n, "%s:%d", host, port);
+  } else if (ss.ss_family == AF_INET6) {
+    auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+    port = ntohs(a->sin6_port);
+    std::snprintf(out, n, "[%s]:%d", host, port);
+  } else {
+    std::snprintf(out, n, "unknown");
+  }
+}
+
+}  // namespace
+
+uint64_t mono_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t mono_ms() { return mono_ns() / 1000000u; }
+
+Server::Server(const Options& opt, Bridge* bridge, Stats* stats)
+    : opt_(opt), pol_(opt_.policy), bridge_(bridge), stats_(stats) {}
+
+Server::~Server() {
+  for (Client* c : slots_) {
+    if (!c) continue;
+    if (c->fd >= 0) ::close(c->fd);
+    delete c;
+  }
+  for (Client* c : closed_) delete c;
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  restore_signals();
+  if (epfd_ >= 0) ::close(epfd_);
+}
+
+bool Server::open(std::string* code, std::string* msg) {
+  auto fail = [&](int e, const char* what) {
+    *code = errno_name(e);
+    *msg = std::string(what) + " " + opt_.host + ":" + std::to_string(opt_.port) + ": " + std::strerror(e);
+    return false;
+  };
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd_ < 0) return fail(errno, "epoll_create1 for");
+  if (!bridge_->ok()) return fail(EMFILE, "eventfd for");
+
+  addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string port = std::to_string(opt_.port);
+  int gai = getaddrinfo(opt_.host.empty() ? nullptr : opt_.host.c_str(), port.c_str(), &hints, &res);
+  if (gai != 0) {
+    *code = "EADDRNOTAVAIL";
+    *msg = "cannot resolve " + opt_.host + ": " + gai_strerror(gai);
+    return false;
+  }
+  int err = 0;
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, opt_.backlog) == 0) {
+      listen_fd_ = fd;
+      break;
+    }
+    err = errno;
+    ::close(fd);
+  }
+  freeaddrinfo(res);
+  if (listen_fd_ < 0) return fail(err ? err : EADDRNOTAVAIL, "cannot listen on");
+
+  sockaddr_storage ss = {};
+  socklen_t len = sizeof ss;
+  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len);
+  char buf[80];
+  format_addr(ss, buf, sizeof buf);
+  std::string hp(buf);
+  size_t colon = hp.rfind(':');
+  bound_host_ = hp.substr(0, colon);
+  if (bound_host_.size() > 2 && bound_host_.front() == '[') bound_host_ = bound_host_.substr(1, bound_host_.size() - 2);
+  bound_port_ = std::atoi(hp.c_str() + colon + 1);
+
+  epoll_event ev = {};
+  ev.events = EPOLLIN;
+  ev.data.u64 = tagged(kListen);
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, listen_fd_, &ev) < 0) return fail(errno, "epoll_ctl for");
+  ev.data.u64 = tagged(kWake);
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, bridge_->wake_fd(), &ev) < 0) return fail(errno, "epoll_ctl for");
+
+  if (opt_.handle_signals && !install_signals()) return fail(errno, "signal pipe for");
+  if (opt_.console) {
+    ev.data.u64 = tagged(kStdin);
+    // A regular file or /dev/null cannot be polled (EPERM): run without a console then.
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, STDIN_FILENO, &ev) == 0) {
+      console_on_ = true;
+    } else {
+      bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_CONSOLE_UNAVAILABLE",
+                     std::string("admin console disabled: stdin cannot be polled: ") + std::strerror(errno)});
+    }
+  }
+
+  lobby_ = rooms_.create(opt_.default_room, true);
+  stats_->rooms.set(rooms_.size());
+  now_ms_ = mono_ms();
+  stats_->start_ms.set(now_ms_);
+  return true;
+}
+
+void Server::run() {
+  epoll_event evs[256];
+  while (!done_) {
+    int n = epoll_wait(epfd_, evs, 256, next_timeout_ms());
+    if (n < 0 && errno != EINTR) {
+      bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_EPOLL", std::strerror(errno)});
+      begin_shutdown(true);
+    }
+    now_ms_ = mono_ms();
+    for (int i = 0; i < n; ++i) {
+      uint64_t data = evs[i].data.u64;
+      switch (static_cast<Tag>(data >> kTagShift)) {
+        case kListen: on_accept(); break;
+        case kWake: on_host_commands(); break;
+        case kSignal: on_signal_pipe(); break;
+        case kStdin: on_console(); break;
+        case kClient: {
+          Client* c = lookup(data & kIdMask);
+          if (c && c->fd >= 0) on_client(c, evs[i].events);
+          break;
+        }
+      }
+    }
+    expire(now_ms_);
+    flush_dirty();
+    free_closed();
+    if (stopping_ && (open_clients_ == 0 || now_ms_ >= stop_deadline_)) {
+      for (Client* c : slots_)
+        if (c && c->fd >= 0) finalize(c);
+      free_closed();
+      done_ = true;
+      HostEvent ev{EvType::Closed};
+      ev.stats = stats_->snapshot(now_ms_);
+      bridge_->emit(std::move(ev));
+    }
+    bridge_->publish();
+  }
+}
+
+// ---------------------------------------------------------------------------------------- accept
+
+void Server::on_accept() {
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;
+      if (e == EAGAIN || e == EWOULDBLOCK) return;
+      // Out of descriptors or memory: the pending connection stays in the backlog and the listener
+      // stays readable, so polling it now would spin. Stop watching it for a moment instead.
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+      accept_resume_ms_ = now_ms_ + kAcceptPauseMs;
+      bridge_->emit({EvType::Error, 0, 0, false, errno_name(e),
+                     std::string("accept paused for 100 ms: ") + std::strerror(e)});
+      return;
+    }
+    stats_->accepted.add();
+    if (open_clients_ >= opt_.max_clients || slots_.size() - free_slots_.size() >= kMaxSlots) {
+      std::string line = "!! SERVER_FULL server is full (" + std::to_string(opt_.max_clients) +
+                         " clients), try again later\n";
+      ssize_t w = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      (void)w;
+      ::close(fd);
+      stats_->rejected_full.add();
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    Client* c = alloc_client(fd);
+    if (!c) {
+      ::close(fd);
+      continue;
+    }
+    format_addr(ss, c->addr, sizeof c->addr);
+    epoll_event ev = {};
+    ev.events = EPOLLIN | EPOLLRDHUP;
+    ev.data.u64 = tagged(kClient, c->id());
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+      finalize(c);
+      continue;
+    }
+    ++open_clients_;
+    stats_->connections.set(open_clients_);
+    c->last_ms = now_ms_;
+    reg_list_.push_back(c);
+    bridge_->emit({EvType::Connect, c->id(), 0, false, c->addr});
+    send(c, Out{OutKind::Prompt});
+  }
+}
+
+Client* Server::alloc_client(int fd) {
+  uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(slots_.size());
+    slots_.push_back(nullptr);
+  }
+  Client* c = new Client();
+  c->slot = slot;
+  c->gen = next_gen_++;
+  if (next_gen_ >= (1u << 31)) next_gen_ = 1;  // ids stay below 2^51: exact in a JS number
+  c->fd = fd;
+  c->codec = &line_codec_;
+  c->tokens = pol_.flood_burst;
+  c->tokens_ms = now_ms_;
+  slots_[slot] = c;
+  return c;
+}
+
+Client* Server::lookup(uint64_t id) const {
+  uint32_t slot = static_cast<uint32_t>(id & (kMaxSlots - 1));
+  uint32_t gen = static_cast<uint32_t>(id >> kSlotBits);
+  if (slot >= slots_.size()) return nullptr;
+  Client* c = slots_[slot];
+  return c && c->gen == gen ? c : nullptr;
+}
+
+// ---------------------------------------------------------------------------------------- input
+
+void Server::on_client(Client* c, uint32_t events) {
+  if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) on_readable(c);
+  if (c->fd >= 0 && (events & EPOLLOUT)) flush(c);
+}
+
+void Server::on_readable(Client* c) {
+  for (int i = 0; i < kReadsPerPass && c->fd >= 0; ++i) {
+    ssize_t r = ::read(c->fd, rbuf_, sizeof rbuf_);
+    if (r > 0) {
+      stats_->bytes_in.add(static_cast<uint64_t>(r));
+      if (c->state == ClientState::Closing) continue;  // lingering: discard
+      uint64_t read_ns = mono_ns();
+      c->in.feed(
+          rbuf_, static_cast<size_t>(r), pol_.max_line,
+          [&](std::string_view line) { return on_line(c, line, read_ns); },
+          [&]() {
+            error(c, "LINE_TOO_LONG", "line exceeds " + std::to_string(pol_.max_line) + " bytes; discarded");
+            return true;
+          });
+      if (static_cast<size_t>(r) < sizeof rbuf_) return;
+      continue;
+    }
+    if (r == 0) {
+      c->peer_eof = true;
+      if (c->state == ClientState::Closing) {
+        finalize(c);
+      } else {
+        close_client(c, "closed");
+        // Nothing left to say: close now rather than linger.
+        if (c->out.empty()) finalize(c);
+      }
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    close_client(c, "reset", true);
+    return;
+  }
+}
+
+bool Server::on_line(Client* c, std::string_view line, uint64_t read_ns) {
+  stats_->messages_in.add();
+  touch(c);
+  if (!flood_ok(c)) return c->state != ClientState::Closing;
+  switch (text::check_line(line)) {
+    case text::Check::BadUtf8:
+      error(c, "BAD_UTF8", "line is not valid UTF-8; not sent");
+      return true;
+    case text::Check::ControlChar:
+      error(c, "BAD_CHAR", "line contains a control character; not sent");
+      return true;
+    case text::Check::Ok:
+      break;
+  }
+  dispatch(c, line);
+  drop_overflowed();
+  stats_->latency.record((mono_ns() - read_ns) / 1000);
+  return c->state != ClientState::Closing;
+}
+
+bool Server::flood_ok(Client* c) {
+  if (pol_.flood_rate <= 0) return true;
+  double elapsed = static_cast<double>(now_ms_ - c->tokens_ms) / 1000.0;
+  c->tokens_ms = now_ms_;
+  c->tokens += elapsed * pol_.flood_rate;
+  if (c->tokens > pol_.flood_burst) c->tokens = pol_.flood_burst;
+  if (c->tokens >= 1) {
+    c->tokens -= 1;
+    c->dropped = 0;
+    return true;
+  }
+  if (++c->dropped >= pol_.flood_kick) {
+    error(c, "FLOOD_KICK", "too many lines too fast; disconnected");
+    close_client(c, "flood");
+  } else if (c->dropped == 1) {
+    error(c, "FLOOD", "too many lines; slow down (line dropped)");
+  }
+  return false;
+}
+
+void Server::unlink_timer(Client* c) {
+  switch (c->link.list) {
+    case 0: reg_list_.remove(c); break;
+    case 1: idle_list_.remove(c); break;
+    case 2: linger_list_.remove(c); break;
+    default: break;
+  }
+}
+
+void Server::touch(Client* c) {
+  c->last_ms = now_ms_;
+  if (c->state == ClientState::Active) idle_list_.move_to_back(c);
+}
+
+// ---------------------------------------------------------------------------------------- timers
+
+void Server::expire(uint64_t now) {
+  if (accept_resume_ms_ && now >= accept_resume_ms_ && !stopping_) {
+    accept_resume_ms_ = 0;
+    epoll_event ev = {};
+    ev.events = EPOLLIN;
+    ev.data.u64 = tagged(kListen);
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+  }
+  if (pol_.registration_timeout_ms) {
+    while (Client* c = reg_list_.head()) {
+      if (c->last_ms + pol_.registration_timeout_ms > now) break;
+      bridge_->emit({EvType::Timeout, c->id(), 0, false, "", "registration"});
+      error(c, "REGISTRATION_TIMEOUT", "no nickname chosen in time; disconnected");
+      close_client(c, "registration");
+    }
+  }
+  if (pol_.idle_timeout_ms) {
+    while (Client* c = idle_list_.head()) {
+      if (c->last_ms + pol_.idle_timeout_ms > now) break;
+      bridge_->emit({EvType::Timeout, c->id(), 0, false, c->nick, "idle"});
+      error(c, "IDLE_TIMEOUT", "idle for too long; disconnected");
+      close_client(c, "idle");
+    }
+  }
+  while (Client* c = linger_list_.head()) {
+    if (c->last_ms + kLingerMs > now) break;
+    finalize(c);
+  }
+  drop_overflowed();
+}
+
+int Server::next_timeout_ms() const {
+  uint64_t next = UINT64_MAX;
+  auto consider = [&](uint64_t t) {
+    if (t < next) next = t;
+  };
+  if (pol_.registration_timeout_ms && reg_list_.head())
+    consider(reg_list_.head()->last_ms + pol_.registration_timeout_ms);
+  if (pol_.idle_timeout_ms && idle_list_.head()) consider(idle_list_.head()->last_ms + pol_.idle_timeout_ms);
+  if (linger_list_.head()) consider(linger_list_.head()->last_ms + kLingerMs);
+  if (accept_resume_ms_) consider(accept_resume_ms_);
+  if (stopping_) consider(stop_deadline_);
+  if (next == UINT64_MAX) return -1;
+  uint64_t now = mono_ms();
+  if (next <= now) return 0;
+  uint64_t wait = next - now;
+  return wait > 60000 ? 60000 : static_cast<int>(wait);
+}
+
+// ---------------------------------------------------------------------------------------- output
+
+void Server::enqueue(Client* c, Buf* b) {
+  if (c->fd < 0 || (c->state == ClientState::Closing && c->wr_shut)) return;
+  if (!c->out.push(b) || c->out.bytes() > pol_.max_output) {
+    overflowed_.push_back(c);
+    return;
+  }
+  if (!c->dirty && !c->want_write) {
+    c->dirty = true;
+    c->next_dirty = dirty_;
+    dirty_ = c;
+  }
+}
+
+void Server::send(Client* c, const Out& o) {
+  Buf* b = c->codec->format(o);
+  if (!b) {
+    overflowed_.push_back(c);
+    return;
+  }
+  enqueue(c, b);
+  b->unref();
+}
+
+void Server::error(Client* c, std::string_view code, std::string_view text) {
+  send(c, Out{OutKind::Error, code, {}, text});
+}
+
+void Server::fanout(Room* r, const Out& o, Client* except, bool count_deliveries) {
+  Buf* formatted[Codec::kMax] = {};
+  uint64_t n = 0;
+  for (Client* m : r->members) {
+    if (m == except) continue;
+    Buf*& b = formatted[m->codec->id()];
+    if (!b && !(b = m->codec->format(o))) {
+      overflowed_.push_back(m);
+      continue;
+    }
+    enqueue(m, b);
+    ++n;
+  }
+  for (Buf* b : formatted)
+    if (b) b->unref();
+  if (count_deliveries) stats_->deliveries.add(n);
+}
+
+void Server::fanout_all(const Out& o) {
+  Buf* formatted[Codec::kMax] = {};
+  for (Client* c : slots_) {
+    if (!c || c->state != ClientState::Active) continue;
+    Buf*& b = formatted[c->codec->id()];
+    if (!b && !(b = c->codec->format(o))) continue;
+    enqueue(c, b);
+  }
+  for (Buf* b : formatted)
+    if (b) b->unref();
+}
+
+// Clients whose queue passed maxOutputBytes are not reading: drop them alone, discarding what they
+// were owed. Closing one tells its room, which may overflow another, hence the loop.
+void Server::drop_overflowed() {
+  while (!overflowed_.empty()) {
+    Client* c = overflowed_.back();
+    overflowed_.pop_back();
+    if (c->fd < 0 || c->state == ClientState::Closing) continue;
+    stats_->dropped_slow.add();
+    close_client(c, "slow", true);
+  }
+}
+
+void Server::flush_dirty() {
+  while (Client* c = dirty_) {
+    dirty_ = c->next_dirty;
+    c->next_dirty = nullptr;
+    c->dirty = false;
+    if (c->fd >= 0) flush(c);
+  }
+}
+
+void Server::set_events(Client* c, bool want_write) {
+  if (c->want_write == want_write) return;
+  c->want_write = want_write;
+  epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLRDHUP | (want_write ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+  ev.data.u64 = tagged(kClient, c->id());
+  epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+void Server::flush(Client* c) {
+  size_t written = 0;
+  int err = 0;
+  FlushResult r = c->out.flush(c->fd, &written, &err);
+  stats_->bytes_out.add(written);
+  switch (r) {
+    case FlushResult::Done:
+      set_events(c, false);
+      if (c->state == ClientState::Closing && !c->wr_shut) {
+        // Everything said: send FIN, then wait (lingering) for the peer's, so that bytes it is still
+        // sending don't turn our close into a reset that could destroy the lines we just sent.
+        shutdown(c->fd, SHUT_WR);
+        c->wr_shut = true;
+        if (c->peer_eof) finalize(c);
+      }
+      break;
+    case FlushResult::Blocked:
+      set_events(c, true);
+      break;
+    case FlushResult::Error:
+      if (c->state == ClientState::Closing) finalize(c);
+      else close_client(c, "reset", true);
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------- lifetimes
+
+void Server::close_client(Client* c, const char* reason, bool discard_output) {
+  if (c->state == ClientState::Closing || c->fd < 0) return;
+  HostEvent ev{EvType::Disconnect, c->id()};
+  ev.a = c->nick;
+  ev.b = reason;
+  bridge_->emit(std::move(ev));
+  unlink_timer(c);
+  if (c->state == ClientState::Active) detach(c);
+  c->state = ClientState::Closing;
+  if (discard_output) {
+    c->out.clear();
+    finalize(c);
+    return;
+  }
+  c->last_ms = now_ms_;
+  linger_list_.push_back(c);
+  if (!c->dirty && !c->want_write) {
+    c->dirty = true;
+    c->next_dirty = dirty_;
+    dirty_ = c;
+  }
+}
+
+void Server::finalize(Client* c) {
+  if (c->fd < 0) return;
+  if (c->state != ClientState::Closing) close_client(c, "closed", true);
+  if (c->fd < 0) return;  // close_client finalized it
+  unlink_timer(c);
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
+  ::close(c->fd);
+  c->fd = -1;
+  c->out.clear();
+  --open_clients_;
+  stats_->connections.set(open_clients_);
+  closed_.push_back(c);
+}
+
+void Server::free_closed() {
+  for (Client* c : closed_) {
+    slots_[c->slot] = nullptr;
+    free_slots_.push_back(c->slot);
+    delete c;
+  }
+  closed_.clear();
+}
+
+void Server::begin_shutdown(bool force) {
+  if (!stopping_) {
+    stopping_ = true;
+    stop_deadline_ = now_ms_ + (force ? 0 : opt_.shutdown_grace_ms);
+    if (listen_fd_ >= 0) {
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+      ::close(listen_fd_);
+      listen_fd_ = -1;
+    }
+    accept_resume_ms_ = 0;
+    for (Client* c : slots_) {
+      if (!c || c->fd < 0 || c->state == ClientState::Closing) continue;
+      error(c, "SHUTDOWN", "server is shutting down");
+      close_client(c, "shutdown");
+    }
+  } else if (force) {
+    stop_deadline_ = now_ms_;
+  }
+}
+
+}  // namespace ep

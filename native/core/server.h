@@ -1,0 +1,163 @@
+// The engine: one thread, one epoll set holding the listening socket, the clients, the host's
+// command eventfd, the signal self-pipe and (with the console on) stdin. It owns every piece of chat
+// state; nothing here is touched from another thread except through the Bridge and the Stats counters.
+//
+// Split by concern: server.cc (loop, sockets, buffers, lifetimes), session.cc (what clients ask for),
+// admin.cc (what the host and the console ask for), signals.cc (the self-pipe).
+#pragma once
+#include <sys/epoll.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "bridge.h"
+#include "chat.h"
+#include "client.h"
+#include "codec.h"
+#include "line_codec.h"
+#include "options.h"
+#include "stats.h"
+
+namespace ep {
+
+// epoll_event.data.u64: what the descriptor is in the top byte, a client id below it.
+enum Tag : uint64_t { kListen = 1, kWake = 2, kSignal = 3, kStdin = 4, kClient = 5 };
+constexpr int kTagShift = 56;
+constexpr uint64_t kIdMask = (uint64_t{1} << kTagShift) - 1;
+inline uint64_t tagged(Tag t, uint64_t payload = 0) { return (static_cast<uint64_t>(t) << kTagShift) | payload; }
+
+class Server {
+ public:
+  Server(const Options& opt, Bridge* bridge, Stats* stats);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Creates the epoll set and binds the listening socket. On failure returns false with an errno
+  // name (EADDRINUSE, …) in *code and a sentence in *msg.
+  bool open(std::string* code, std::string* msg);
+  const std::string& bound_host() const { return bound_host_; }
+  int bound_port() const { return bound_port_; }
+
+  // Runs the loop until a shutdown completes, then publishes a Closed event.
+  void run();
+
+ private:
+  // --- loop and sockets (server.cc)
+  void on_accept();
+  void on_client(Client* c, uint32_t events);
+  void on_readable(Client* c);
+  bool on_line(Client* c, std::string_view line, uint64_t read_ns);
+  void expire(uint64_t now);
+  int next_timeout_ms() const;
+  void flush_dirty();
+  void flush(Client* c);
+  void free_closed();
+  Client* alloc_client(int fd);
+  Client* lookup(uint64_t id) const;
+  void set_events(Client* c, bool want_write);
+  void unlink_timer(Client* c);
+  void touch(Client* c);
+  bool flood_ok(Client* c);
+
+  // Output.
+  void send(Client* c, const Out& o);
+  void enqueue(Client* c, Buf* b);
+  // Formats o once per codec and queues it to every member of r but `except`.
+  void fanout(Room* r, const Out& o, Client* except, bool count_deliveries);
+  void fanout_all(const Out& o);
+  void error(Client* c, std::string_view code, std::string_view text);
+  void drop_overflowed();
+
+  // Lifetimes: close detaches a client from chat and lingers while its last lines flush; finalize
+  // closes the socket; the Client is freed after the loop pass, so events already fetched for it
+  // in this pass find it marked closed instead of freed memory.
+  void close_client(Client* c, const char* reason, bool discard_output = false);
+  void finalize(Client* c);
+  void begin_shutdown(bool force);
+
+  // --- what clients ask for (session.cc)
+  void dispatch(Client* c, std::string_view line);
+  void on_prompt_line(Client* c, std::string_view line);
+  void try_register(Client* c, std::string_view nick);
+  void register_client(Client* c, std::string_view nick);
+  bool nick_error(Client* c, std::string_view nick);
+  void cmd_text(Client* c, std::string_view text);
+  void cmd_nick(Client* c, std::string_view nick);
+  void rename(Client* c, std::string_view nick);
+  void cmd_help(Client* c);
+  void cmd_rooms(Client* c);
+  void cmd_join(Client* c, std::string_view name, bool create);
+  void cmd_users(Client* c);
+  void cmd_who(Client* c);
+  void cmd_msg(Client* c, std::string_view to, std::string_view text);
+  void cmd_me(Client* c, std::string_view text);
+  void cmd_stats(Client* c);
+  void move_to(Client* c, Room* r);
+  void detach(Client* c);
+  Room* leave_room(Client* c, std::string* name);
+  bool quiet(const Room* r) const { return r->members.size() > pol_.quiet_room_size; }
+  void emit_command(Client* c, std::string_view name, std::string_view args);
+
+  // --- what the host and the console ask for (admin.cc)
+  void on_host_commands();
+  void on_console();
+  void console_line(std::string_view line);
+  void console_out(std::string text);
+  bool kick(std::string_view nick, std::string_view reason);
+  void announce(std::string_view text);
+  void login(Client* c, std::string_view nick);
+  std::vector<UserRec> user_list() const;
+  std::vector<RoomRec> room_list() const;
+
+  // --- signals (signals.cc)
+  bool install_signals();
+  void restore_signals();
+  void on_signal_pipe();
+
+  Options opt_;
+  Policy& pol_;
+  Bridge* bridge_;
+  Stats* stats_;
+  LineCodec line_codec_;
+
+  int epfd_ = -1;
+  int listen_fd_ = -1;
+  int sig_rd_ = -1;
+  bool console_on_ = false;
+  LineIn console_in_;
+  std::string bound_host_;
+  int bound_port_ = 0;
+
+  std::vector<Client*> slots_;
+  std::vector<uint32_t> free_slots_;
+  uint32_t next_gen_ = 1;
+  uint64_t open_clients_ = 0;
+  IList<Client> reg_list_{0};
+  IList<Client> idle_list_{1};
+  IList<Client> linger_list_{2};
+  Client* dirty_ = nullptr;
+  std::vector<Client*> closed_;
+  std::vector<Client*> overflowed_;
+
+  Rooms rooms_;
+  Nicks nicks_;
+  Room* lobby_ = nullptr;
+  std::unordered_set<std::string> protected_;
+
+  uint64_t now_ms_ = 0;
+  bool stopping_ = false;
+  bool done_ = false;
+  uint64_t stop_deadline_ = 0;
+  uint64_t accept_resume_ms_ = 0;  // nonzero while accepting is paused (out of descriptors)
+
+  char rbuf_[64 * 1024];
+};
+
+uint64_t mono_ms();
+uint64_t mono_ns();
+
+}  // namespace ep

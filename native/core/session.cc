@@ -1,0 +1,356 @@
+// What clients ask for: registration, chat, rooms, private messages, queries.
+#include <algorithm>
+#include <string>
+
+#include "server.h"
+#include "text.h"
+
+namespace ep {
+
+namespace {
+
+struct HelpLine {
+  const char* usage;
+  const char* what;
+};
+
+constexpr HelpLine kHelp[] = {
+    {"/help", "this list"},
+    {"/nick NEW", "change your nickname"},
+    {"/rooms", "list rooms with their member counts"},
+    {"/create ROOM", "create a room and move there"},
+    {"/join ROOM", "move to an existing room"},
+    {"/leave", "go back to the default room"},
+    {"/users", "who is in your room"},
+    {"/who", "everyone online, with their room"},
+    {"/msg NICK TEXT", "private message (also /pm)"},
+    {"/me ACTION", "say what you are doing"},
+    {"/stats", "server statistics"},
+    {"/quit [REASON]", "leave the chat"},
+    {"//TEXT", "send a message starting with /"},
+};
+
+}  // namespace
+
+void Server::dispatch(Client* c, std::string_view line) {
+  if (c->state == ClientState::Auth) {
+    Request r = c->codec->parse(line);
+    if (r.cmd == Cmd::Quit) {
+      close_client(c, "quit");
+      return;
+    }
+    // The password is for the host's account policy alone: it is never logged or echoed here.
+    emit_command(c, "password", line);
+    return;
+  }
+  if (c->state == ClientState::Nick) {
+    on_prompt_line(c, line);
+    return;
+  }
+  Request r = c->codec->parse(line);
+  switch (r.cmd) {
+    case Cmd::Text: cmd_text(c, r.text); break;
+    case Cmd::Nick: cmd_nick(c, r.arg); break;
+    case Cmd::Help: cmd_help(c); break;
+    case Cmd::Rooms: cmd_rooms(c); break;
+    case Cmd::Create: cmd_join(c, r.arg, true); break;
+    case Cmd::Join: cmd_join(c, r.arg, false); break;
+    case Cmd::Leave:
+      if (c->room == lobby_) error(c, "ALREADY_IN_ROOM", "you are in " + lobby_->name);
+      else move_to(c, lobby_);
+      break;
+    case Cmd::Users: cmd_users(c); break;
+    case Cmd::Who: cmd_who(c); break;
+    case Cmd::Msg: cmd_msg(c, r.arg, r.text); break;
+    case Cmd::Me: cmd_me(c, r.text); break;
+    case Cmd::Quit:
+      send(c, Out{OutKind::Bye, c->nick});
+      close_client(c, "quit");
+      break;
+    case Cmd::Stats: cmd_stats(c); break;
+    case Cmd::Other: {
+      std::string name = text::lower(r.name);
+      if (pol_.delegate.count(name)) emit_command(c, name, r.text);
+      else error(c, "UNKNOWN_COMMAND", "unknown command /" + std::string(r.name) + " (try /help)");
+      break;
+    }
+  }
+}
+
+void Server::on_prompt_line(Client* c, std::string_view line) {
+  Request r = c->codec->parse(line);
+  switch (r.cmd) {
+    case Cmd::Text:
+      // "//x" is text at the prompt too, and no nick starts with '/'.
+      try_register(c, line[0] == '/' ? line : text::trim(line));
+      return;
+    case Cmd::Nick: try_register(c, r.arg); return;
+    case Cmd::Help: cmd_help(c); return;
+    case Cmd::Quit: close_client(c, "quit"); return;
+    case Cmd::Other: {
+      std::string name = text::lower(r.name);
+      if (pol_.delegate.count(name)) {
+        emit_command(c, name, r.text);
+        return;
+      }
+      break;
+    }
+    default: break;
+  }
+  error(c, "NOT_REGISTERED", "choose a nickname first");
+  send(c, Out{OutKind::Prompt});
+}
+
+// Sends the error and returns true when nick cannot be taken by c.
+bool Server::nick_error(Client* c, std::string_view nick) {
+  if (!text::valid_nick(nick, pol_.nick_max)) {
+    error(c, "NICK_INVALID",
+          "nickname must be 1-" + std::to_string(pol_.nick_max) +
+              " characters of A-Z a-z 0-9 _ - and start with a letter or _");
+    return true;
+  }
+  std::string key = text::lower(nick);
+  if (pol_.reserved.count(key)) {
+    error(c, "NICK_RESERVED", "nickname " + std::string(nick) + " is reserved");
+    return true;
+  }
+  Client* holder = nicks_.find(nick);
+  if (holder && holder != c) {
+    error(c, "NICK_TAKEN", "nickname " + std::string(nick) + " is taken");
+    return true;
+  }
+  return false;
+}
+
+void Server::try_register(Client* c, std::string_view nick) {
+  if (nick_error(c, nick)) {
+    send(c, Out{OutKind::Prompt});
+    return;
+  }
+  if (protected_.count(text::lower(nick))) {
+    // An account's nickname: the host asks for the password and answers with login() or prompt().
+    c->state = ClientState::Auth;
+    c->auth_nick = std::string(nick);
+    emit_command(c, "auth", nick);
+    return;
+  }
+  register_client(c, nick);
+}
+
+void Server::register_client(Client* c, std::string_view nick) {
+  unlink_timer(c);
+  c->nick = std::string(nick);
+  c->auth_nick.clear();
+  c->state = ClientState::Active;
+  c->last_ms = now_ms_;
+  idle_list_.push_back(c);
+  nicks_.insert(nick, c);
+  stats_->users.set(nicks_.size());
+  if (nicks_.size() > stats_->peak_users.get()) stats_->peak_users.set(nicks_.size());
+  rooms_.add(lobby_, c);
+  bridge_->emit({EvType::Register, c->id(), 0, false, c->nick});
+  bridge_->emit({EvType::Join, c->id(), 0, false, c->nick, lobby_->name});
+  Out welcome{OutKind::Welcome, c->nick};
+  if (quiet(lobby_)) send(c, welcome);
+  else fanout(lobby_, welcome, nullptr, false);
+}
+
+// Takes c out of its room; returns the room if it still exists (it is deleted when it empties).
+Room* Server::leave_room(Client* c, std::string* name) {
+  *name = c->room->name;
+  rooms_.remove(c);
+  stats_->rooms.set(rooms_.size());
+  bridge_->emit({EvType::Leave, c->id(), 0, false, c->nick, *name});
+  return rooms_.find(*name);
+}
+
+void Server::detach(Client* c) {
+  nicks_.erase(c->nick);
+  stats_->users.set(nicks_.size());
+  if (!c->room) return;
+  std::string name;
+  Room* still = leave_room(c, &name);
+  if (still && !stopping_ && !quiet(still)) fanout(still, Out{OutKind::Bye, c->nick}, nullptr, false);
+}
+
+void Server::cmd_text(Client* c, std::string_view text) {
+  if (text.empty()) return;
+  fanout(c->room, Out{OutKind::Chat, c->nick, c->room->name, text}, c, true);
+  if (pol_.emit_messages) {
+    HostEvent ev{EvType::Message, c->id()};
+    ev.a = c->nick;
+    ev.b = c->room->name;
+    ev.d = std::string(text);
+    bridge_->emit(std::move(ev));
+  }
+}
+
+void Server::cmd_nick(Client* c, std::string_view nick) {
+  if (nick.empty()) {
+    error(c, "USAGE", "/nick NEW");
+    return;
+  }
+  if (nick == c->nick) return;
+  if (nick_error(c, nick)) return;
+  if (protected_.count(text::lower(nick)) && text::lower(nick) != text::lower(c->nick)) {
+    error(c, "NICK_PROTECTED", "nickname " + std::string(nick) + " belongs to an account; use /login");
+    return;
+  }
+  rename(c, nick);
+}
+
+void Server::rename(Client* c, std::string_view nick) {
+  std::string old = c->nick;
+  nicks_.erase(old);
+  c->nick = std::string(nick);
+  nicks_.insert(nick, c);
+  bridge_->emit({EvType::Nick, c->id(), 0, false, old, c->nick});
+  Out o{OutKind::Renamed, old, c->nick};
+  if (quiet(c->room)) send(c, o);
+  else fanout(c->room, o, nullptr, false);
+}
+
+void Server::cmd_help(Client* c) {
+  uint64_t n = 0;
+  for (const HelpLine& h : kHelp) {
+    send(c, Out{OutKind::Item, "HELP", {}, std::string(h.usage) + " - " + h.what});
+    ++n;
+  }
+  send(c, Out{OutKind::End, "HELP", {}, {}, n});
+}
+
+void Server::cmd_rooms(Client* c) {
+  std::vector<RoomRec> rooms = room_list();
+  for (const RoomRec& r : rooms) send(c, Out{OutKind::Item, "ROOM", {}, r.name + " " + std::to_string(r.members)});
+  send(c, Out{OutKind::End, "ROOMS", {}, {}, rooms.size()});
+}
+
+void Server::cmd_join(Client* c, std::string_view name, bool create) {
+  if (name.empty()) {
+    error(c, "USAGE", create ? "/create ROOM" : "/join ROOM");
+    return;
+  }
+  if (!text::valid_room(name)) {
+    error(c, "ROOM_INVALID", "room names are 1-32 characters of A-Z a-z 0-9 _ -");
+    return;
+  }
+  Room* r = rooms_.find(name);
+  if (create && r) {
+    error(c, "ROOM_EXISTS", "room " + r->name + " already exists");
+    return;
+  }
+  if (!r) {
+    if (!create && !pol_.auto_create_rooms) {
+      error(c, "NO_SUCH_ROOM", "no room named " + std::string(name) + " (see /rooms, or /create it)");
+      return;
+    }
+    if (rooms_.size() >= pol_.max_rooms) {
+      error(c, "ROOM_LIMIT", "the server has reached its room limit (" + std::to_string(pol_.max_rooms) + ")");
+      return;
+    }
+    r = rooms_.create(name);
+    stats_->rooms.set(rooms_.size());
+  }
+  if (r == c->room) {
+    error(c, "ALREADY_IN_ROOM", "you are in " + r->name);
+    return;
+  }
+  move_to(c, r);
+}
+
+void Server::move_to(Client* c, Room* to) {
+  std::string from_name;
+  Room* still = leave_room(c, &from_name);
+  if (still && !quiet(still)) fanout(still, Out{OutKind::Left, c->nick, from_name}, nullptr, false);
+  rooms_.add(to, c);
+  stats_->rooms.set(rooms_.size());
+  bridge_->emit({EvType::Join, c->id(), 0, false, c->nick, to->name});
+  Out joined{OutKind::Joined, c->nick, to->name};
+  if (quiet(to)) send(c, joined);
+  else fanout(to, joined, nullptr, false);
+}
+
+void Server::cmd_users(Client* c) {
+  std::vector<const std::string*> nicks;
+  nicks.reserve(c->room->members.size());
+  for (Client* m : c->room->members) nicks.push_back(&m->nick);
+  std::sort(nicks.begin(), nicks.end(), [](const std::string* a, const std::string* b) {
+    return text::lower(*a) < text::lower(*b);
+  });
+  for (const std::string* n : nicks) send(c, Out{OutKind::Item, "USER", {}, *n});
+  send(c, Out{OutKind::End, "USERS", {}, {}, nicks.size()});
+}
+
+void Server::cmd_who(Client* c) {
+  std::vector<UserRec> users = user_list();
+  for (const UserRec& u : users) send(c, Out{OutKind::Item, "WHO", {}, u.nick + " " + u.room});
+  send(c, Out{OutKind::End, "WHO", {}, {}, users.size()});
+}
+
+void Server::cmd_msg(Client* c, std::string_view to, std::string_view text) {
+  if (to.empty()) {
+    error(c, "USAGE", "/msg NICK TEXT");
+    return;
+  }
+  if (text.empty()) {
+    error(c, "EMPTY", "nothing to send");
+    return;
+  }
+  Client* target = to[0] == '@' ? nullptr : nicks_.find(to);
+  if (!target) {
+    if (pol_.delegate_offline_msg) {
+      emit_command(c, "msg", std::string(to) + " " + std::string(text));
+      return;
+    }
+    error(c, "NO_SUCH_USER", "no user named " + std::string(to) + " is online");
+    return;
+  }
+  send(target, Out{OutKind::PmFrom, c->nick, {}, text});
+  send(c, Out{OutKind::PmTo, target->nick, {}, text});
+  stats_->deliveries.add();
+  if (pol_.emit_messages) {
+    HostEvent ev{EvType::Message, c->id()};
+    ev.a = c->nick;
+    ev.c = target->nick;
+    ev.d = std::string(text);
+    bridge_->emit(std::move(ev));
+  }
+}
+
+void Server::cmd_me(Client* c, std::string_view text) {
+  if (text.empty()) {
+    error(c, "EMPTY", "/me ACTION");
+    return;
+  }
+  fanout(c->room, Out{OutKind::Action, c->nick, {}, text}, nullptr, true);
+}
+
+void Server::cmd_stats(Client* c) {
+  auto snap = stats_->snapshot(now_ms_);
+  for (auto& kv : snap) send(c, Out{OutKind::Item, "STAT", {}, std::string(kv.first) + " " + std::to_string(kv.second)});
+  send(c, Out{OutKind::End, "STATS", {}, {}, snap.size()});
+}
+
+void Server::emit_command(Client* c, std::string_view name, std::string_view args) {
+  HostEvent ev{EvType::Command, c->id()};
+  ev.a = c->state == ClientState::Active ? c->nick : std::string();
+  ev.b = std::string(name);
+  ev.c = std::string(args);
+  bridge_->emit(std::move(ev));
+}
+
+std::vector<UserRec> Server::user_list() const {
+  std::vector<UserRec> v;
+  for (Client* c : slots_)
+    if (c && c->state == ClientState::Active) v.push_back({c->id(), c->nick, c->room->name, c->addr});
+  std::sort(v.begin(), v.end(), [](const UserRec& a, const UserRec& b) { return text::lower(a.nick) < text::lower(b.nick); });
+  return v;
+}
+
+std::vector<RoomRec> Server::room_list() const {
+  std::vector<RoomRec> v;
+  for (const Room* r : rooms_.sorted()) v.push_back({r->name, r->members.size()});
+  return v;
+}
+
+}  // namespace ep

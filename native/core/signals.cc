@@ -1,0 +1,89 @@
+// Signals through a self-pipe: the handler only writes the signal number to a pipe in the engine's
+// epoll set, so shutdown and reload run on the engine thread like any other event, whichever thread
+// the kernel picked to run the handler.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+
+#include "server.h"
+
+namespace ep {
+
+namespace {
+
+constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+std::atomic<int> g_sig_wr{-1};
+struct sigaction g_old[3];
+bool g_installed = false;
+
+void on_signal(int signo) {
+  int saved = errno;
+  int fd = g_sig_wr.load(std::memory_order_relaxed);
+  if (fd >= 0) {
+    unsigned char b = static_cast<unsigned char>(signo);
+    ssize_t w = write(fd, &b, 1);  // a full pipe already holds a pending wake-up
+    (void)w;
+  }
+  errno = saved;
+}
+
+const char* signal_name(int s) {
+  switch (s) {
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return "SIGNAL";
+  }
+}
+
+}  // namespace
+
+bool Server::install_signals() {
+  if (g_installed) {
+    errno = EBUSY;  // one engine per process owns the signals
+    return false;
+  }
+  int fds[2];
+  if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return false;
+  sig_rd_ = fds[0];
+  g_sig_wr.store(fds[1]);
+  epoll_event ev = {};
+  ev.events = EPOLLIN;
+  ev.data.u64 = tagged(kSignal);
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, sig_rd_, &ev) < 0) return false;
+  struct sigaction sa = {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &sa, &g_old[i]);
+  g_installed = true;
+  return true;
+}
+
+void Server::restore_signals() {
+  if (sig_rd_ < 0) return;
+  if (g_installed) {
+    for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &g_old[i], nullptr);
+    g_installed = false;
+  }
+  int wr = g_sig_wr.exchange(-1);
+  if (wr >= 0) close(wr);
+  close(sig_rd_);
+  sig_rd_ = -1;
+}
+
+void Server::on_signal_pipe() {
+  unsigned char sigs[64];
+  ssize_t n;
+  while ((n = read(sig_rd_, sigs, sizeof sigs)) > 0) {
+    for (ssize_t i = 0; i < n; ++i) {
+      bridge_->emit({EvType::Signal, 0, 0, false, signal_name(sigs[i])});
+      if (sigs[i] == SIGINT || sigs[i] == SIGTERM) begin_shutdown(false);
+    }
+  }
+}
+
+}  // namespace ep

@@ -1,0 +1,96 @@
+#include "text.h"
+
+namespace ep::text {
+
+namespace {
+
+bool is_cont(unsigned char c) { return (c & 0xC0) == 0x80; }
+
+bool name_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+}  // namespace
+
+Check check_line(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  bool control = false;
+  while (p < end) {
+    unsigned char c = *p;
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\t') || c == 0x7F) control = true;
+      ++p;
+      continue;
+    }
+    size_t need;
+    uint32_t cp;
+    if (c >= 0xC2 && c <= 0xDF) {
+      need = 1;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      need = 2;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      need = 3;
+      cp = c & 0x07;
+    } else {
+      return Check::BadUtf8;  // continuation byte, overlong lead (C0/C1) or > U+10FFFF lead
+    }
+    if (static_cast<size_t>(end - p) <= need) return Check::BadUtf8;
+    for (size_t i = 1; i <= need; ++i) {
+      if (!is_cont(p[i])) return Check::BadUtf8;
+      cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return Check::BadUtf8;
+    if (cp >= 0x80 && cp <= 0x9F) control = true;
+    p += need + 1;
+  }
+  return control ? Check::ControlChar : Check::Ok;
+}
+
+bool valid_nick(std::string_view s, size_t max_len) {
+  if (s.empty() || s.size() > max_len) return false;
+  char c = s[0];
+  if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_')) return false;
+  for (char ch : s)
+    if (!name_char(ch)) return false;
+  return true;
+}
+
+bool valid_room(std::string_view s) {
+  if (s.empty() || s.size() > 32) return false;
+  for (char ch : s)
+    if (!name_char(ch)) return false;
+  return true;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+void split_word(std::string_view s, std::string_view* word, std::string_view* rest) {
+  s = trim(s);
+  size_t sp = s.find_first_of(" \t");
+  if (sp == std::string_view::npos) {
+    *word = s;
+    *rest = {};
+    return;
+  }
+  *word = s.substr(0, sp);
+  *rest = trim(s.substr(sp));
+}
+
+}  // namespace ep::text

@@ -1,0 +1,83 @@
+// epchatd: the engine without Node, for C-level tests, sanitizer runs and profiling.
+// Usage: epchatd [--port N] [--host H] [--max-clients N] [--flood-rate R] [--idle-timeout-ms N]
+//                [--quiet-room-size N] [--max-output-bytes N] [--console]
+// Prints "listening HOST:PORT" once bound; SIGINT/SIGTERM shut it down gracefully and print the stats.
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "../core/engine.h"
+
+namespace {
+
+std::mutex g_mu;
+std::condition_variable g_cv;
+bool g_ready = false;
+
+bool arg(int argc, char** argv, int* i, const char* name, const char** value) {
+  if (std::strcmp(argv[*i], name) != 0) return false;
+  if (*i + 1 >= argc) {
+    std::fprintf(stderr, "epchatd: %s needs a value\n", name);
+    std::exit(2);
+  }
+  *value = argv[++*i];
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  ep::Options opt;
+  opt.handle_signals = true;
+  for (int i = 1; i < argc; ++i) {
+    const char* v;
+    if (arg(argc, argv, &i, "--port", &v)) opt.port = std::atoi(v);
+    else if (arg(argc, argv, &i, "--host", &v)) opt.host = v;
+    else if (arg(argc, argv, &i, "--max-clients", &v)) opt.max_clients = static_cast<uint32_t>(std::atoi(v));
+    else if (arg(argc, argv, &i, "--flood-rate", &v)) opt.policy.flood_rate = std::atof(v);
+    else if (arg(argc, argv, &i, "--idle-timeout-ms", &v)) opt.policy.idle_timeout_ms = static_cast<uint32_t>(std::atoi(v));
+    else if (arg(argc, argv, &i, "--quiet-room-size", &v)) opt.policy.quiet_room_size = static_cast<uint32_t>(std::atoi(v));
+    else if (arg(argc, argv, &i, "--max-output-bytes", &v)) opt.policy.max_output = std::strtoull(v, nullptr, 10);
+    else if (std::strcmp(argv[i], "--console") == 0) opt.console = true;
+    else {
+      std::fprintf(stderr, "epchatd: unknown argument %s\n", argv[i]);
+      return 2;
+    }
+  }
+  ep::Engine engine(opt, [] {
+    std::lock_guard<std::mutex> lock(g_mu);
+    g_ready = true;
+    g_cv.notify_one();
+  });
+  std::string code, msg;
+  if (!engine.listen(&code, &msg)) {
+    std::fprintf(stderr, "epchatd: %s (%s)\n", msg.c_str(), code.c_str());
+    return 1;
+  }
+  std::printf("listening %s:%d\n", engine.host().c_str(), engine.port());
+  std::fflush(stdout);
+  for (bool closed = false; !closed;) {
+    std::unique_lock<std::mutex> lock(g_mu);
+    g_cv.wait(lock, [] { return g_ready; });
+    g_ready = false;
+    lock.unlock();
+    for (auto& ev : engine.drain()) {
+      if (ev.type == ep::EvType::Console) std::printf("%s\n", ev.a.c_str());
+      if (ev.type == ep::EvType::Error) std::fprintf(stderr, "epchatd: %s %s\n", ev.a.c_str(), ev.b.c_str());
+      if (ev.type == ep::EvType::Closed) {
+        for (auto& kv : ev.stats) std::printf("%s %llu\n", kv.first, static_cast<unsigned long long>(kv.second));
+        closed = true;
+      }
+    }
+    std::fflush(stdout);
+  }
+  engine.join();
+  return 0;
+}
