@@ -596,7 +596,7 @@ static void on_event(conn_t *c, uint32_t ev)
             conn_connected(c);
         return;
     }
-    if (c->slow) {
+    if (c->slow && c->state >= ST_REG) {
         if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             conn_close(c);
         return;
@@ -971,7 +971,8 @@ static void report_traffic(void)
     jnum("messages_per_s", (double)g.sent_win / w);
     jnum("deliveries_per_s", (double)g.deliv_win / w);
     report_hist("latency", &g.lat);
-    report_hist("completion", &g.done_lat);
+    if (cfg.rate <= 0)
+        report_hist("completion", &g.done_lat);
     report_probe(&g_probe, (double)g.deliv_win);
 }
 
@@ -1154,6 +1155,7 @@ static void on_eof(conn_t *c)
 
 static bool step_churn(uint64_t now)
 {
+    sample_rss(now);
     for (int i = 0; i < g.nconns; i++) {
         conn_t *c = &g.conns[i];
         if (c->state == ST_REG) {
@@ -1184,6 +1186,7 @@ static void scenario_churn(void)
     g.t_m0 = g.t_run + (uint64_t)(cfg.warmup * 1e9);
     g.t_m1 = g.t_m0 + (uint64_t)(cfg.duration * 1e9);
     g.sending = true;
+    g.rss_max = proc_rss_kb(cfg.server_pid);
     for (int i = 0; i < g.nconns; i++) {
         g.conns[i].idx = i;
         g.conns[i].room = -1;
