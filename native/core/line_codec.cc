@@ -37,15 +37,19 @@ std::string_view strip_hash(std::string_view room) {
 
 Request LineCodec::parse(std::string_view line) const {
   Request r;
-  if (line.size() < 2 || line[0] != '/' || line[1] == '/') {
+  if (line.empty() || line[0] != '/' || (line.size() >= 2 && line[1] == '/')) {
     r.cmd = Cmd::Text;
-    r.text = (line.size() >= 2 && line[0] == '/') ? line.substr(1) : line;
+    r.text = line.empty() || line[0] != '/' ? line : line.substr(1);
     return r;
   }
   std::string_view word, rest;
+  r.cmd = Cmd::Other;
+  if (line.size() == 1 || line[1] == ' ' || line[1] == '\t') {
+    r.text = line.substr(1);  // "/ msg" is no command: name stays empty
+    return r;
+  }
   text::split_word(line.substr(1), &word, &rest);
   r.name = word;
-  r.cmd = Cmd::Other;
   r.text = rest;
   for (const Word& w : kCommands) {
     if (ieq(word, w.name)) {
@@ -55,14 +59,18 @@ Request LineCodec::parse(std::string_view line) const {
   }
   switch (r.cmd) {
     case Cmd::Nick:
-      r.arg = rest;
+      r.arg = text::trim(rest);
       break;
     case Cmd::Create:
     case Cmd::Join:
-      r.arg = strip_hash(rest);
+      r.arg = strip_hash(text::trim(rest));
       break;
     case Cmd::Msg:
       text::split_word(rest, &r.arg, &r.text);
+      break;
+    case Cmd::Me:
+    case Cmd::Quit:
+      r.text = text::trim(rest);
       break;
     default:
       break;

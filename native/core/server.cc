@@ -360,7 +360,7 @@ bool Server::flood_ok(Client* c) {
   if (++c->dropped >= pol_.flood_kick) {
     error(c, "FLOOD_KICK", "too many lines too fast; disconnected");
     close_client(c, "flood");
-  } else if (c->dropped == 1) {
+  } else {
     error(c, "FLOOD", "too many lines; slow down (line dropped)");
   }
   return false;
@@ -375,9 +375,12 @@ void Server::unlink_timer(Client* c) {
   }
 }
 
+// Activity moves a registered user to the tail of the idle list. The registration deadline counts
+// from the connection, so a client sending bad nicknames cannot hold a slot forever.
 void Server::touch(Client* c) {
+  if (c->state != ClientState::Active) return;
   c->last_ms = now_ms_;
-  if (c->state == ClientState::Active) idle_list_.move_to_back(c);
+  idle_list_.move_to_back(c);
 }
 
 // ---------------------------------------------------------------------------------------- timers
@@ -435,9 +438,21 @@ int Server::next_timeout_ms() const {
 
 void Server::enqueue(Client* c, Buf* b) {
   if (c->fd < 0 || (c->state == ClientState::Closing && c->wr_shut)) return;
-  if (!c->out.push(b) || c->out.bytes() > pol_.max_output) {
+  if (!c->out.push(b)) {
     overflowed_.push_back(c);
     return;
+  }
+  if (c->out.bytes() > pol_.max_output) {
+    // One pass can fan out a large burst: let a reader that keeps up take it now, before judging
+    // it slow. Errors are left for the close that follows; nothing is closed mid-fan-out.
+    size_t written = 0;
+    int err = 0;
+    FlushResult r = c->out.flush(c->fd, &written, &err);
+    stats_->bytes_out.add(written);
+    if (r == FlushResult::Error || c->out.bytes() > pol_.max_output) {
+      overflowed_.push_back(c);
+      return;
+    }
   }
   if (!c->dirty && !c->want_write) {
     c->dirty = true;

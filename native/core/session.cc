@@ -15,7 +15,7 @@ struct HelpLine {
 };
 
 constexpr HelpLine kHelp[] = {
-    {"/help", "this list"},
+    {"/help", "this list (start a line with // to send a message beginning with /)"},
     {"/nick NEW", "change your nickname"},
     {"/rooms", "list rooms with their member counts"},
     {"/create ROOM", "create a room and move there"},
@@ -27,7 +27,6 @@ constexpr HelpLine kHelp[] = {
     {"/me ACTION", "say what you are doing"},
     {"/stats", "server statistics"},
     {"/quit [REASON]", "leave the chat"},
-    {"//TEXT", "send a message starting with /"},
 };
 
 }  // namespace
@@ -84,7 +83,6 @@ void Server::on_prompt_line(Client* c, std::string_view line) {
       // "//x" is text at the prompt too, and no nick starts with '/'.
       try_register(c, line[0] == '/' ? line : text::trim(line));
       return;
-    case Cmd::Nick: try_register(c, r.arg); return;
     case Cmd::Help: cmd_help(c); return;
     case Cmd::Quit: close_client(c, "quit"); return;
     case Cmd::Other: {
@@ -292,7 +290,7 @@ void Server::cmd_msg(Client* c, std::string_view to, std::string_view text) {
     error(c, "USAGE", "/msg NICK TEXT");
     return;
   }
-  if (text.empty()) {
+  if (text::trim(text).empty()) {
     error(c, "EMPTY", "nothing to send");
     return;
   }
@@ -318,7 +316,7 @@ void Server::cmd_msg(Client* c, std::string_view to, std::string_view text) {
 }
 
 void Server::cmd_me(Client* c, std::string_view text) {
-  if (text.empty()) {
+  if (text::trim(text).empty()) {
     error(c, "EMPTY", "/me ACTION");
     return;
   }

@@ -82,7 +82,7 @@ std::string_view trim(std::string_view s) {
 }
 
 void split_word(std::string_view s, std::string_view* word, std::string_view* rest) {
-  s = trim(s);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   size_t sp = s.find_first_of(" \t");
   if (sp == std::string_view::npos) {
     *word = s;
@@ -90,7 +90,7 @@ void split_word(std::string_view s, std::string_view* word, std::string_view* re
     return;
   }
   *word = s.substr(0, sp);
-  *rest = trim(s.substr(sp));
+  *rest = s.substr(sp + 1);
 }
 
 }  // namespace ep::text

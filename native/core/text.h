@@ -19,7 +19,8 @@ bool valid_room(std::string_view s);
 
 std::string lower(std::string_view s);
 
-// Splits off the first space-separated word; `rest` has leading spaces removed.
+// Splits off the first word (leading blanks skipped); `rest` is everything after the one blank
+// that ends it, verbatim, so message text keeps its spacing.
 void split_word(std::string_view s, std::string_view* word, std::string_view* rest);
 std::string_view trim(std::string_view s);
 
