@@ -1,0 +1,472 @@
+// `npm run bench`: runs build/stress against epchat and the two node:net baselines, several
+// repetitions, takes medians, computes ratios against each baseline, saves JSON under bench/results/
+// and prints a markdown table. See docs/performance.md.
+//
+//   node dist/bench/run.js [--quick] [--servers epchat,plain,corked] [--scenarios fanout,rooms,...]
+//                          [--reps N] [--no-pin] [--out DIR]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
+import { cpus, release, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const STRESS = join(ROOT, 'build', 'stress');
+const BASELINES = ['plain', 'corked'];
+
+// ---------------------------------------------------------------------------------------------------
+// Servers: the command line and how readiness is detected, in one place. The harness picks a free
+// loopback port and passes it, so nothing depends on what a server logs; a server is ready once it
+// prints its port line or accepts a TCP connection, whichever comes first.
+
+interface ServerSpec {
+  args(port: number): string[];
+  /** Optional fast path: matched against everything the server prints. */
+  readyPattern: RegExp;
+  /** Why it cannot run, or null when it can. */
+  missing(): string | null;
+}
+
+const SERVERS: Record<string, ServerSpec> = {
+  epchat: {
+    args: (port) => [join(ROOT, 'bin', 'epchat.js'), '--host', '127.0.0.1', '--port', String(port), '--backlog', '4096',
+      '--max-clients', '12000', '--flood-rate', '0', '--idle-timeout-ms', '0', '--no-console', '--log-level', 'warn'],
+    readyPattern: /listening on [^\s"]*:\d+/,
+    missing: () => !existsSync(join(ROOT, 'bin', 'epchat.js')) ? 'bin/epchat.js not found'
+      : !existsSync(join(ROOT, 'build', 'Release', 'epchat.node')) ? 'build/Release/epchat.node not built (npx node-gyp rebuild)'
+      : !existsSync(join(ROOT, 'dist', 'lib', 'cli.js')) ? 'dist/lib missing (npm run build:ts)' : null,
+  },
+  plain: {
+    args: (port) => [join(ROOT, 'dist', 'bench', 'baseline-plain.js'), '--port', String(port)],
+    readyPattern: /^listening \d+$/m,
+    missing: () => null,
+  },
+  corked: {
+    args: (port) => [join(ROOT, 'dist', 'bench', 'baseline-corked.js'), '--port', String(port)],
+    readyPattern: /^listening \d+$/m,
+    missing: () => null,
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Scenarios: stress arguments for full and quick runs, and the metrics the table shows.
+
+type Better = 'higher' | 'lower' | 'info';
+
+interface Metric {
+  key: string;
+  better: Better;
+  label: string;
+}
+
+interface ScenarioDef {
+  name: string;
+  args: string[];
+  full: string[];
+  quick: string[];
+  metrics: Metric[];
+}
+
+const lat = (prefix: string): Metric[] => [
+  { key: `${prefix}_p50_us`, better: 'lower', label: `${prefix} p50 µs` },
+  { key: `${prefix}_p99_us`, better: 'lower', label: `${prefix} p99 µs` },
+];
+
+const SCENARIOS: ScenarioDef[] = [
+  {
+    name: 'fanout', args: ['--scenario', 'fanout', '--clients', '100', '--senders', '4', '--window', '16', '--size', '64'],
+    full: ['--duration', '4', '--warmup', '1'], quick: ['--duration', '0.5', '--warmup', '0.2'],
+    metrics: [
+      { key: 'deliveries_per_s', better: 'higher', label: 'deliveries/s' },
+      { key: 'server_cpu_ns_per_delivery', better: 'lower', label: 'server CPU ns/delivery' },
+      ...lat('latency'),
+    ],
+  },
+  {
+    // 200,000 deliveries/s offered: 2020 messages/s × 99 recipients.
+    name: 'fanout-open', args: ['--scenario', 'fanout', '--clients', '100', '--senders', '4', '--rate', '2020', '--size', '64'],
+    full: ['--duration', '4', '--warmup', '1'], quick: ['--duration', '0.5', '--warmup', '0.2'],
+    metrics: [
+      { key: 'deliveries_per_s', better: 'info', label: 'deliveries/s' },
+      ...lat('latency'),
+      { key: 'latency_max_us', better: 'lower', label: 'latency max µs' },
+      { key: 'server_cpu_pct', better: 'lower', label: 'server CPU %' },
+    ],
+  },
+  {
+    name: 'rooms', args: ['--scenario', 'rooms', '--room-size', '10', '--window', '4'],
+    full: ['--rooms', '1000', '--duration', '4', '--warmup', '1'], quick: ['--rooms', '100', '--duration', '0.5', '--warmup', '0.2'],
+    metrics: [
+      { key: 'deliveries_per_s', better: 'higher', label: 'deliveries/s' },
+      { key: 'server_cpu_ns_per_delivery', better: 'lower', label: 'server CPU ns/delivery' },
+      ...lat('latency'),
+    ],
+  },
+  {
+    name: 'idle', args: ['--scenario', 'idle'],
+    full: ['--clients', '10000', '--duration', '3'], quick: ['--clients', '500', '--duration', '0.5'],
+    metrics: [
+      { key: 'rss_bytes_per_client', better: 'lower', label: 'RSS bytes/idle client' },
+      { key: 'server_idle_cpu_pct', better: 'lower', label: 'server CPU % idle' },
+      { key: 'broadcast_completion_us', better: 'lower', label: 'broadcast to all µs' },
+      { key: 'setup_s', better: 'lower', label: 'connect+register s' },
+    ],
+  },
+  {
+    name: 'churn', args: ['--scenario', 'churn', '--parallel', '16'],
+    full: ['--duration', '4', '--warmup', '1'], quick: ['--duration', '0.5', '--warmup', '0.2'],
+    metrics: [
+      { key: 'cycles_per_s', better: 'higher', label: 'cycles/s' },
+      { key: 'server_cpu_us_per_cycle', better: 'lower', label: 'server CPU µs/cycle' },
+      ...lat('cycle'),
+    ],
+  },
+  {
+    name: 'bigroom', args: ['--scenario', 'bigroom'],
+    full: ['--clients', '10000', '--messages', '5'], quick: ['--clients', '500', '--messages', '3'],
+    metrics: [
+      { key: 'completion_p50_us', better: 'lower', label: 'last member has it, p50 µs' },
+      { key: 'completion_max_us', better: 'lower', label: 'last member has it, max µs' },
+      { key: 'latency_p50_us', better: 'lower', label: 'per-member p50 µs' },
+    ],
+  },
+  {
+    name: 'slowreader', args: ['--scenario', 'slowreader', '--clients', '20', '--senders', '4', '--window', '16'],
+    full: ['--duration', '4', '--warmup', '1'], quick: ['--duration', '0.5', '--warmup', '0.2'],
+    metrics: [
+      { key: 'deliveries_per_s', better: 'higher', label: 'deliveries/s (others)' },
+      { key: 'server_rss_growth_kb', better: 'lower', label: 'server RSS growth KiB' },
+      { key: 'slow_reader_disconnected', better: 'info', label: 'slow reader dropped' },
+    ],
+  },
+];
+
+// ---------------------------------------------------------------------------------------------------
+// options
+
+interface Options {
+  quick: boolean;
+  reps: number;
+  servers: string[];
+  scenarios: ScenarioDef[];
+  pin: boolean;
+  out: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const value = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const quick = argv.includes('--quick');
+  const servers = (value('--servers') ?? 'epchat,plain,corked').split(',').filter(Boolean);
+  for (const s of servers) if (!(s in SERVERS)) throw new Error(`unknown server ${s} (have ${Object.keys(SERVERS).join(', ')})`);
+  const names = (value('--scenarios') ?? SCENARIOS.map((s) => s.name).join(',')).split(',').filter(Boolean);
+  const scenarios = names.map((n) => {
+    const def = SCENARIOS.find((s) => s.name === n);
+    if (def === undefined) throw new Error(`unknown scenario ${n} (have ${SCENARIOS.map((s) => s.name).join(', ')})`);
+    return def;
+  });
+  const reps = Number(value('--reps') ?? (quick ? 1 : 3));
+  if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps wants a positive integer');
+  return { quick, reps, servers, scenarios, pin: !argv.includes('--no-pin'), out: value('--out') ?? join(ROOT, 'bench', 'results') };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// processes
+
+function hasTaskset(): boolean {
+  return cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+}
+
+function ensureStress(): void {
+  if (existsSync(STRESS)) return;
+  mkdirSync(dirname(STRESS), { recursive: true });
+  const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-o', STRESS, join(ROOT, 'tools', 'stress', 'stress.c')], { stdio: 'inherit' });
+  if (cc.status !== 0) throw new Error('could not build build/stress');
+}
+
+function pinned(cpu: number, pin: boolean, args: string[]): [string, string[]] {
+  return pin ? ['taskset', ['-c', String(cpu), ...args]] : [args[0]!, args.slice(1)];
+}
+
+interface RunningServer {
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  output: () => string;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((r, reject) => {
+    const srv = createNetServer();
+    srv.on('error', reject);
+    srv.listen({ host: '127.0.0.1', port: 0 }, () => {
+      const port = (srv.address() as AddressInfo).port;
+      srv.close(() => r(port));
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((r) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    sock.once('connect', () => { sock.destroy(); r(true); });
+    sock.once('error', () => { sock.destroy(); r(false); });
+  });
+}
+
+async function startServer(name: string, pin: boolean): Promise<RunningServer> {
+  const spec = SERVERS[name]!;
+  const port = await freePort();
+  const [cmd, args] = pinned(0, pin, [process.execPath, ...spec.args(port)]);
+  const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  let exited = false;
+  const collect = (chunk: Buffer): void => { text += chunk.toString(); };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  child.once('exit', () => { exited = true; });
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline && !exited) {
+    if (spec.readyPattern.test(text) || (await accepts(port))) {
+      return { child, pid: child.pid!, port, output: () => text };
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${name} ${exited ? `exited (${child.exitCode})` : 'did not listen within 15 s'} on port ${port}:\n${text.slice(-2000)}`);
+}
+
+async function stopServer(server: RunningServer): Promise<void> {
+  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => server.child.once('exit', () => r()));
+  server.child.kill('SIGTERM');
+  const timer = setTimeout(() => server.child.kill('SIGKILL'), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+interface ToolResult {
+  code: number | null;
+  json: Record<string, unknown> | null;
+  stderr: string;
+}
+
+function runStress(args: string[], pin: boolean, timeoutMs: number): Promise<ToolResult> {
+  const [cmd, argv] = pinned(1, pin, [STRESS, ...args]);
+  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((r) => {
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const line = out.trim().split('\n').pop() ?? '';
+      let json: Record<string, unknown> | null = null;
+      try {
+        json = line.startsWith('{') ? (JSON.parse(line) as Record<string, unknown>) : null;
+      } catch {
+        json = null;
+      }
+      r({ code, json, stderr: err });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// one run
+
+interface RunRecord {
+  server: string;
+  scenario: string;
+  rep: number;
+  ok: boolean;
+  exitCode: number | null;
+  error?: string;
+  result: Record<string, unknown> | null;
+}
+
+/** Fields computed from the tool's output. */
+function derive(r: Record<string, unknown>): void {
+  const num = (k: string): number => (typeof r[k] === 'number' ? (r[k] as number) : NaN);
+  if (r['scenario'] === 'churn') {
+    const cycles = num('cycles_per_s') * num('window_s');
+    if (cycles > 0 && Number.isFinite(num('server_cpu_s'))) r['server_cpu_us_per_cycle'] = (num('server_cpu_s') * 1e6) / cycles;
+  }
+  if (Number.isFinite(num('server_rss_kb_max')) && Number.isFinite(num('server_rss_kb_start'))) {
+    r['server_rss_growth_kb'] = num('server_rss_kb_max') - num('server_rss_kb_start');
+  }
+}
+
+async function runOne(server: string, sc: ScenarioDef, rep: number, opts: Options): Promise<RunRecord> {
+  const record: RunRecord = { server, scenario: sc.name, rep, ok: false, exitCode: null, result: null };
+  let srv: RunningServer | null = null;
+  try {
+    ensureStress(); /* node-gyp rebuild wipes build/, so check before every run */
+    srv = await startServer(server, opts.pin);
+    const timeoutS = opts.quick ? 30 : 90;
+    const args = ['--port', String(srv.port), '--server-pid', String(srv.pid), '--json', '--timeout', String(timeoutS),
+      ...sc.args, ...(opts.quick ? sc.quick : sc.full)];
+    const res = await runStress(args, opts.pin, (timeoutS + 15) * 1000);
+    record.exitCode = res.code;
+    record.result = res.json;
+    if (res.json !== null) derive(res.json);
+    record.ok = res.code === 0 && res.json !== null;
+    if (!record.ok) record.error = res.stderr.split('\n').filter((l) => l.startsWith('stress:')).join(' ') || `exit ${res.code}`;
+  } catch (e) {
+    record.error = (e as Error).message;
+  } finally {
+    if (srv !== null) await stopServer(srv);
+  }
+  return record;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// summary
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+type Summary = Record<string, Record<string, Record<string, number | boolean>>>;
+
+/** summary[scenario][server][field]: median of numeric fields over repetitions; booleans are true if
+ *  true in any repetition (so tool_saturated marks a lower bound). */
+function summarize(runs: RunRecord[]): Summary {
+  const out: Summary = {};
+  for (const r of runs) {
+    if (r.result === null) continue;
+    const bucket = ((out[r.scenario] ??= {})[r.server] ??= {});
+    for (const [k, v] of Object.entries(r.result)) {
+      if (typeof v === 'boolean') bucket[k] = bucket[k] === true || v;
+    }
+  }
+  for (const [scenario, byServer] of Object.entries(out)) {
+    for (const [server, bucket] of Object.entries(byServer)) {
+      const mine = runs.filter((r) => r.scenario === scenario && r.server === server && r.result !== null);
+      const keys = new Set(mine.flatMap((r) => Object.keys(r.result!)));
+      for (const k of keys) {
+        const xs = mine.map((r) => r.result![k]).filter((v): v is number => typeof v === 'number');
+        if (xs.length) bucket[k] = median(xs);
+      }
+      bucket['reps_ok'] = mine.filter((r) => r.ok).length;
+    }
+  }
+  return out;
+}
+
+/** How many times better `server` is than `base` on a metric (>1 = better). */
+function ratio(m: Metric, server: number, base: number): number | null {
+  if (m.better === 'info' || !(server > 0) || !(base > 0)) return null;
+  return m.better === 'higher' ? server / base : base / server;
+}
+
+function fmt(v: number | boolean | undefined): string {
+  if (v === undefined) return '–';
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (Math.abs(v) >= 1e6) return `${(v / 1e6).toFixed(2)}M`;
+  if (Math.abs(v) >= 1e4) return `${(v / 1e3).toFixed(1)}k`;
+  return Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 0);
+}
+
+/** Each server against each baseline that ran: epchat vs plain, epchat vs corked, corked vs plain. */
+function comparePairs(servers: string[]): Array<readonly [string, string]> {
+  const rank = (s: string): number => (BASELINES.includes(s) ? BASELINES.indexOf(s) : BASELINES.length);
+  return servers.flatMap((s) => servers.filter((b) => BASELINES.includes(b) && rank(b) < rank(s)).map((b) => [s, b] as const));
+}
+
+function markdown(summary: Summary, servers: string[], scenarios: ScenarioDef[]): string {
+  const pairs = comparePairs(servers);
+  const head = ['scenario', 'metric', ...servers, ...pairs.map(([s, b]) => `${s} vs ${b}`)];
+  const lines = [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`];
+  for (const sc of scenarios) {
+    const byServer = summary[sc.name] ?? {};
+    for (const m of sc.metrics) {
+      const cells = servers.map((s) => {
+        const v = byServer[s]?.[m.key];
+        const sat = byServer[s]?.['tool_saturated'] === true && m.better !== 'info' && m.key.includes('per_s') ? ' (≥, tool saturated)' : '';
+        return fmt(v) + sat;
+      });
+      const ratios = pairs.map(([s, b]) => {
+        const r = ratio(m, byServer[s]?.[m.key] as number, byServer[b]?.[m.key] as number);
+        return r === null ? '' : `${r.toFixed(r < 10 ? 2 : 1)}×`;
+      });
+      lines.push(`| ${sc.name} | ${m.label} | ${[...cells, ...ratios].join(' | ')} |`);
+    }
+  }
+  return lines.join('\n') + '\n\nRatios: how many times better the first server is (higher-is-better metrics: a/b; lower-is-better: b/a).\n';
+}
+
+/** The targets from the brief, checked when epchat ran (informational; the run does not fail on them). */
+function targets(summary: Summary): string[] {
+  const e = summary['fanout']?.['epchat'];
+  const p = summary['fanout']?.['plain'];
+  const o = summary['fanout-open']?.['epchat'];
+  const out: string[] = [];
+  if (e && p) {
+    const r = (p['server_cpu_ns_per_delivery'] as number) / (e['server_cpu_ns_per_delivery'] as number);
+    out.push(`fanout CPU/delivery: epchat is ${r.toFixed(1)}× below plain (target ≥ 25×): ${r >= 25 ? 'PASS' : 'FAIL'}`);
+  }
+  if (o) {
+    const p50 = o['latency_p50_us'] as number;
+    const p99 = o['latency_p99_us'] as number;
+    out.push(`fanout-open 200k deliveries/s: p50 ${p50.toFixed(0)} µs (≤ 1500) p99 ${p99.toFixed(0)} µs (≤ 5000): ${p50 <= 1500 && p99 <= 5000 ? 'PASS' : 'FAIL'}`);
+  }
+  return out;
+}
+
+function machine(pin: boolean): Record<string, unknown> {
+  const git = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, kernel: release(), node: process.version,
+    memoryGiB: Math.round(totalmem() / 2 ** 30), pinned: pin ? 'server cpu 0, tool cpu 1' : 'no', commit: git.stdout.trim(),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  const opts = parseOptions(process.argv.slice(2));
+  opts.pin = opts.pin && hasTaskset();
+  ensureStress();
+  const servers = opts.servers.filter((s) => {
+    const why = SERVERS[s]!.missing();
+    if (why !== null) process.stderr.write(`bench: skipping ${s}: ${why}\n`);
+    return why === null;
+  });
+  const started = Date.now();
+  const runs: RunRecord[] = [];
+  for (let rep = 1; rep <= opts.reps; rep++) {
+    for (const sc of opts.scenarios) {
+      for (const server of servers) {
+        const r = await runOne(server, sc, rep, opts);
+        runs.push(r);
+        const t = ((Date.now() - started) / 1000).toFixed(0);
+        process.stderr.write(`bench: [${t}s] rep ${rep} ${sc.name} ${server}: ${r.ok ? 'ok' : `FAILED ${r.error ?? ''}`}\n`);
+      }
+    }
+  }
+  const summary = summarize(runs);
+  const table = markdown(summary, servers, opts.scenarios);
+  const checks = targets(summary);
+  const when = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
+  mkdirSync(opts.out, { recursive: true });
+  const file = join(opts.out, `${when}${opts.quick ? '-quick' : ''}.json`);
+  const doc = { date: new Date().toISOString(), machine: machine(opts.pin), quick: opts.quick, reps: opts.reps,
+    servers, scenarios: opts.scenarios.map((s) => ({ name: s.name, args: [...s.args, ...(opts.quick ? s.quick : s.full)] })),
+    summary, targets: checks, runs };
+  writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
+  process.stdout.write(`${table}\n${checks.map((c) => `- ${c}`).join('\n')}\n\nmedians of ${opts.reps} run(s); saved ${file} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
+  return runs.every((r) => r.ok) ? 0 : 1;
+}
+
+main().then((code) => process.exit(code), (e: unknown) => {
+  process.stderr.write(`bench: ${(e as Error).message}\n`);
+  process.exit(2);
+});
