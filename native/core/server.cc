@@ -164,9 +164,15 @@ bool Server::open(std::string* code, std::string* msg) {
 }
 
 void Server::run() {
+  while (!done_) step(-1);
+}
+
+bool Server::step(int max_wait_ms) {
   epoll_event evs[256];
-  while (!done_) {
-    int n = epoll_wait(epfd_, evs, 256, next_timeout_ms());
+  {
+    int wait = next_timeout_ms();
+    if (max_wait_ms >= 0 && (wait < 0 || wait > max_wait_ms)) wait = max_wait_ms;
+    int n = epoll_wait(epfd_, evs, 256, wait);
     if (n < 0 && errno != EINTR) {
       bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_EPOLL", std::strerror(errno)});
       begin_shutdown(true);
@@ -200,9 +206,33 @@ void Server::run() {
     }
     bridge_->publish();
   }
+  return !done_;
 }
 
 // ---------------------------------------------------------------------------------------- accept
+
+Client* Server::adopt(int fd, const char* address) {
+  if (stopping_ || open_clients_ >= opt_.max_clients) return nullptr;
+  Client* c = alloc_client(fd);
+  if (!c) return nullptr;
+  std::snprintf(c->addr, sizeof c->addr, "%s", address);
+  epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.u64 = tagged(kClient, c->id());
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    slots_[c->slot] = nullptr;
+    free_slots_.push_back(c->slot);
+    delete c;
+    return nullptr;
+  }
+  ++open_clients_;
+  stats_->connections.set(open_clients_);
+  c->last_ms = now_ms_;
+  reg_list_.push_back(c);
+  bridge_->emit({EvType::Connect, c->id(), 0, false, c->addr});
+  send(c, Out{OutKind::Prompt});
+  return c;
+}
 
 void Server::on_accept() {
   for (int i = 0; i < 64; ++i) {
@@ -233,25 +263,9 @@ void Server::on_accept() {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    Client* c = alloc_client(fd);
-    if (!c) {
-      ::close(fd);
-      continue;
-    }
-    format_addr(ss, c->addr, sizeof c->addr);
-    epoll_event ev = {};
-    ev.events = EPOLLIN | EPOLLRDHUP;
-    ev.data.u64 = tagged(kClient, c->id());
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
-      finalize(c);
-      continue;
-    }
-    ++open_clients_;
-    stats_->connections.set(open_clients_);
-    c->last_ms = now_ms_;
-    reg_list_.push_back(c);
-    bridge_->emit({EvType::Connect, c->id(), 0, false, c->addr});
-    send(c, Out{OutKind::Prompt});
+    char addr[sizeof(Client::addr)];
+    format_addr(ss, addr, sizeof addr);
+    if (!adopt(fd, addr)) ::close(fd);
   }
 }
 

@@ -44,6 +44,14 @@ class Server {
 
   // Runs the loop until a shutdown completes, then publishes a Closed event.
   void run();
+  // One loop pass, waiting at most max_wait_ms (-1: until the next deadline). False once closed.
+  // run() is step(-1) in a loop; tests and fuzzers drive passes themselves.
+  bool step(int max_wait_ms);
+  // Takes a connected, non-blocking socket as a new client (accept() uses it too; so can a socketpair
+  // in a test, or a gateway handing over a connection). Null when full or shutting down.
+  Client* adopt(int fd, const char* address);
+  // Starts a graceful (or, with force, immediate) shutdown, as SIGTERM or the host's close() do.
+  void request_shutdown(bool force) { begin_shutdown(force); }
 
  private:
   // --- loop and sockets (server.cc)
