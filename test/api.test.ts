@@ -6,7 +6,7 @@ import type {
   ConnectEvent, DisconnectEvent, JoinEvent, LeaveEvent, MessageEvent, RegisterEvent, TimeoutEvent,
 } from '../lib/index.js';
 import { createServer } from '../lib/index.js';
-import { PROMPT, TEST_DEFAULTS, bye, err, waitEvent, welcome, withServer, withTimeout } from './helpers.js';
+import { PROMPT, TEST_DEFAULTS, bye, err, expectStats, waitEvent, welcome, withServer, withTimeout } from './helpers.js';
 
 const test = suite('façade API');
 
@@ -25,30 +25,26 @@ test('stats() counters move with traffic', () => withServer({}, async (t) => {
   assert.is(s0.connections, 0);
   assert.is(s0.rooms, 1, 'the default room always exists');
   const [alice, bob, carol] = await t.registerAll('alice', 'bob', 'carol');
-  const s1 = t.server.stats();
-  assert.is(s1.accepted, 3);
-  assert.is(s1.users, 3);
-  assert.is(s1.connections, 3);
-  assert.is(s1.peak_users, 3);
+  const s1 = await expectStats(t.server, { accepted: 3, users: 3, connections: 3, peak_users: 3 });
   assert.ok(s1.messages_in >= 3, `messages_in ${s1.messages_in} counts the three nick lines`);
+  await expectStats(t.server, { bytes_in: s1.bytes_in }); // settled: nothing else in flight
 
   alice!.send('hi');
   await bob!.expectNext('alice: hi');
   await carol!.expectNext('alice: hi');
-  const s2 = t.server.stats();
-  assert.is(s2.messages_in - s1.messages_in, 1, 'one line in');
-  assert.is(s2.deliveries - s1.deliveries, 2, 'a room message to 3 members is 2 deliveries');
-  assert.is(s2.bytes_in - s1.bytes_in, 'hi\n'.length);
-  assert.is(s2.bytes_out - s1.bytes_out, 2 * 'alice: hi\n'.length);
-  assert.ok(s2.latency_mean_us >= 0 && s2.latency_p99_us >= s2.latency_mean_us * 0 && Number.isFinite(s2.latency_p99_us));
+  const s2 = await expectStats(t.server, {
+    messages_in: s1.messages_in + 1, // one line in
+    deliveries: s1.deliveries + 2, // a room message to 3 members is 2 deliveries
+    bytes_in: s1.bytes_in + 'hi\n'.length,
+    bytes_out: s1.bytes_out + 2 * 'alice: hi\n'.length,
+  });
+  assert.ok(Number.isFinite(s2.latency_mean_us) && s2.latency_mean_us >= 0);
+  assert.ok(Number.isFinite(s2.latency_p99_us) && s2.latency_p99_us >= 0);
 
   carol!.send('/quit');
   await alice!.expect(bye('carol'));
   await carol!.closed();
-  const s3 = t.server.stats();
-  assert.is(s3.users, 2);
-  assert.is(s3.connections, 2);
-  assert.is(s3.peak_users, 3, 'peak stays');
+  const s3 = await expectStats(t.server, { users: 2, connections: 2, peak_users: 3, accepted: 3 });
   assert.ok(s3.uptime_s >= 0);
 }));
 

@@ -1,7 +1,7 @@
 // Flow control: flood limits (token bucket, FLOOD, FLOOD_KICK) and slow readers (maxOutputBytes).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bye, err, sleep, until, withServer, type LineClient } from './helpers.js';
+import { bye, err, expectStats, sleep, until, withServer, type LineClient } from './helpers.js';
 
 const test = suite('flood & slow readers');
 
@@ -104,9 +104,7 @@ test('a slow reader is disconnected alone; the room is told Bye; the others get 
     alice!.send('after');
     await bob!.expectNext('alice: after');
     await alice!.quiet();
-    const stats = t.server.stats();
-    assert.is(stats.dropped_slow, 1);
-    assert.is(stats.users, 2);
+    await expectStats(t.server, { dropped_slow: 1, users: 2 });
     // once slow reads again it finds the connection closed
     slow!.resume();
     await slow!.closed(5000);

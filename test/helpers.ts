@@ -92,6 +92,22 @@ export async function until(cond: () => boolean | Promise<boolean>, ms = DEFAULT
   }
 }
 
+/** Waits (briefly) until the server's counters equal `want`: stats are read from another thread, so a
+ *  client can see the effect of an event a moment before the counter moves. Fails with the last
+ *  values seen. */
+export async function expectStats(server: ChatServer, want: Partial<EngineStats>, ms = 1000): Promise<EngineStats> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const s = server.stats();
+    const off = (Object.keys(want) as (keyof EngineStats)[]).filter((k) => s[k] !== want[k]);
+    if (off.length === 0) return s;
+    if (Date.now() > deadline) {
+      throw new Error(`stats after ${ms} ms: ${off.map((k) => `${k} = ${s[k]}, expected ${want[k]}`).join('; ')}`);
+    }
+    await sleep(5);
+  }
+}
+
 export type Matcher = string | RegExp | ((line: string) => boolean);
 
 function matches(m: Matcher, line: string): boolean {

@@ -2,7 +2,7 @@
 // max clients.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PROMPT, bye, err, welcome, withServer } from './helpers.js';
+import { PROMPT, bye, err, expectStats, welcome, withServer } from './helpers.js';
 
 const test = suite('limits & bad input');
 
@@ -194,7 +194,7 @@ test('maxClients: the next connection gets SERVER_FULL then is closed; a freed s
   const third = await t.connect('third');
   await third.expectNext(/^!! SERVER_FULL server is full \(2 clients\)/);
   await third.expectClosed();
-  assert.is(t.server.stats().rejected_full, 1);
+  await expectStats(t.server, { rejected_full: 1, connections: 2 });
   // alice leaves; her slot can be taken
   alice.send('/quit');
   await alice.expectNext(bye('alice'));

@@ -2,7 +2,7 @@
 // per sender.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DEFAULT_TIMEOUT, withServer, type LineClient } from './helpers.js';
+import { DEFAULT_TIMEOUT, expectStats, withServer, type LineClient } from './helpers.js';
 
 const test = suite('load');
 
@@ -18,7 +18,7 @@ test(`${N} clients, ${ROUNDS} rounds: everyone gets everything, in order per sen
       const batch = await Promise.all(Array.from({ length: Math.min(BATCH, N - i) }, (_, j) => t.register(`u${i + j}`)));
       clients.push(...batch);
     }
-    assert.is(t.server.stats().users, N);
+    await expectStats(t.server, { users: N });
 
     // per receiver: messages counted, last round seen per sender, problems
     const received = new Array<number>(N).fill(0);
