@@ -120,8 +120,26 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#config = config;
     this.#binding = deps.binding;
     this.log = deps.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
+    this.#watchMessageListeners();
+  }
+
+  /** Keeps the engine's emitMessages in step with `message` listeners (they cost the engine work). */
+  #watchMessageListeners(): void {
     this.on('newListener', (event) => { if (event === 'message') queueMicrotask(() => this.#syncMessages()); });
     this.on('removeListener', (event) => { if (event === 'message') this.#syncMessages(); });
+  }
+
+  /** As EventEmitter's, but the internal listener watch survives `removeAllListeners()`. */
+  override removeAllListeners(...args: Parameters<EventEmitter<ServerEvents>['removeAllListeners']>): this {
+    super.removeAllListeners(...args);
+    const [event] = args;
+    if (event === undefined || event === 'newListener' || event === 'removeListener') {
+      super.removeAllListeners('newListener');
+      super.removeAllListeners('removeListener');
+      this.#watchMessageListeners();
+    }
+    this.#syncMessages();
+    return this;
   }
 
   /** The current configuration (reload() changes it). */
