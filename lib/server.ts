@@ -11,7 +11,7 @@ import {
   checkReloadable, configFromOptions, diffConfig, toEngineOptions,
   type Config, type ReloadableConfig, type SettingName,
 } from './config.js';
-import { EpchatError, ErrorCodes, hasCode } from './errors.js';
+import { EpchatError, ErrorCodes } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 
 type EventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
@@ -159,13 +159,8 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     const binding = this.#binding ?? loadNative();
     const options = this.#engineOptions();
     const engine = new binding.Engine(options, (events) => this.#onEvents(events));
-    let bound: Address;
-    try {
-      bound = engine.listen();
-    } catch (err) {
-      if (hasCode(err)) this.log.error({ code: err.code }, `cannot listen on ${options.host}:${options.port}: ${err.code}`);
-      throw err;
-    }
+    // A bind error (EADDRINUSE, EACCES, …) rejects as is: the caller decides how to report it.
+    const bound: Address = engine.listen();
     this.#engine = engine;
     this.#messagesOn = options.emitMessages;
     this.#state = 'listening';
