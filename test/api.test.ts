@@ -222,6 +222,16 @@ test('listen() on a port in use rejects with code EADDRINUSE', () => withServer(
   }
 }));
 
+test('handleSignals: a SIGHUP to the process is reported as a signal event, the server keeps running', () =>
+  withServer({ handleSignals: true }, async (t) => {
+    const alice = await t.register('alice');
+    const sig = waitEvent<string>(t.server, 'signal', (s) => s === 'SIGHUP');
+    process.kill(process.pid, 'SIGHUP');
+    assert.is(await sig, 'SIGHUP');
+    await alice.quiet();
+    assert.ok(t.server.listening);
+  }));
+
 test('close() before listen() and createServer() option validation', async () => {
   const s = createServer({ ...TEST_DEFAULTS });
   const stats = await withTimeout(s.close(), 1000, 'close() before listen()');

@@ -1,4 +1,7 @@
 // The CLI (bin/epchat.js): server process, signals, admin console over a stdin pipe, `connect` client.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -68,6 +71,29 @@ test('flags reach the engine (--idle-timeout-ms, --max-line-bytes)', () =>
     await alice.expectNext(/^!! IDLE_TIMEOUT( |$)/, 3000);
     await alice.expectClosed();
   }));
+
+test('SIGHUP re-reads the config file and applies reloadable settings', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'epchat-test-'));
+  const file = join(dir, 'epchat.json');
+  writeFileSync(file, JSON.stringify({ maxLineBytes: 100 }));
+  try {
+    await withProc([...SERVER_ARGS, '--no-console', '--config', file], async (p) => {
+      const port = await started(p);
+      const alice = await register(port, 'alice');
+      alice.send('/nosuch ' + 'a'.repeat(50));
+      await alice.expectNext(/^!! UNKNOWN_COMMAND( |$)/);
+      writeFileSync(file, JSON.stringify({ maxLineBytes: 32 }));
+      p.child.kill('SIGHUP');
+      await p.waitOutput((l) => l.startsWith('{') && /reload/.test(l) && /maxLineBytes/.test(l), 5000);
+      await alice.quiet(); // one round trip for the engine to pick the policy up
+      alice.send('/nosuch ' + 'a'.repeat(50));
+      await alice.expectNext(/^!! LINE_TOO_LONG( |$)/);
+      assert.is(p.child.exitCode, null, 'SIGHUP does not stop the server');
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('a bad flag exits with a usage error, not a crash', () =>
   withProc(['--port', 'notaport', '--log-format', 'json'], async (p) => {
