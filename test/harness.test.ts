@@ -3,7 +3,7 @@
 import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect, parseListening, withTimeout, type LineClient } from './helpers.js';
+import { connect, malformed, parseListening, withTimeout, type LineClient } from './helpers.js';
 
 const test = suite('harness');
 
@@ -117,6 +117,17 @@ test('parseListening: plain, JSON and IPv6 forms', () => {
   assert.is(parseListening('listening on :::5555'), 5555);
   assert.is(parseListening('listening on [::1]:6000'), 6000);
   assert.throws(() => parseListening('nothing here'));
+});
+
+test('malformed(): the protocol line grammar', () => {
+  for (const ok of ['>> Welcome a !', '!! NICK_TAKEN nickname a is taken', '!! FLOOD', '== ROOM lobby 3', '== END ROOMS 1',
+    '* alice waves', '[pm from bob] hi', '[pm to bob] hi', 'alice: hi\tthere', 'a_b-c: : x']) {
+    assert.is(malformed(ok), null, ok);
+  }
+  for (const bad of ['hello', '!! WHATEVER x', '!!NICK_TAKEN', 'alice:hi', '[pm from bob]hi', '* alice', '== lower',
+    'alice: \x1b[31m', 'alice: a\rb', 'alice: \u0085', '9lives: hi', 'al ice: hi']) {
+    assert.ok(malformed(bad), bad);
+  }
 });
 
 test.run();

@@ -139,6 +139,8 @@ export class LineClient {
   /** Index in `lines` of the next unread line. */
   pos = 0;
   isClosed = false;
+  /** The connection closed with bytes after the last newline (pushed as a last line). */
+  partialTail = false;
   error: Error | undefined;
   /** Raw chunk count and bytes received (for the slow-reader and load tests). */
   bytesIn = 0;
@@ -163,6 +165,7 @@ export class LineClient {
         this.isClosed = true;
         liveClients.delete(this);
         if (this.buf.length) { // a last line without a newline: keep it visible for assertions
+          this.partialTail = true;
           this.push(this.buf.toString('utf8'));
           this.buf = Buffer.alloc(0);
         }
@@ -361,6 +364,44 @@ export class LineClient {
   resume(): void { this.socket.resume(); }
 }
 
+/** Every error code in docs/protocol.md. */
+export const ERROR_CODES = new Set([
+  'NICK_INVALID', 'NICK_TAKEN', 'NICK_RESERVED', 'NOT_REGISTERED', 'UNKNOWN_COMMAND', 'USAGE', 'NO_SUCH_ROOM',
+  'ROOM_EXISTS', 'ROOM_INVALID', 'ROOM_LIMIT', 'ALREADY_IN_ROOM', 'NO_SUCH_USER', 'LINE_TOO_LONG', 'BAD_UTF8',
+  'BAD_CHAR', 'EMPTY', 'FLOOD', 'FLOOD_KICK', 'IDLE_TIMEOUT', 'REGISTRATION_TIMEOUT', 'SERVER_FULL', 'KICKED',
+  'SHUTDOWN',
+]);
+
+const NICK_RE = '[A-Za-z_][A-Za-z0-9_-]*';
+const LINE_KINDS: RegExp[] = [
+  /^>> ./, // notice
+  /^== [A-Z]+( |$)/, // reply data
+  new RegExp(`^\\* ${NICK_RE} `), // action
+  new RegExp(`^\\[pm (from|to) ${NICK_RE}\\] `), // private message
+  new RegExp(`^${NICK_RE}: `), // room message
+];
+
+/** Why `line` is not a well-formed server line (docs/protocol.md: every line starts with a known
+ *  prefix; errors are `!! CODE text` with a documented CODE; no control characters but tab), or null. */
+export function malformed(line: string): string | null {
+  if (/[\x00-\x08\x0a-\x1f\x7f-\x9f]/.test(line)) return 'control character';
+  if (line.includes('\ufffd')) return 'invalid UTF-8 (or U+FFFD)';
+  if (line.startsWith('!! ')) {
+    const code = /^!! ([A-Z0-9_]+)(?: |$)/.exec(line)?.[1];
+    return code && ERROR_CODES.has(code) ? null : 'error line without a documented CODE';
+  }
+  return LINE_KINDS.some((re) => re.test(line)) ? null : 'no known prefix';
+}
+
+/** Throws if any complete line `c` received is not a well-formed server line. */
+export function assertWellFormed(c: LineClient): void {
+  const n = c.partialTail ? c.lines.length - 1 : c.lines.length;
+  for (let i = 0; i < n; i++) {
+    const why = malformed(c.lines[i]!);
+    if (why) throw new Error(`${c.name} received a malformed server line (${why}): ${JSON.stringify(c.lines[i])}`);
+  }
+}
+
 export const PROMPT = '>> Enter pseudo:';
 export const welcome = (nick: string) => `>> Welcome ${nick} !`;
 export const bye = (nick: string) => `>> Bye ${nick} !`;
@@ -448,6 +489,8 @@ export async function withServer(options: ServerOptions, fn: (t: TestServer) => 
       },
     };
     await withTimeout(fn(t), ms, 'test body');
+    // every line any client got in this test must follow the protocol's line grammar
+    for (const c of clients) assertWellFormed(c);
   } finally {
     for (const c of clients) c.destroy();
     try {
