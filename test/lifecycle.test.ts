@@ -54,7 +54,7 @@ test('a listening server keeps the process alive; close() lets it exit by itself
     const server = createServer({ host: '127.0.0.1', port: 0, logLevel: 'silent', console: false });
     await server.listen();
     let ticks = 0;
-    const t = setInterval(() => { if (++ticks === 3) { clearInterval(t); server.close().then((s) => console.log('closed', s.accepted)); } }, 30);`;
+    const t = setInterval(() => { if (++ticks === 3) { clearInterval(t); server.close().then((s) => console.log('closed ' + s.accepted)); } }, 30);`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
