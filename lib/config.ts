@@ -14,8 +14,24 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 export interface Config extends EngineOptions {
   logLevel: LogLevel;
   logFormat: LogFormat;
-  /** Where persistent data (accounts, …) will live. */
+  /** Where persistent data (accounts, mailboxes, groups: the SQLite database) lives. */
   dataDir: string;
+  /** Accounts, offline mailboxes and groups (lib/community.ts), stored in `dataDir`. */
+  accounts: boolean;
+  /** Unread messages a mailbox holds; more get MAILBOX_FULL. */
+  mailboxMax: number;
+  /** Groups the server stores. */
+  maxGroups: number;
+  /** Members a group may have. */
+  groupMaxMembers: number;
+  /** Failed logins allowed per connection and per account within `loginWindowMs`. */
+  loginMaxFailures: number;
+  loginWindowMs: number;
+  passwordMinLength: number;
+  /** scrypt cost parameters for new password hashes. */
+  scryptN: number;
+  scryptR: number;
+  scryptP: number;
 }
 export type SettingName = keyof Config;
 
@@ -100,6 +116,18 @@ function text(opts: { expect: string; metavar: string; pattern?: RegExp; normali
     fromValue: (v) => (typeof v === 'string' ? check(v) : { ok: false }),
     fromText: check,
     format: (v) => v,
+  };
+}
+
+function powerOfTwo(min: number, max: number): Kind<number> {
+  const base = integer(min, max);
+  const check = (r: Check<number>): Check<number> => (r.ok && (r.value & (r.value - 1)) !== 0 ? { ok: false } : r);
+  return {
+    ...base,
+    expect: `a power of two ${min}..${max}`,
+    typeName: `power of two ${min}..${max}`,
+    fromValue: (v) => check(base.fromValue(v)),
+    fromText: (t) => check(base.fromText(t)),
   };
 }
 
@@ -268,7 +296,47 @@ const SPECS: { [K in SettingName]: SettingSpec<K> } = {
   },
   dataDir: {
     kind: text({ expect: 'a directory path', metavar: 'DIR' }), default: './epchat-data',
-    description: 'Directory for persistent data.', reloadable: false, engine: false,
+    description: 'Directory for persistent data: the SQLite database `epchat.db` (WAL, synchronous FULL) with accounts, mailboxes and groups.', reloadable: false, engine: false,
+  },
+  accounts: {
+    kind: boolean(), default: true,
+    description: 'Accounts (`/register`, `/login`), offline mailboxes and groups, stored in `dataDir`.', reloadable: false, engine: false,
+  },
+  mailboxMax: {
+    kind: integer(1, 1_000_000), default: 100,
+    description: 'Unread messages a mailbox holds; more get MAILBOX_FULL.', reloadable: true, engine: false,
+  },
+  maxGroups: {
+    kind: integer(0, 10_000_000), default: 10000,
+    description: 'Groups the server stores; more get GROUP_LIMIT.', reloadable: true, engine: false,
+  },
+  groupMaxMembers: {
+    kind: integer(2, 100_000), default: 100,
+    description: 'Members a group may have; more get GROUP_FULL.', reloadable: true, engine: false,
+  },
+  loginMaxFailures: {
+    kind: integer(1, 1_000_000), default: 5,
+    description: 'Failed logins allowed per connection and per account within `loginWindowMs`; then LOGIN_THROTTLED.', reloadable: true, engine: false,
+  },
+  loginWindowMs: {
+    kind: integer(1, INT32_MAX), default: 60_000,
+    description: 'Window for counting failed logins, in ms.', reloadable: true, engine: false,
+  },
+  passwordMinLength: {
+    kind: integer(1, 128), default: 8,
+    description: 'Shortest password accepted by `/register` and `/passwd`.', reloadable: true, engine: false,
+  },
+  scryptN: {
+    kind: powerOfTwo(16, 1_048_576), default: 16384,
+    description: 'scrypt cost N for new password hashes (keep at least 16384 in production).', reloadable: true, engine: false,
+  },
+  scryptR: {
+    kind: integer(1, 64), default: 8,
+    description: 'scrypt block size r for new password hashes.', reloadable: true, engine: false,
+  },
+  scryptP: {
+    kind: integer(1, 16), default: 1,
+    description: 'scrypt parallelization p for new password hashes.', reloadable: true, engine: false,
   },
 };
 
@@ -314,7 +382,9 @@ export const SETTINGS: readonly Setting[] = NAMES.map((name) => {
 export const RELOADABLE: readonly SettingName[] = SETTINGS.filter((s) => s.reloadable).map((s) => s.name);
 
 /** The settings `reload()` accepts: the engine's reloadable policy plus the façade's own. */
-export type ReloadableConfig = EngineReloadable & Pick<Config, 'logLevel'>;
+export type ReloadableConfig = EngineReloadable & Pick<Config,
+  'logLevel' | 'mailboxMax' | 'maxGroups' | 'groupMaxMembers' | 'loginMaxFailures' | 'loginWindowMs' | 'passwordMinLength' |
+  'scryptN' | 'scryptR' | 'scryptP'>;
 
 /** The config file: `--config FILE` or `EPCHAT_CONFIG`. */
 export const CONFIG_ENV = 'EPCHAT_CONFIG';
