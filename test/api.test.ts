@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type {
-  ConnectEvent, DisconnectEvent, JoinEvent, LeaveEvent, MessageEvent, RegisterEvent, TimeoutEvent,
+  ConnectEvent, DisconnectEvent, JoinEvent, LeaveEvent, MessageEvent, NickEvent, RegisterEvent, TimeoutEvent,
 } from '../lib/index.js';
 import { createServer } from '../lib/index.js';
 import { PROMPT, TEST_DEFAULTS, bye, err, expectStats, waitEvent, welcome, withServer, withTimeout } from './helpers.js';
@@ -75,6 +75,23 @@ test('kick(): "!! KICKED reason", close, Bye to the room, resolves true; unknown
   await alice!.quiet();
 }));
 
+test('kick() a user in another room: that room is told Bye', () => withServer({}, async (t) => {
+  const [alice, bob, carol] = await t.registerAll('alice', 'bob', 'carol');
+  bob!.send('/create dev');
+  await bob!.expectNext('>> bob joined dev');
+  await alice!.expectNext('>> bob left lobby');
+  await carol!.expectNext('>> bob left lobby');
+  carol!.send('/join dev');
+  await carol!.expectNext('>> carol joined dev');
+  await bob!.expectNext('>> carol joined dev');
+  await alice!.expectNext('>> carol left lobby');
+  assert.is(await withTimeout(t.server.kick('CAROL', 'case does not matter'), 3000, 'kick'), true);
+  await carol!.expectNext('!! KICKED case does not matter');
+  await carol!.expectClosed();
+  await bob!.expectNext(bye('carol'));
+  await alice!.quiet();
+}));
+
 test('users() and rooms()', () => withServer({}, async (t) => {
   const [alice, bob] = await t.registerAll('alice', 'bob');
   const anon = await t.connect('anon');
@@ -104,9 +121,12 @@ test('events: connect, register, join, leave, disconnect', () => withServer({}, 
   s.on('leave', (e: LeaveEvent) => seen.push(`leave ${e.nick} ${e.room}`));
   s.on('disconnect', (e: DisconnectEvent) => seen.push(`disconnect ${e.nick} ${e.reason}`));
 
-  const regP = waitEvent<RegisterEvent>(s, 'register', (e) => e.nick === 'alice');
-  const alice = await t.register('alice');
+  s.on('nick', (e: NickEvent) => seen.push(`nick ${e.old} ${e.nick}`));
+  const regP = waitEvent<RegisterEvent>(s, 'register', (e) => e.nick === 'al');
+  const alice = await t.register('al');
   const reg = await regP;
+  alice.send('/nick alice');
+  await alice.expectNext('>> al is now known as alice');
   alice.send('/create dev');
   await alice.expectNext('>> alice joined dev');
   const discP = waitEvent<DisconnectEvent>(s, 'disconnect', (e) => e.id === reg.id);
@@ -124,8 +144,9 @@ test('events: connect, register, join, leave, disconnect', () => withServer({}, 
 
   const joinDev = seen.indexOf('join alice dev');
   assert.ok(seen[0] === 'connect number true', JSON.stringify(seen));
-  assert.ok(seen.indexOf('register alice') > 0, JSON.stringify(seen));
-  assert.ok(joinDev > seen.indexOf('register alice'), JSON.stringify(seen));
+  assert.ok(seen.indexOf('register al') > 0, JSON.stringify(seen));
+  assert.ok(seen.indexOf('nick al alice') > seen.indexOf('register al'), JSON.stringify(seen));
+  assert.ok(joinDev > seen.indexOf('nick al alice'), JSON.stringify(seen));
   assert.ok(seen.includes('leave alice lobby'), JSON.stringify(seen));
   assert.ok(seen.indexOf('disconnect alice quit') > joinDev, JSON.stringify(seen));
 }));

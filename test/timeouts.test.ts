@@ -76,15 +76,21 @@ test('IDLE_TIMEOUT: an idle user is disconnected, the room is told Bye; activity
     await talker!.expectClosed();
   }));
 
-test('idleTimeoutMs 0 disables the idle timeout; unregistered clients are not idle-timed', () =>
-  withServer({ idleTimeoutMs: 0, registrationTimeoutMs: 0 }, async (t) => {
-    const alice = await t.register('alice');
+test('idleTimeoutMs 0 disables the idle timeout', () => withServer({ idleTimeoutMs: 0 }, async (t) => {
+  const alice = await t.register('alice');
+  await sleep(150);
+  await alice.quiet();
+}));
+
+test('the idle timeout does not apply to unregistered connections', () =>
+  withServer({ idleTimeoutMs: 100, registrationTimeoutMs: 0 }, async (t) => {
     const anon = await t.connect('anon');
     await anon.expectNext(PROMPT);
-    await sleep(150);
-    await alice.quiet();
+    await anon.nothingMore(300); // three idle periods without a line
     anon.send('bob');
     await anon.expectNext(welcome('bob'));
+    await anon.expectNext(err('IDLE_TIMEOUT'), 2000); // registered now: the idle timer applies
+    await anon.expectClosed();
   }));
 
 test.run();
