@@ -245,8 +245,22 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return r;
   }
 
-  // On the JavaScript thread: every event waiting, as one array.
+  // On the JavaScript thread: every event waiting, as one array. Nothing may escape as a C++
+  // exception here (there is no JavaScript caller to catch it): a handler's exception is rethrown
+  // into JavaScript, where it is uncaught like any event callback's; while the environment is torn
+  // down there is nobody left to tell.
   void Deliver(Napi::Env env, Napi::Function fn) {
+    if (env == nullptr || fn.IsEmpty()) return;
+    try {
+      DeliverBatch(env, fn);
+    } catch (const Napi::Error& e) {
+      if (!e.Value().IsEmpty()) napi_throw(env, e.Value());
+    } catch (const std::exception&) {
+      napi_throw_error(env, "EPCHAT_INTERNAL", "epchat: failed to deliver engine events");
+    }
+  }
+
+  void DeliverBatch(Napi::Env env, Napi::Function fn) {
     if (!engine_) return;
     std::vector<ep::HostEvent> events = engine_->drain();
     if (events.empty()) return;

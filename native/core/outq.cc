@@ -24,9 +24,10 @@ bool OutQ::grow() {
   return true;
 }
 
-// An idle client should cost no heap: drop a grown ring once it drains.
+// An idle client should cost no heap, but a busy one should not pay a malloc and a free every pass:
+// once the queue drains, a small ring is kept and only a large one is given back.
 void OutQ::release_storage() {
-  if (ring_ != inline_) {
+  if (ring_ != inline_ && cap_ > kKeep) {
     std::free(ring_);
     ring_ = inline_;
     cap_ = kInline;
@@ -47,7 +48,10 @@ void OutQ::clear() {
   for (uint32_t i = 0; i < count_; ++i) at(i).buf->unref();
   count_ = 0;
   bytes_ = 0;
-  release_storage();
+  if (ring_ != inline_) std::free(ring_);
+  ring_ = inline_;
+  cap_ = kInline;
+  head_ = 0;
 }
 
 FlushResult OutQ::flush(int fd, size_t* written, int* err) {

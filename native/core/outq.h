@@ -31,6 +31,7 @@ class OutQ {
     uint32_t off;
   };
   static constexpr uint32_t kInline = 2;
+  static constexpr uint32_t kKeep = 16;  // ring entries kept allocated after a drain
 
   Entry& at(uint32_t i) { return ring_[(head_ + i) & (cap_ - 1)]; }
   bool grow();
