@@ -13,6 +13,9 @@ import {
 } from './config.js';
 import { EpchatError, ErrorCodes } from './errors.js';
 import { createLogger, type Logger } from './log.js';
+import { Community } from './community.js';
+import { SqliteStorage } from './storage/sqlite.js';
+import type { Storage } from './storage/storage.js';
 
 type EventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
 
@@ -83,6 +86,9 @@ export interface ServerDeps {
   logger?: Logger;
   /** The native binding (tests can inject a fake); loaded from build/ on the first listen() otherwise. */
   binding?: NativeBinding;
+  /** With `accounts`: where accounts, mailboxes and groups live; a SqliteStorage in `dataDir` by
+   *  default. Opened by listen(), closed when the server closes. */
+  storage?: Storage;
 }
 
 export interface ReloadChange { name: SettingName; from: unknown; to: unknown }
@@ -114,11 +120,16 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   #commands = new Map<string, { handler: CommandHandler; delegate: boolean }>();
   /** The emitMessages value last given to the engine. */
   #messagesOn = false;
+  #storage: Storage | undefined;
+  /** Accounts, mailboxes and groups, while listening with `accounts` on. */
+  #community: Community | null = null;
+  #starting = false;
 
   constructor(config: Config, deps: ServerDeps = {}) {
     super();
     this.#config = config;
     this.#binding = deps.binding;
+    this.#storage = deps.storage;
     this.log = deps.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
     this.#watchMessageListeners();
   }
@@ -142,6 +153,9 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     return this;
   }
 
+  /** Accounts, mailboxes and groups' storage while listening with `accounts` on, else null. */
+  get storage(): Storage | null { return this.#community?.storage ?? null; }
+
   /** The current configuration (reload() changes it). */
   get config(): Config { return this.#config; }
 
@@ -153,14 +167,32 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   /** Binds and starts the engine. Port 0 picks a free port: the resolved address has the real one.
    *  Rejects with the bind error (its `code` is EADDRINUSE, EACCES, …). */
   async listen(): Promise<Address> {
-    if (this.#state === 'listening' || this.#state === 'closing') {
-      throw new EpchatError(ErrorCodes.ALREADY_LISTENING, `server is already ${this.#state}`);
+    if (this.#state === 'listening' || this.#state === 'closing' || this.#starting) {
+      throw new EpchatError(ErrorCodes.ALREADY_LISTENING, `server is already ${this.#starting ? 'starting' : this.#state}`);
     }
-    const binding = this.#binding ?? loadNative();
-    const options = this.#engineOptions();
-    const engine = new binding.Engine(options, (events) => this.#onEvents(events));
-    // A bind error (EADDRINUSE, EACCES, …) rejects as is: the caller decides how to report it.
-    const bound: Address = engine.listen();
+    this.#starting = true;
+    let community: Community | null = null;
+    let bound: Address;
+    let engine: NativeEngine;
+    let options: EngineOptions;
+    try {
+      const binding = this.#binding ?? loadNative();
+      if (this.#config.accounts) {
+        community = new Community(this, this.#storage ?? new SqliteStorage({ dataDir: this.#config.dataDir }));
+        this.#community = community;
+        await community.open();
+      }
+      options = this.#engineOptions();
+      engine = new binding.Engine(options, (events) => this.#onEvents(events));
+      // A bind error (EADDRINUSE, EACCES, …) rejects as is: the caller decides how to report it.
+      bound = engine.listen();
+    } catch (err) {
+      this.#community = null;
+      if (community) await community.close().catch((e: unknown) => this.log.error({ err: e }, 'closing the storage failed'));
+      throw err;
+    } finally {
+      this.#starting = false;
+    }
     this.#engine = engine;
     this.#messagesOn = options.emitMessages;
     this.#state = 'listening';
@@ -168,6 +200,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#finalStats = null;
     this.#closing = null;
     this.log.debug({ host: bound.host, port: bound.port }, 'engine listening');
+    community?.started();
     this.emit('listening', this.address()!);
     return this.address()!;
   }
@@ -257,7 +290,13 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   // -------------------------------------------------------------------------------------------------
 
   #engineOptions(): EngineOptions {
-    return { ...toEngineOptions(this.#config), delegate: this.#delegateList(), emitMessages: this.#wantMessages() };
+    return {
+      ...toEngineOptions(this.#config),
+      delegate: this.#delegateList(),
+      emitMessages: this.#wantMessages(),
+      // Accounts take `/msg` to offline users (mailboxes) and to `@groups`.
+      delegateOfflineMsg: this.#config.delegateOfflineMsg || this.#community !== null,
+    };
   }
 
   #delegateList(): string[] {
@@ -400,14 +439,24 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#messagesOn = false;
     for (const p of this.#pending.values()) p.reject(new EpchatError(ErrorCodes.CLOSED, 'the server closed before answering'));
     this.#pending.clear();
-    if (this.#resolveClosing) {
-      this.#resolveClosing(stats);
-      this.#resolveClosing = null;
-    } else {
-      this.#closing = Promise.resolve(stats);
-    }
-    this.log.debug({ stats }, 'engine closed');
-    this.emit('close', stats);
+    const finish = () => {
+      if (this.#resolveClosing) {
+        this.#resolveClosing(stats);
+        this.#resolveClosing = null;
+      } else {
+        this.#closing = Promise.resolve(stats);
+      }
+      this.log.debug({ stats }, 'engine closed');
+      this.emit('close', stats);
+    };
+    // Accounts: commands in flight finish (their replies are dropped), then the storage closes,
+    // before close() resolves.
+    const community = this.#community;
+    this.#community = null;
+    if (!community) return finish();
+    if (!this.#resolveClosing) this.#expectClose();
+    this.#state = 'closed';
+    community.close().catch((err: unknown) => this.log.error({ err }, 'closing the storage failed')).finally(finish);
   }
 
   #onCommand(ev: EventOf<'command'>): void {

@@ -369,7 +369,11 @@ export const ERROR_CODES = new Set([
   'NICK_INVALID', 'NICK_TAKEN', 'NICK_RESERVED', 'NOT_REGISTERED', 'UNKNOWN_COMMAND', 'USAGE', 'NO_SUCH_ROOM',
   'ROOM_EXISTS', 'ROOM_INVALID', 'ROOM_LIMIT', 'ALREADY_IN_ROOM', 'NO_SUCH_USER', 'LINE_TOO_LONG', 'BAD_UTF8',
   'BAD_CHAR', 'EMPTY', 'FLOOD', 'FLOOD_KICK', 'IDLE_TIMEOUT', 'REGISTRATION_TIMEOUT', 'SERVER_FULL', 'KICKED',
-  'SHUTDOWN',
+  'SHUTDOWN', 'NICK_PROTECTED', 'INTERNAL_ERROR',
+  // accounts, mailboxes and groups
+  'ACCOUNT_EXISTS', 'AUTH_FAILED', 'LOGIN_THROTTLED', 'LOGIN_REQUIRED', 'ALREADY_LOGGED_IN', 'PASSWORD_INVALID',
+  'NO_SUCH_ACCOUNT', 'MAILBOX_FULL', 'STORAGE_ERROR', 'NO_SUCH_GROUP', 'GROUP_EXISTS', 'GROUP_INVALID', 'GROUP_LIMIT',
+  'GROUP_FULL', 'NOT_A_MEMBER', 'ALREADY_MEMBER',
 ]);
 
 const NICK_RE = '[A-Za-z_][A-Za-z0-9_-]*';
@@ -378,6 +382,7 @@ const LINE_KINDS: RegExp[] = [
   /^== [A-Z]+( |$)/, // reply data
   new RegExp(`^\\* ${NICK_RE} `), // action
   new RegExp(`^\\[pm (from|to) ${NICK_RE}\\] `), // private message
+  new RegExp(`^\\[@[A-Za-z0-9_-]{1,32} from ${NICK_RE}\\] `), // group message
   new RegExp(`^${NICK_RE}: `), // room message
 ];
 

@@ -1,0 +1,346 @@
+// Accounts, offline mailboxes and groups on top of the engine. The engine owns the chat; this owns what
+// must outlive a connection. It sees the engine through ChatServer: delegated `command` events (with
+// `delegateOfflineMsg` for `/msg` to someone offline, and `auth` / `password` for protected nicks), the
+// register / nick / disconnect events (to know who is online), and it answers with send / login /
+// prompt / protectNicks.
+//
+// A connection's delegated commands run one at a time, in the order typed, even though hashing and
+// storage are asynchronous. Passwords (the `password` step, and the arguments of /register, /login,
+// /passwd, /unregister) are never logged.
+import type { ChatServer, CommandContext } from './server.js';
+import type { ClientId } from './native.js';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import type { Storage } from './storage/storage.js';
+import {
+  LoginThrottle, dummyHash, hashPassword, passwordProblem, verifyPassword, type ScryptParams,
+} from './accounts.js';
+import { Mailbox } from './mailbox.js';
+import { Groups } from './groups.js';
+import { fail, plural, splitWord, type Hub } from './hub.js';
+
+const NICK = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+export class Community implements Hub {
+  readonly storage: Storage;
+  readonly log: Logger;
+  readonly mailbox: Mailbox;
+  readonly groups: Groups;
+  #server: ChatServer;
+  /** lower-case nick → connection, from register / nick / disconnect events. */
+  #online = new Map<string, ClientId>();
+  #nickOf = new Map<ClientId, string>();
+  /** connection → account key, while logged in. */
+  #sessions = new Map<ClientId, string>();
+  /** connection → nick chosen at the prompt, between `auth` and `password`. */
+  #pendingAuth = new Map<ClientId, string>();
+  /** connection → tail of its command chain. */
+  #queues = new Map<ClientId, Promise<void>>();
+  #throttle: LoginThrottle;
+  #sweeper: NodeJS.Timeout | null = null;
+  #dummy: Promise<string> | null = null;
+  #unhook: Array<() => void> = [];
+  #open = false;
+  /** Account names read at open(), protected at started(). */
+  #accounts: string[] = [];
+
+  constructor(server: ChatServer, storage: Storage) {
+    this.#server = server;
+    this.storage = storage;
+    this.log = server.log;
+    this.#throttle = new LoginThrottle(server.config.loginMaxFailures, server.config.loginWindowMs);
+    this.mailbox = new Mailbox(this);
+    this.groups = new Groups(this);
+  }
+
+  get config(): Config { return this.#server.config; }
+
+  now(): number { return Date.now(); }
+
+  onlineId(nick: string): ClientId | undefined { return this.#online.get(nick.toLowerCase()); }
+
+  accountOf(id: ClientId): string | undefined { return this.#sessions.get(id); }
+
+  send(id: ClientId, text: string): void {
+    if (!this.#server.listening) return;
+    try {
+      this.#server.send(id, text);
+    } catch (err) {
+      this.log.debug({ err, id }, 'send after close: dropped');
+    }
+  }
+
+  /** Opens the storage and installs the commands (before the engine listens, so the delegate list is
+   *  part of the engine's first options). */
+  async open(): Promise<void> {
+    await this.storage.open();
+    this.#open = true;
+    this.#accounts = await this.storage.accountNames();
+    const s = this.#server;
+    const cmd = (name: string, fn: (ctx: CommandContext) => Promise<void>, delegate = true) =>
+      this.#unhook.push(s.registerCommand(name, (ctx) => this.#serial(ctx.id, () => fn(ctx)), { delegate }));
+    cmd('register', (c) => this.#register(c));
+    cmd('login', (c) => this.#login(c));
+    cmd('passwd', (c) => this.#passwd(c));
+    cmd('unregister', (c) => this.#unregister(c));
+    cmd('auth', (c) => this.#auth(c), false);
+    cmd('password', (c) => this.#password(c), false);
+    cmd('unread', (c) => this.#needLogin(c, (name) => this.mailbox.unread(c, name)));
+    cmd('read', (c) => this.#needLogin(c, (name) => this.mailbox.read(c, name)));
+    cmd('group', (c) => this.#needLogin(c, (name) => this.groups.command(c, name)));
+    cmd('msg', (c) => this.#msg(c), false);
+
+    const onRegister = (ev: { id: ClientId; nick: string }) => this.#setNick(ev.id, ev.nick);
+    const onNick = (ev: { id: ClientId; nick: string }) => {
+      this.#setNick(ev.id, ev.nick);
+      const account = this.#sessions.get(ev.id);
+      if (account !== undefined && account !== ev.nick.toLowerCase()) {
+        // The account is its nickname: renamed away from it, the connection is a guest again.
+        this.#sessions.delete(ev.id);
+        this.send(ev.id, `>> You are no longer logged in (your nickname is not ${account} any more)`);
+      }
+    };
+    const onDisconnect = (ev: { id: ClientId }) => {
+      const nick = this.#nickOf.get(ev.id);
+      if (nick !== undefined && this.#online.get(nick) === ev.id) this.#online.delete(nick);
+      this.#nickOf.delete(ev.id);
+      this.#sessions.delete(ev.id);
+      this.#pendingAuth.delete(ev.id);
+      this.#throttle.forget(`c:${ev.id}`);
+    };
+    s.on('register', onRegister);
+    s.on('nick', onNick);
+    s.on('disconnect', onDisconnect);
+    this.#unhook.push(() => {
+      s.off('register', onRegister);
+      s.off('nick', onNick);
+      s.off('disconnect', onDisconnect);
+    });
+  }
+
+  /** The engine is listening: protect every account's nickname (synchronously, right after listen, so
+   *  that no guest can take one first). */
+  started(): number {
+    const names = this.#accounts;
+    this.#accounts = [];
+    if (names.length > 0) this.#server.protectNicks(names);
+    this.#sweeper = setInterval(() => this.#throttle.sweep(), Math.max(1000, this.config.loginWindowMs)).unref();
+    this.log.info({ storage: this.storage.location, accounts: names.length }, `accounts: ${names.length} in ${this.storage.location}`);
+    return names.length;
+  }
+
+  /** The engine has stopped: waits for commands in flight, closes the storage. */
+  async close(): Promise<void> {
+    if (this.#sweeper) clearInterval(this.#sweeper);
+    this.#sweeper = null;
+    for (const u of this.#unhook.splice(0)) u();
+    await Promise.allSettled([...this.#queues.values()]);
+    this.#online.clear();
+    this.#nickOf.clear();
+    this.#sessions.clear();
+    this.#pendingAuth.clear();
+    if (this.#open) {
+      this.#open = false;
+      await this.storage.close();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------
+
+  #setNick(id: ClientId, nick: string): void {
+    const old = this.#nickOf.get(id);
+    if (old !== undefined && this.#online.get(old) === id) this.#online.delete(old);
+    this.#nickOf.set(id, nick.toLowerCase());
+    this.#online.set(nick.toLowerCase(), id);
+  }
+
+  /** Runs `fn` after the connection's previous commands; the returned promise settles with fn's. */
+  #serial(id: ClientId, fn: () => Promise<void>): Promise<void> {
+    const prev = this.#queues.get(id) ?? Promise.resolve();
+    const run = prev.then(fn);
+    const tail = run.catch(() => { /* reported by the caller */ });
+    this.#queues.set(id, tail);
+    void tail.then(() => { if (this.#queues.get(id) === tail) this.#queues.delete(id); });
+    return run;
+  }
+
+  #scrypt(): ScryptParams {
+    const c = this.config;
+    return { N: c.scryptN, r: c.scryptR, p: c.scryptP };
+  }
+
+  #syncThrottle(): void {
+    this.#throttle.maxFailures = this.config.loginMaxFailures;
+    this.#throttle.windowMs = this.config.loginWindowMs;
+  }
+
+  /** A registered user (`ctx.nick`) logged in to an account; else answers and returns. */
+  async #needLogin(ctx: CommandContext, fn: (account: string) => Promise<void>): Promise<void> {
+    if (ctx.nick === null) return this.#notRegistered(ctx);
+    const account = this.#sessions.get(ctx.id);
+    if (account === undefined) {
+      ctx.reply(fail('LOGIN_REQUIRED', `/${ctx.name} needs an account: /register NAME PASSWORD or /login NAME PASSWORD`));
+      return;
+    }
+    await fn(account);
+  }
+
+  #notRegistered(ctx: CommandContext): void {
+    ctx.reply(fail('NOT_REGISTERED', 'choose a nickname first (or /login NAME PASSWORD, /register NAME PASSWORD)'));
+    ctx.prompt();
+  }
+
+  /** Answers an error; at the prompt, shows the prompt again. */
+  #refuse(ctx: CommandContext, line: string): void {
+    ctx.reply(line);
+    if (ctx.nick === null) ctx.prompt();
+  }
+
+  /** Null if `name` can be an account's nickname, else the error line. */
+  #nameError(name: string): string | null {
+    const c = this.config;
+    if (!NICK.test(name) || name.length > c.nickMaxLength) {
+      return fail('NICK_INVALID', `nickname must be 1-${c.nickMaxLength} characters of A-Z a-z 0-9 _ - and start with a letter or _`);
+    }
+    if (c.reservedNicks.includes(name.toLowerCase())) return fail('NICK_RESERVED', `nickname ${name} is reserved`);
+    return null;
+  }
+
+  /** Checks a password against an account under the throttle. 'ok', 'bad' or the throttle's wait. */
+  async #checkPassword(id: ClientId, name: string, password: string): Promise<'ok' | 'bad' | number> {
+    this.#syncThrottle();
+    const keys = [`c:${id}`, `a:${name.toLowerCase()}`];
+    const wait = this.#throttle.check(keys);
+    if (wait > 0) return wait;
+    const token = this.#throttle.charge(keys);
+    const account = await this.storage.getAccount(name);
+    // Unknown accounts cost the same time as known ones.
+    const hash = account?.password ?? await (this.#dummy ??= dummyHash(this.#scrypt()));
+    const ok = await verifyPassword(password, hash) && account !== null;
+    if (ok) {
+      this.#throttle.refund(token);
+      return 'ok';
+    }
+    this.log.warn({ id, account: name.toLowerCase() }, 'failed login');
+    return 'bad';
+  }
+
+  #throttled(waitMs: number): string {
+    return fail('LOGIN_THROTTLED', `too many failed logins; try again in ${Math.ceil(waitMs / 1000)} s`);
+  }
+
+  /** Logs connection `id` in to `name` (its stored spelling) and tells it what is waiting. */
+  async #complete(ctx: CommandContext, name: string, how: string): Promise<void> {
+    ctx.login(name);
+    this.#sessions.set(ctx.id, name.toLowerCase());
+    const unread = await this.storage.unreadCount(name);
+    ctx.reply(`>> Logged in as ${name}: ${plural(unread, 'unread message')}${unread > 0 ? ' (/read)' : ''}`);
+    this.log.info({ id: ctx.id, account: name }, how);
+  }
+
+  // ------------------------------------------------------------------------------------- commands
+
+  async #register(ctx: CommandContext): Promise<void> {
+    const [name, rest] = splitWord(ctx.args);
+    const [password, extra] = splitWord(rest);
+    if (!name || !password || extra.trim()) return this.#refuse(ctx, fail('USAGE', '/register NAME PASSWORD'));
+    const nameErr = this.#nameError(name);
+    if (nameErr) return this.#refuse(ctx, nameErr);
+    const current = this.#sessions.get(ctx.id);
+    if (current !== undefined) return this.#refuse(ctx, fail('ALREADY_LOGGED_IN', `you are logged in as ${current}`));
+    const pwErr = passwordProblem(password, this.config.passwordMinLength);
+    if (pwErr) return this.#refuse(ctx, fail('PASSWORD_INVALID', pwErr));
+    if (await this.storage.getAccount(name)) return this.#refuse(ctx, fail('ACCOUNT_EXISTS', `${name} is already registered; /login ${name} PASSWORD`));
+    const holder = this.onlineId(name);
+    if (holder !== undefined && holder !== ctx.id) return this.#refuse(ctx, fail('NICK_TAKEN', `nickname ${name} is taken`));
+    const hash = await hashPassword(password, this.#scrypt());
+    if (!await this.storage.createAccount(name, hash, this.now())) {
+      return this.#refuse(ctx, fail('ACCOUNT_EXISTS', `${name} is already registered; /login ${name} PASSWORD`));
+    }
+    this.#server.protectNicks([name]);
+    ctx.reply(`>> Account ${name} registered`);
+    await this.#complete(ctx, name, 'account registered');
+  }
+
+  async #login(ctx: CommandContext): Promise<void> {
+    const [name, rest] = splitWord(ctx.args);
+    const [password, extra] = splitWord(rest);
+    if (!name || !password || extra.trim()) return this.#refuse(ctx, fail('USAGE', '/login NAME PASSWORD'));
+    if (this.#sessions.get(ctx.id) === name.toLowerCase()) {
+      return this.#refuse(ctx, fail('ALREADY_LOGGED_IN', `you are logged in as ${name}`));
+    }
+    const r = await this.#checkPassword(ctx.id, name, password);
+    if (typeof r === 'number') return this.#refuse(ctx, this.#throttled(r));
+    if (r === 'bad') return this.#refuse(ctx, fail('AUTH_FAILED', 'wrong name or password'));
+    const account = await this.storage.getAccount(name);
+    if (!account) return this.#refuse(ctx, fail('AUTH_FAILED', 'wrong name or password'));
+    await this.#complete(ctx, account.name, 'login');
+  }
+
+  /** A protected nick typed at the prompt: ask for its password (unless throttled). */
+  async #auth(ctx: CommandContext): Promise<void> {
+    const nick = ctx.args.trim();
+    this.#syncThrottle();
+    const wait = this.#throttle.check([`c:${ctx.id}`, `a:${nick.toLowerCase()}`]);
+    if (wait > 0) {
+      ctx.reply(this.#throttled(wait));
+      ctx.prompt();
+      return;
+    }
+    this.#pendingAuth.set(ctx.id, nick);
+    ctx.reply(`>> ${nick} is a registered account; password:`);
+  }
+
+  /** The line after `auth`: the password (never logged). */
+  async #password(ctx: CommandContext): Promise<void> {
+    const nick = this.#pendingAuth.get(ctx.id);
+    this.#pendingAuth.delete(ctx.id);
+    if (nick === undefined) return ctx.prompt();
+    const r = await this.#checkPassword(ctx.id, nick, ctx.args.trim());
+    if (r === 'ok') {
+      const account = await this.storage.getAccount(nick);
+      if (account) return this.#complete(ctx, account.name, 'login');
+    }
+    ctx.reply(typeof r === 'number' ? this.#throttled(r) : fail('AUTH_FAILED', 'wrong password'));
+    ctx.prompt();
+  }
+
+  async #passwd(ctx: CommandContext): Promise<void> {
+    await this.#needLogin(ctx, async (account) => {
+      const [old, rest] = splitWord(ctx.args);
+      const [next, extra] = splitWord(rest);
+      if (!old || !next || extra.trim()) return ctx.reply(fail('USAGE', '/passwd OLD NEW'));
+      const pwErr = passwordProblem(next, this.config.passwordMinLength);
+      if (pwErr) return ctx.reply(fail('PASSWORD_INVALID', pwErr));
+      const r = await this.#checkPassword(ctx.id, account, old);
+      if (typeof r === 'number') return ctx.reply(this.#throttled(r));
+      if (r === 'bad') return ctx.reply(fail('AUTH_FAILED', 'wrong password'));
+      await this.storage.setPassword(account, await hashPassword(next, this.#scrypt()));
+      this.log.info({ id: ctx.id, account }, 'password changed');
+      ctx.reply('>> Password changed');
+    });
+  }
+
+  async #unregister(ctx: CommandContext): Promise<void> {
+    await this.#needLogin(ctx, async (account) => {
+      const [password, extra] = splitWord(ctx.args);
+      if (!password || extra.trim()) return ctx.reply(fail('USAGE', '/unregister PASSWORD'));
+      const r = await this.#checkPassword(ctx.id, account, password);
+      if (typeof r === 'number') return ctx.reply(this.#throttled(r));
+      if (r === 'bad') return ctx.reply(fail('AUTH_FAILED', 'wrong password'));
+      await this.storage.deleteAccount(account);
+      this.#server.protectNicks([], [account]);
+      for (const [id, a] of this.#sessions) if (a === account) this.#sessions.delete(id);
+      this.log.info({ id: ctx.id, account }, 'account deleted');
+      ctx.reply(`>> Account ${account} deleted; its mailbox and group memberships are gone`);
+    });
+  }
+
+  /** `/msg NICK TEXT` to someone the engine did not find online, or `/msg @GROUP TEXT`. */
+  async #msg(ctx: CommandContext): Promise<void> {
+    if (ctx.nick === null) return this.#notRegistered(ctx);
+    const [to, text] = splitWord(ctx.args);
+    if (to.startsWith('@')) return this.#needLogin(ctx, (account) => this.groups.send(ctx, account, to.slice(1), text));
+    await this.mailbox.msg(ctx, to, text);
+  }
+}
