@@ -116,9 +116,14 @@ void check_parse(std::string_view line) {
   if (r.cmd != ep::Cmd::Other) FUZZ_CHECK(!r.name.empty(), "known command with no name");
   switch (r.cmd) {
     case ep::Cmd::Nick:
+      FUZZ_CHECK(!blank_edges(r.arg), "argument not trimmed");
+      break;
     case ep::Cmd::Create:
     case ep::Cmd::Join:
-      FUZZ_CHECK(!blank_edges(r.arg), "argument not trimmed");
+      // Trimmed, then one '#' stripped: "# dev" leaves " dev", which valid_room refuses.
+      FUZZ_CHECK(!blank_edges(r.arg) || (r.arg.data() > line.data() && r.arg.data()[-1] == '#'),
+                 "room argument not trimmed");
+      FUZZ_CHECK(!(ep::text::valid_room(r.arg) && blank_edges(r.arg)), "valid_room took a blank");
       break;
     case ep::Cmd::Msg:
       FUZZ_CHECK(r.arg.find_first_of(" \t") == std::string_view::npos, "msg target with a blank");
