@@ -14,7 +14,6 @@ import {
 import { EpchatError, ErrorCodes } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { Community } from './community.js';
-import { SqliteStorage } from './storage/sqlite.js';
 import type { Storage } from './storage/storage.js';
 
 type EventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
@@ -178,7 +177,9 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     try {
       const binding = this.#binding ?? loadNative();
       if (this.#config.accounts) {
-        community = new Community(this, this.#storage ?? new SqliteStorage({ dataDir: this.#config.dataDir }));
+        // Loaded on demand: better-sqlite3 is a native module that servers without accounts never need.
+        const storage = this.#storage ?? new (await import('./storage/sqlite.js')).SqliteStorage({ dataDir: this.#config.dataDir });
+        community = new Community(this, storage);
         this.#community = community;
         await community.open();
       }

@@ -92,6 +92,12 @@ export class SqliteStorage implements Storage {
     if (db) db.close();
   }
 
+  /** The journal mode and synchronous level in effect (2 = FULL), for tests and diagnostics. */
+  durability(): { journalMode: string; synchronous: number } {
+    const { db } = this.#need();
+    return { journalMode: String(db.pragma('journal_mode', { simple: true })), synchronous: Number(db.pragma('synchronous', { simple: true })) };
+  }
+
   /** The schema version now (for tests and diagnostics). */
   schemaVersion(): number {
     return currentVersion(this.#need().db);
