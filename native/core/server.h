@@ -55,6 +55,7 @@ class Server {
 
  private:
   // --- loop and sockets (server.cc)
+  void on_events(const epoll_event* evs, int n);
   void on_accept();
   void on_client(Client* c, uint32_t events);
   void on_readable(Client* c);
