@@ -27,9 +27,6 @@ export class Community implements Hub {
   readonly mailbox: Mailbox;
   readonly groups: Groups;
   #server: ChatServer;
-  /** lower-case nick → connection, from register / nick / disconnect events. */
-  #online = new Map<string, ClientId>();
-  #nickOf = new Map<ClientId, string>();
   /** connection → account key, while logged in. */
   #sessions = new Map<ClientId, string>();
   /** connection → nick chosen at the prompt, between `auth` and `password`. */
@@ -57,7 +54,7 @@ export class Community implements Hub {
 
   now(): number { return Date.now(); }
 
-  onlineId(nick: string): ClientId | undefined { return this.#online.get(nick.toLowerCase()); }
+  deliver(nicks: readonly string[], text: string): Promise<string[]> { return this.#server.deliver(nicks, text); }
 
   accountOf(id: ClientId): string | undefined { return this.#sessions.get(id); }
 
@@ -89,41 +86,34 @@ export class Community implements Hub {
     cmd('read', (c) => this.#needLogin(c, (name) => this.mailbox.read(c, name)));
     cmd('group', (c) => this.#needLogin(c, (name) => this.groups.command(c, name)));
     cmd('msg', (c) => this.#msg(c), false);
-
-    const onRegister = (ev: { id: ClientId; nick: string }) => this.#setNick(ev.id, ev.nick);
-    const onNick = (ev: { id: ClientId; nick: string }) => {
-      this.#setNick(ev.id, ev.nick);
-      const account = this.#sessions.get(ev.id);
-      if (account !== undefined && account !== ev.nick.toLowerCase()) {
-        // The account is its nickname: renamed away from it, the connection is a guest again.
-        this.#sessions.delete(ev.id);
-        this.send(ev.id, `>> You are no longer logged in (your nickname is not ${account} any more)`);
-      }
-    };
-    const onDisconnect = (ev: { id: ClientId }) => {
-      const nick = this.#nickOf.get(ev.id);
-      if (nick !== undefined && this.#online.get(nick) === ev.id) this.#online.delete(nick);
-      this.#nickOf.delete(ev.id);
-      this.#sessions.delete(ev.id);
-      this.#pendingAuth.delete(ev.id);
-      this.#throttle.forget(`c:${ev.id}`);
-    };
-    s.on('register', onRegister);
-    s.on('nick', onNick);
-    s.on('disconnect', onDisconnect);
-    this.#unhook.push(() => {
-      s.off('register', onRegister);
-      s.off('nick', onNick);
-      s.off('disconnect', onDisconnect);
-    });
   }
 
-  /** The engine is listening: protect every account's nickname (synchronously, right after listen, so
-   *  that no guest can take one first). */
+  /** A logged-in connection changed its nickname (the engine reports these even with lifecycle
+   *  events off). The account is its nickname: renamed away from it, the connection is a guest again. */
+  onNick(ev: { id: ClientId; nick: string }): void {
+    const account = this.#sessions.get(ev.id);
+    if (account !== undefined && account !== ev.nick.toLowerCase()) {
+      this.#sessions.delete(ev.id);
+      this.send(ev.id, `>> You are no longer logged in (your nickname is not ${account} any more)`);
+    }
+  }
+
+  /** A connection the community took part in ended. */
+  onDisconnect(ev: { id: ClientId }): void {
+    this.#sessions.delete(ev.id);
+    this.#pendingAuth.delete(ev.id);
+    this.#throttle.forget(`c:${ev.id}`);
+  }
+
+  /** Account nicknames, protected by the engine from its first connection on. */
+  protectedAtStart(): string[] {
+    return this.#accounts.map((n) => n.toLowerCase());
+  }
+
+  /** The engine is listening (with every account's nickname protected from the start). */
   started(): number {
     const names = this.#accounts;
     this.#accounts = [];
-    if (names.length > 0) this.#server.protectNicks(names);
     this.#sweeper = setInterval(() => this.#throttle.sweep(), Math.max(1000, this.config.loginWindowMs)).unref();
     this.log.info({ storage: this.storage.location, accounts: names.length }, `accounts: ${names.length} in ${this.storage.location}`);
     return names.length;
@@ -135,8 +125,6 @@ export class Community implements Hub {
     this.#sweeper = null;
     for (const u of this.#unhook.splice(0)) u();
     await Promise.allSettled([...this.#queues.values()]);
-    this.#online.clear();
-    this.#nickOf.clear();
     this.#sessions.clear();
     this.#pendingAuth.clear();
     if (this.#open) {
@@ -146,13 +134,6 @@ export class Community implements Hub {
   }
 
   // -------------------------------------------------------------------------------------------------
-
-  #setNick(id: ClientId, nick: string): void {
-    const old = this.#nickOf.get(id);
-    if (old !== undefined && this.#online.get(old) === id) this.#online.delete(old);
-    this.#nickOf.set(id, nick.toLowerCase());
-    this.#online.set(nick.toLowerCase(), id);
-  }
 
   /** Runs `fn` after the connection's previous commands; the returned promise settles with fn's. */
   #serial(id: ClientId, fn: () => Promise<void>): Promise<void> {
@@ -251,8 +232,8 @@ export class Community implements Hub {
     const pwErr = passwordProblem(password, this.config.passwordMinLength);
     if (pwErr) return this.#refuse(ctx, fail('PASSWORD_INVALID', pwErr));
     if (await this.storage.getAccount(name)) return this.#refuse(ctx, fail('ACCOUNT_EXISTS', `${name} is already registered; /login ${name} PASSWORD`));
-    const holder = this.onlineId(name);
-    if (holder !== undefined && holder !== ctx.id) return this.#refuse(ctx, fail('NICK_TAKEN', `nickname ${name} is taken`));
+    const mine = ctx.nick?.toLowerCase() === name.toLowerCase();
+    if (!mine && (await this.deliver([name], '')).length === 0) return this.#refuse(ctx, fail('NICK_TAKEN', `nickname ${name} is taken`));
     const hash = await hashPassword(password, this.#scrypt());
     if (!await this.storage.createAccount(name, hash, this.now())) {
       return this.#refuse(ctx, fail('ACCOUNT_EXISTS', `${name} is already registered; /login ${name} PASSWORD`));

@@ -2,7 +2,7 @@
 // the `--help` text and the README's markdown table. Precedence, lowest first:
 //   defaults < config file (JSON; --config FILE or EPCHAT_CONFIG) < environment (EPCHAT_*) < flags.
 import { readFileSync } from 'node:fs';
-import type { EngineOptions, EngineReloadable } from './native.js';
+import type { EngineSettings, EngineReloadable } from './native.js';
 import { ConfigError, EpchatError, ErrorCodes, type ConfigIssue } from './errors.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -11,7 +11,7 @@ export const LOG_FORMATS = ['pretty', 'json'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** Every setting: the engine's options plus the façade's own. */
-export interface Config extends EngineOptions {
+export interface Config extends EngineSettings {
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** Where persistent data (accounts, mailboxes, groups: the SQLite database) lives. */
@@ -174,10 +174,10 @@ const COMMAND = /^[A-Za-z][A-Za-z0-9_-]*$/;
 // ---------------------------------------------------------------------------------------------------
 // The table.
 
-type ReloadFlag<K extends SettingName> = K extends keyof EngineOptions
+type ReloadFlag<K extends SettingName> = K extends keyof EngineSettings
   ? (K extends keyof EngineReloadable ? true : false)
   : boolean;
-type EngineFlag<K extends SettingName> = K extends keyof EngineOptions ? true : false;
+type EngineFlag<K extends SettingName> = K extends keyof EngineSettings ? true : false;
 
 interface SettingSpec<K extends SettingName> {
   kind: Kind<Config[K]>;
@@ -187,7 +187,7 @@ interface SettingSpec<K extends SettingName> {
   description: string;
   /** Can change while running (`reload()`, SIGHUP). Checked against lib/native.ts at compile time. */
   reloadable: ReloadFlag<K>;
-  /** Passed to the engine (part of EngineOptions). Checked at compile time. */
+  /** Passed to the engine (part of EngineSettings). Checked at compile time. */
   engine: EngineFlag<K>;
 }
 
@@ -652,14 +652,14 @@ export function checkReloadable(update: Record<string, unknown>, source = 'reloa
 }
 
 /** The engine's part of the configuration (fresh arrays, so later changes cannot leak in). */
-export function toEngineOptions(config: Config): EngineOptions {
+export function toEngineOptions(config: Config): EngineSettings {
   const out: Record<string, unknown> = {};
   for (const s of SETTINGS) {
     if (!s.engine) continue;
     const v = config[s.name];
     out[s.name] = Array.isArray(v) ? [...v] : v;
   }
-  return out as unknown as EngineOptions;
+  return out as unknown as EngineSettings;
 }
 
 /** Settings whose values differ between two configurations. */

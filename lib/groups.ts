@@ -74,8 +74,7 @@ export class Groups {
     if (r === 'already') return ctx.reply(fail('ALREADY_MEMBER', `${user.name} is already in @${group.name}`));
     if (r === 'full') return ctx.reply(fail('GROUP_FULL', `@${group.name} has ${hub.config.groupMaxMembers} members, the most a group may have`));
     ctx.reply(`>> ${user.name} added to @${group.name}`);
-    const them = hub.onlineId(user.key);
-    if (them !== undefined && them !== ctx.id) hub.send(them, `>> ${ctx.nick} added you to @${group.name}`);
+    await hub.deliver([user.name], `>> ${ctx.nick} added you to @${group.name}`);
   }
 
   async #leave(ctx: CommandContext, account: string, words: string[]): Promise<void> {
@@ -102,7 +101,8 @@ export class Groups {
     const group = await this.#hub.storage.getGroup(name);
     if (!group) return ctx.reply(fail('NO_SUCH_GROUP', `no group named @${name}`));
     if (!group.members.some((m) => m.toLowerCase() === account)) return ctx.reply(fail('NOT_A_MEMBER', `you are not in @${group.name}`));
-    const lines = group.members.map((m) => `== MEMBER ${m} ${this.#hub.onlineId(m) !== undefined ? 'online' : 'offline'}`);
+    const offline = new Set(await this.#hub.deliver(group.members, ''));
+    const lines = group.members.map((m) => `== MEMBER ${m} ${offline.has(m) ? 'offline' : 'online'}`);
     lines.push(`== END MEMBERS ${group.members.length}`);
     ctx.reply(lines.join('\n'));
   }
@@ -119,15 +119,9 @@ export class Groups {
     if (!group.members.some((m) => m.toLowerCase() === account)) return ctx.reply(fail('NOT_A_MEMBER', `you are not in @${group.name}`));
     const from = ctx.nick!;
     const line = `[@${group.name} from ${from}] ${text}`;
-    const offline: string[] = [];
-    let online = 0;
-    for (const m of group.members) {
-      if (m.toLowerCase() === account) continue;
-      const id = hub.onlineId(m);
-      if (id === undefined) { offline.push(m); continue; }
-      hub.send(id, line);
-      online++;
-    }
+    const others = group.members.filter((m) => m.toLowerCase() !== account);
+    const offline = await hub.deliver(others, line);
+    const online = others.length - offline.length;
     let stored = 0;
     let full: string[] = [];
     if (offline.length > 0) {

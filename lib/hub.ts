@@ -9,8 +9,9 @@ export interface Hub {
   readonly storage: Storage;
   readonly config: Config;
   readonly log: Logger;
-  /** The connection holding `nick` (any case) now, as far as the events received say. */
-  onlineId(nick: string): ClientId | undefined;
+  /** Sends text to each of `nicks` online (the engine decides who is); resolves with the nicks that
+   *  were offline. Empty text: only asks who is offline. */
+  deliver(nicks: readonly string[], text: string): Promise<string[]>;
   /** The account a connection is logged in to (lower-case key), if any. */
   accountOf(id: ClientId): string | undefined;
   /** Queues lines to a client; silently dropped when the server has closed. */

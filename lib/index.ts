@@ -15,5 +15,5 @@ export {
 export { EpchatError, ConfigError, ErrorCodes, type EpchatErrorCode, type ConfigIssue } from './errors.js';
 export { createLogger, silentLogger, type Logger, type LoggerOptions } from './log.js';
 export type {
-  EngineOptions, EngineReloadable, EngineStats, EngineEvent, UserInfo, RoomInfo, ClientId, DisconnectReason,
+  EngineOptions, EngineSettings, EngineHostOptions, EngineReloadable, EngineStats, EngineEvent, UserInfo, RoomInfo, ClientId, DisconnectReason,
 } from './native.js';

@@ -26,9 +26,7 @@ export class Mailbox {
     if (!to) return ctx.reply(fail('USAGE', '/msg NICK TEXT'));
     if (!text.trim()) return ctx.reply(fail('EMPTY', 'nothing to send'));
     // They may have come online since the engine looked.
-    const online = hub.onlineId(to);
-    if (online !== undefined) {
-      hub.send(online, `[pm from ${from}] ${text}`);
+    if ((await hub.deliver([to], `[pm from ${from}] ${text}`)).length === 0) {
       ctx.reply(`[pm to ${to}] ${text}`);
       return;
     }

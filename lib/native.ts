@@ -5,9 +5,9 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Engine settings. Every field is required at construction; `setPolicy` takes any subset of the
- *  fields marked (reloadable). */
-export interface EngineOptions {
+/** Engine settings a user configures (lib/config.ts has one setting for each). `setPolicy` takes any
+ *  subset of the fields marked (reloadable). */
+export interface EngineSettings {
   host: string;
   port: number;
   backlog: number;
@@ -32,6 +32,7 @@ export interface EngineOptions {
   handleSignals: boolean;
   /** (reloadable) emit a `message` event for every room and private message. */
   emitMessages: boolean;
+
   /** (reloadable) command names (lower case, no slash) that the engine forwards to JavaScript as
    *  `command` events instead of handling them. */
   delegate: string[];
@@ -42,8 +43,22 @@ export interface EngineOptions {
   shutdownGraceMs: number;
 }
 
+/** Engine options the façade decides, not the user. */
+export interface EngineHostOptions {
+  /** (reloadable) emit connect, register, nick, join, leave, disconnect and timeout events for every
+   *  client. Off, the engine reports only the clients whose session the host takes part in (those it
+   *  logged in with `login()`, or whose password it is checking): their register, nick and disconnect. */
+  lifecycleEvents: boolean;
+  /** Nicknames (lower case) owned by accounts from the start, before the first connection. */
+  protectedNicks: string[];
+}
+
+/** Every field is required at construction. */
+export interface EngineOptions extends EngineSettings, EngineHostOptions {}
+
 export type EngineReloadable = Partial<Omit<EngineOptions,
-  'host' | 'port' | 'backlog' | 'maxClients' | 'defaultRoom' | 'console' | 'handleSignals' | 'shutdownGraceMs'>>;
+  'host' | 'port' | 'backlog' | 'maxClients' | 'defaultRoom' | 'console' | 'handleSignals' | 'shutdownGraceMs' |
+  'protectedNicks'>>;
 
 /** Why a connection ended. */
 export type DisconnectReason =
@@ -103,6 +118,9 @@ export interface NativeEngine {
   kick(req: number, nick: string, reason: string): void;
   /** Answered by a `reply` event: `users` → UserInfo[], `rooms` → RoomInfo[]. */
   query(req: number, what: 'users' | 'rooms'): void;
+  /** Sends `text` (protocol lines, formatted by the caller) to each of `nicks` who is online, one
+   *  shared buffer for all; answered by a `reply` event whose data is the nicks that were not online. */
+  deliver(req: number, nicks: string[], text: string): void;
   /** Registers client `id` under `nick` (an authenticated login), bypassing nick protection; if
    *  another connection holds the nick, that one is disconnected (reason `kicked`). */
   login(id: ClientId, nick: string): void;

@@ -99,6 +99,11 @@ interface Pending { resolve(data: unknown): void; reject(err: Error): void }
 const COMMAND_NAME = /^[a-z][a-z0-9_-]*$/;
 const MAX_REQ = 2 ** 31 - 1;
 
+/** Per-connection events: the engine sends them only while someone listens or logs them. */
+const LIFECYCLE_EVENTS: ReadonlySet<string | symbol> = new Set(['connect', 'register', 'nick', 'join', 'leave', 'disconnect', 'timeout']);
+/** Log levels at which connections are logged (register and disconnect at info). */
+const LOGS_CONNECTIONS: ReadonlySet<string> = new Set(['trace', 'debug', 'info']);
+
 const ZERO_STATS: EngineStats = Object.freeze({
   uptime_s: 0, users: 0, connections: 0, peak_users: 0, accepted: 0, rejected_full: 0, messages_in: 0,
   deliveries: 0, bytes_in: 0, bytes_out: 0, rooms: 0, latency_mean_us: 0, latency_p99_us: 0, dropped_slow: 0,
@@ -119,6 +124,8 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   #commands = new Map<string, { handler: CommandHandler; delegate: boolean }>();
   /** The emitMessages value last given to the engine. */
   #messagesOn = false;
+  /** The lifecycleEvents value last given to the engine. */
+  #lifecycleOn = true;
   #storage: Storage | undefined;
   /** Accounts, mailboxes and groups, while listening with `accounts` on. */
   #community: Community | null = null;
@@ -130,13 +137,22 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#binding = deps.binding;
     this.#storage = deps.storage;
     this.log = deps.logger ?? createLogger({ level: config.logLevel, format: config.logFormat });
-    this.#watchMessageListeners();
+    this.#watchListeners();
   }
 
-  /** Keeps the engine's emitMessages in step with `message` listeners (they cost the engine work). */
-  #watchMessageListeners(): void {
-    this.on('newListener', (event) => { if (event === 'message') queueMicrotask(() => this.#syncMessages()); });
-    this.on('removeListener', (event) => { if (event === 'message') this.#syncMessages(); });
+  /** Keeps the engine's emitMessages and lifecycleEvents in step with the listeners (events nobody
+   *  hears cost the engine work and JavaScript memory). */
+  #watchListeners(): void {
+    // 'newListener' runs before the listener is added: it counts as wanted at once, so the engine
+    // hears of it before any command the caller sends next.
+    this.on('newListener', (event) => {
+      if (event === 'message') this.#syncMessages(true);
+      else if (LIFECYCLE_EVENTS.has(event)) this.#syncLifecycle(true);
+    });
+    this.on('removeListener', (event) => {
+      if (event === 'message') this.#syncMessages();
+      else if (LIFECYCLE_EVENTS.has(event)) this.#syncLifecycle();
+    });
   }
 
   /** As EventEmitter's, but the internal listener watch survives `removeAllListeners()`. */
@@ -146,9 +162,10 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     if (event === undefined || event === 'newListener' || event === 'removeListener') {
       super.removeAllListeners('newListener');
       super.removeAllListeners('removeListener');
-      this.#watchMessageListeners();
+      this.#watchListeners();
     }
     this.#syncMessages();
+    this.#syncLifecycle();
     return this;
   }
 
@@ -196,6 +213,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     }
     this.#engine = engine;
     this.#messagesOn = options.emitMessages;
+    this.#lifecycleOn = options.lifecycleEvents;
     this.#state = 'listening';
     this.#address = { host: bound.host, port: bound.port };
     this.#finalStats = null;
@@ -238,6 +256,13 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     return this.#request((req, engine) => engine.kick(req, nick, reason)) as Promise<boolean>;
   }
 
+  /** Sends `text` (protocol lines you format, e.g. `[pm from alice] hi`) to each of `nicks` who is
+   *  online, with one shared buffer; resolves with the nicks that were not online. With `text` empty it
+   *  sends nothing: it only tells who is offline. */
+  deliver(nicks: readonly string[], text: string): Promise<string[]> {
+    return this.#request((req, engine) => engine.deliver(req, [...nicks], text)) as Promise<string[]>;
+  }
+
   users(): Promise<UserInfo[]> {
     return this.#request((req, engine) => engine.query(req, 'users')) as Promise<UserInfo[]>;
   }
@@ -264,7 +289,10 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     const changes = diffConfig(this.#config, next);
     this.#config = next;
     if (changes.length === 0) return changes;
-    if (changes.some((c) => c.name === 'logLevel')) this.log.level = next.logLevel;
+    if (changes.some((c) => c.name === 'logLevel')) {
+      this.log.level = next.logLevel;
+      this.#syncLifecycle();
+    }
     const engineOptions = this.#engineOptions();
     const policy: Record<string, unknown> = {};
     for (const c of changes) if (c.name in engineOptions) policy[c.name] = engineOptions[c.name as keyof EngineOptions];
@@ -295,6 +323,8 @@ export class ChatServer extends EventEmitter<ServerEvents> {
       ...toEngineOptions(this.#config),
       delegate: this.#delegateList(),
       emitMessages: this.#wantMessages(),
+      lifecycleEvents: this.#wantLifecycle(),
+      protectedNicks: this.#community?.protectedAtStart() ?? [],
       // Accounts take `/msg` to offline users (mailboxes) and to `@groups`.
       delegateOfflineMsg: this.#config.delegateOfflineMsg || this.#community !== null,
     };
@@ -310,8 +340,19 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     return this.#config.emitMessages || this.listenerCount('message') > 0;
   }
 
-  #syncMessages(): void {
-    const want = this.#wantMessages();
+  #wantLifecycle(): boolean {
+    if (LOGS_CONNECTIONS.has(this.#config.logLevel)) return true;
+    for (const e of LIFECYCLE_EVENTS) if (this.listenerCount(e) > 0) return true;
+    return false;
+  }
+
+  #syncLifecycle(adding = false): void {
+    const want = adding || this.#wantLifecycle();
+    if (this.#engine && want !== this.#lifecycleOn) this.#setPolicy({ lifecycleEvents: want });
+  }
+
+  #syncMessages(adding = false): void {
+    const want = adding || this.#wantMessages();
     if (this.#engine && want !== this.#messagesOn) this.#setPolicy({ emitMessages: want });
   }
 
@@ -319,6 +360,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   #setPolicy(policy: Record<string, unknown>): void {
     if (!this.#engine) return;
     if ('emitMessages' in policy) this.#messagesOn = policy.emitMessages === true;
+    if ('lifecycleEvents' in policy) this.#lifecycleOn = policy.lifecycleEvents === true;
     this.#engine.setPolicy(policy);
   }
 
@@ -379,6 +421,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
         break;
       case 'nick':
         this.log.debug({ id: ev.id, old: ev.old, nick: ev.nick }, 'nick');
+        this.#community?.onNick(ev);
         this.emit('nick', ev);
         break;
       case 'join':
@@ -393,6 +436,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
       case 'disconnect':
         if (ev.nick === null) this.log.debug({ id: ev.id, reason: ev.reason }, 'disconnect');
         else this.log.info({ id: ev.id, nick: ev.nick, reason: ev.reason }, 'disconnect');
+        this.#community?.onDisconnect(ev);
         this.emit('disconnect', ev);
         break;
       case 'timeout':

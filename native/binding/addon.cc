@@ -74,6 +74,7 @@ void read_policy(const Napi::Object& o, ep::Policy* p) {
   p->nick_max = num(o, "nickMaxLength", p->nick_max);
   set_of(o, "reservedNicks", &p->reserved);
   p->emit_messages = flag(o, "emitMessages", p->emit_messages);
+  p->lifecycle_events = flag(o, "lifecycleEvents", p->lifecycle_events);
   set_of(o, "delegate", &p->delegate);
   p->delegate_offline_msg = flag(o, "delegateOfflineMsg", p->delegate_offline_msg);
 }
@@ -88,6 +89,7 @@ ep::Options read_options(const Napi::Object& o) {
   opt.console = flag(o, "console", opt.console);
   opt.handle_signals = flag(o, "handleSignals", opt.handle_signals);
   opt.shutdown_grace_ms = num(o, "shutdownGraceMs", opt.shutdown_grace_ms);
+  opt.protected_nicks = strings(o.Get("protectedNicks"), "protectedNicks");
   read_policy(o, &opt.policy);
   return opt;
 }
@@ -133,6 +135,10 @@ Napi::Object to_js(Napi::Env env, const ep::HostEvent& e) {
       o.Set("req", Napi::Number::New(env, e.req));
       if (e.b == "kick") {
         o.Set("data", Napi::Boolean::New(env, e.flag));
+      } else if (e.b == "deliver") {
+        Napi::Array a = Napi::Array::New(env, e.names.size());
+        for (size_t i = 0; i < e.names.size(); ++i) a.Set(static_cast<uint32_t>(i), e.names[i]);
+        o.Set("data", a);
       } else if (e.b == "users") {
         Napi::Array a = Napi::Array::New(env, e.users.size());
         for (size_t i = 0; i < e.users.size(); ++i) {
@@ -173,6 +179,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::Announce>("announce"),
                            InstanceMethod<&EngineWrap::Kick>("kick"),
                            InstanceMethod<&EngineWrap::Query>("query"),
+                           InstanceMethod<&EngineWrap::Deliver>("deliver"),
                            InstanceMethod<&EngineWrap::Login>("login"),
                            InstanceMethod<&EngineWrap::Prompt>("prompt"),
                            InstanceMethod<&EngineWrap::ProtectNicks>("protectNicks"),
@@ -307,6 +314,15 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     c.req = info[0].As<Napi::Number>().Uint32Value();
     c.a = info[1].As<Napi::String>().Utf8Value();
     if (c.a != "users" && c.a != "rooms") throw Napi::TypeError::New(info.Env(), "query: users or rooms");
+    engine(info.Env()).post(std::move(c));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Deliver(const Napi::CallbackInfo& info) {
+    ep::HostCmd c{ep::CmdType::Deliver};
+    c.req = info[0].As<Napi::Number>().Uint32Value();
+    c.add = strings(info[1], "nicks");
+    c.a = info[2].As<Napi::String>().Utf8Value();
     engine(info.Env()).post(std::move(c));
     return info.Env().Undefined();
   }

@@ -61,6 +61,13 @@ void Server::on_host_commands() {
       case CmdType::SetPolicy:
         if (cmd.policy) pol_ = *cmd.policy;
         break;
+      case CmdType::Deliver: {
+        HostEvent ev{EvType::Reply, 0, cmd.req};
+        ev.b = "deliver";
+        ev.names = deliver(cmd.add, cmd.a);
+        bridge_->emit(std::move(ev));
+        break;
+      }
     }
   }
   drop_overflowed();
@@ -68,6 +75,7 @@ void Server::on_host_commands() {
 
 // An authenticated login: the account owns the nick, so whoever holds it now gives it up.
 void Server::login(Client* c, std::string_view nick) {
+  c->flags |= kClientWatched;
   Client* holder = nicks_.find(nick);
   if (holder && holder != c) {
     error(holder, "KICKED", "logged in from another connection");
@@ -78,6 +86,30 @@ void Server::login(Client* c, std::string_view nick) {
   } else {
     register_client(c, nick);
   }
+}
+
+// Sends text (protocol lines the host formatted) to each nick online; returns the nicks not online,
+// so the host can store for them. One buffer serves every recipient; empty text sends nothing.
+std::vector<std::string> Server::deliver(const std::vector<std::string>& nicks, std::string_view text) {
+  std::vector<std::string> offline;
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  Buf* b = nullptr;
+  for (const std::string& n : nicks) {
+    Client* c = nicks_.find(n);
+    if (!c || c->state != ClientState::Active) {
+      offline.push_back(n);
+      continue;
+    }
+    if (text.empty()) continue;  // only asked who is offline
+    if (!b && !(b = c->codec->format(Out{OutKind::Raw, {}, {}, text}))) {
+      offline.push_back(n);
+      continue;
+    }
+    enqueue(c, b);
+    stats_->deliveries.add();
+  }
+  if (b) b->unref();
+  return offline;
 }
 
 bool Server::kick(std::string_view nick, std::string_view reason) {

@@ -28,7 +28,7 @@ enum class EvType : uint8_t {
   Console,     // a: one line of console output
   Signal,      // a: signal name
   Error,       // a: code, b: message
-  Reply,       // req, b: "users" | "rooms" | "kick"; flag for kick
+  Reply,       // req, b: "users" | "rooms" | "kick" | "deliver"; flag for kick; names for deliver
   Closed,      // stats
 };
 
@@ -49,10 +49,11 @@ struct HostEvent {
   std::string a, b, c, d;
   std::vector<UserRec> users;
   std::vector<RoomRec> rooms;
+  std::vector<std::string> names;
   std::vector<std::pair<const char*, uint64_t>> stats;
 };
 
-enum class CmdType : uint8_t { Stop, Send, Announce, Kick, Query, Login, Prompt, Protect, SetPolicy };
+enum class CmdType : uint8_t { Stop, Send, Announce, Kick, Query, Login, Prompt, Protect, SetPolicy, Deliver };
 
 struct HostCmd {
   CmdType type;

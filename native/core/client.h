@@ -14,6 +14,11 @@ namespace ep {
 class Codec;
 struct Room;
 
+// Client::flags
+// The host takes part in this client's session (an account login, or a password being checked):
+// it always hears of the client's nick changes and end, even with lifecycle events off.
+constexpr uint8_t kClientWatched = 1;
+
 enum class ClientState : uint8_t {
   Nick,     // connected, waiting for a nickname
   Auth,     // chose an account's nickname; the host is checking the password

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_set>
+#include <vector>
 
 namespace ep {
 
@@ -22,6 +23,10 @@ struct Policy {
   std::unordered_set<std::string> reserved = {"server", "admin",    "root",     "system",
                                               "epchat", "nickserv", "chanserv", "operator"};
   bool emit_messages = false;
+  // Connect, register, nick, join, leave, disconnect and timeout events for every client. Off, the host
+  // hears only about clients it logged in (their nick changes and disconnects), so a host that needs
+  // no per-connection events pays nothing for them.
+  bool lifecycle_events = true;
   std::unordered_set<std::string> delegate;  // lower-case command names forwarded to the host
   bool delegate_offline_msg = false;
 };
@@ -35,6 +40,7 @@ struct Options {
   bool console = false;
   bool handle_signals = false;
   uint32_t shutdown_grace_ms = 2000;
+  std::vector<std::string> protected_nicks;  // protected from the first connection on
   Policy policy;
 };
 

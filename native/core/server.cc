@@ -158,6 +158,7 @@ bool Server::open(std::string* code, std::string* msg) {
     }
   }
 
+  for (const std::string& n : opt_.protected_nicks) protected_.insert(text::lower(n));
   lobby_ = rooms_.create(opt_.default_room, true);
   stats_->rooms.set(rooms_.size());
   now_ms_ = mono_ms();
@@ -240,7 +241,7 @@ Client* Server::adopt(int fd, const char* address) {
   stats_->connections.set(open_clients_);
   c->last_ms = now_ms_;
   reg_list_.push_back(c);
-  bridge_->emit({EvType::Connect, c->id(), 0, false, c->addr});
+  lifecycle(c, {EvType::Connect, c->id(), 0, false, c->addr});
   send(c, Out{OutKind::Prompt});
   return c;
 }
@@ -421,7 +422,7 @@ void Server::expire(uint64_t now) {
   if (pol_.registration_timeout_ms) {
     while (Client* c = reg_list_.head()) {
       if (c->last_ms + pol_.registration_timeout_ms > now) break;
-      bridge_->emit({EvType::Timeout, c->id(), 0, false, "", "registration"});
+      lifecycle(c, {EvType::Timeout, c->id(), 0, false, "", "registration"});
       error(c, "REGISTRATION_TIMEOUT", "no nickname chosen in time; disconnected");
       close_client(c, "registration");
     }
@@ -429,7 +430,7 @@ void Server::expire(uint64_t now) {
   if (pol_.idle_timeout_ms) {
     while (Client* c = idle_list_.head()) {
       if (c->last_ms + pol_.idle_timeout_ms > now) break;
-      bridge_->emit({EvType::Timeout, c->id(), 0, false, c->nick, "idle"});
+      lifecycle(c, {EvType::Timeout, c->id(), 0, false, c->nick, "idle"});
       error(c, "IDLE_TIMEOUT", "idle for too long; disconnected");
       close_client(c, "idle");
     }
@@ -593,7 +594,7 @@ void Server::close_client(Client* c, const char* reason, bool discard_output) {
   HostEvent ev{EvType::Disconnect, c->id()};
   ev.a = c->nick;
   ev.b = reason;
-  bridge_->emit(std::move(ev));
+  lifecycle(c, std::move(ev));
   unlink_timer(c);
   if (c->state == ClientState::Active) detach(c);
   c->state = ClientState::Closing;

@@ -110,6 +110,10 @@ class Server {
   Room* leave_room(Client* c, std::string* name);
   bool quiet(const Room* r) const { return r->members.size() > pol_.quiet_room_size; }
   void emit_command(Client* c, std::string_view name, std::string_view args);
+  // Emits a per-connection event if the host wants those for c.
+  void lifecycle(const Client* c, HostEvent ev) {
+    if (pol_.lifecycle_events || (c->flags & kClientWatched)) bridge_->emit(std::move(ev));
+  }
 
   // --- what the host and the console ask for (admin.cc)
   void on_host_commands();
@@ -117,6 +121,7 @@ class Server {
   void console_line(std::string_view line);
   void console_out(std::string text);
   bool kick(std::string_view nick, std::string_view reason);
+  std::vector<std::string> deliver(const std::vector<std::string>& nicks, std::string_view text);
   void announce(std::string_view text);
   void login(Client* c, std::string_view nick);
   std::vector<UserRec> user_list() const;

@@ -128,6 +128,7 @@ void Server::try_register(Client* c, std::string_view nick) {
   if (protected_.count(text::lower(nick))) {
     // An account's nickname: the host asks for the password and answers with login() or prompt().
     c->state = ClientState::Auth;
+    c->flags |= kClientWatched;
     c->auth_nick = std::string(nick);
     emit_command(c, "auth", nick);
     return;
@@ -146,8 +147,8 @@ void Server::register_client(Client* c, std::string_view nick) {
   stats_->users.set(nicks_.size());
   if (nicks_.size() > stats_->peak_users.get()) stats_->peak_users.set(nicks_.size());
   rooms_.add(lobby_, c);
-  bridge_->emit({EvType::Register, c->id(), 0, false, c->nick});
-  bridge_->emit({EvType::Join, c->id(), 0, false, c->nick, lobby_->name});
+  lifecycle(c, {EvType::Register, c->id(), 0, false, c->nick});
+  lifecycle(c, {EvType::Join, c->id(), 0, false, c->nick, lobby_->name});
   Out welcome{OutKind::Welcome, c->nick};
   if (quiet(lobby_)) send(c, welcome);
   else fanout(lobby_, welcome, nullptr, false);
@@ -158,7 +159,7 @@ Room* Server::leave_room(Client* c, std::string* name) {
   *name = c->room->name;
   rooms_.remove(c);
   stats_->rooms.set(rooms_.size());
-  bridge_->emit({EvType::Leave, c->id(), 0, false, c->nick, *name});
+  lifecycle(c, {EvType::Leave, c->id(), 0, false, c->nick, *name});
   return rooms_.find(*name);
 }
 
@@ -202,7 +203,7 @@ void Server::rename(Client* c, std::string_view nick) {
   nicks_.erase(old);
   c->nick = std::string(nick);
   nicks_.insert(nick, c);
-  bridge_->emit({EvType::Nick, c->id(), 0, false, old, c->nick});
+  lifecycle(c, {EvType::Nick, c->id(), 0, false, old, c->nick});
   Out o{OutKind::Renamed, old, c->nick};
   if (quiet(c->room)) send(c, o);
   else fanout(c->room, o, nullptr, false);
@@ -262,7 +263,7 @@ void Server::move_to(Client* c, Room* to) {
   if (still && !quiet(still)) fanout(still, Out{OutKind::Left, c->nick, from_name}, nullptr, false);
   rooms_.add(to, c);
   stats_->rooms.set(rooms_.size());
-  bridge_->emit({EvType::Join, c->id(), 0, false, c->nick, to->name});
+  lifecycle(c, {EvType::Join, c->id(), 0, false, c->nick, to->name});
   Out joined{OutKind::Joined, c->nick, to->name};
   if (quiet(to)) send(c, joined);
   else fanout(to, joined, nullptr, false);
