@@ -36,6 +36,8 @@ async function withSpawned(args: string[], fn: (s: Srv) => Promise<void>, ms = 2
     const s: Srv = { proc, pid: proc.child.pid!, port: parseListening(line) };
     await withTimeout(fn(s), ms, `fault test body (${args.join(' ')})`);
   } finally {
+    for (const c of opened) c.destroy();
+    opened.clear();
     if (proc.child.exitCode === null && proc.child.signalCode === null) {
       proc.child.kill('SIGKILL');
       try { await proc.exited(3000); } catch { /* gone */ }
@@ -78,8 +80,12 @@ const MB = 1024;
 // ---------------------------------------------------------------------------------------------
 // Clients
 
+/** Clients of the running fault test, destroyed when it ends, whatever happens. */
+const opened = new Set<LineClient>();
+
 async function connectTo(port: number, name: string): Promise<LineClient> {
   const c = new LineClient(port, name);
+  opened.add(c);
   await c.connected();
   return c;
 }
