@@ -74,18 +74,25 @@ export class Community implements Hub {
     this.#open = true;
     this.#accounts = await this.storage.accountNames();
     const s = this.#server;
-    const cmd = (name: string, fn: (ctx: CommandContext) => Promise<void>, delegate = true) =>
-      this.#unhook.push(s.registerCommand(name, (ctx) => this.#serial(ctx.id, () => fn(ctx)), { delegate }));
-    cmd('register', (c) => this.#register(c));
-    cmd('login', (c) => this.#login(c));
-    cmd('passwd', (c) => this.#passwd(c));
-    cmd('unregister', (c) => this.#unregister(c));
-    cmd('auth', (c) => this.#auth(c), false);
-    cmd('password', (c) => this.#password(c), false);
-    cmd('unread', (c) => this.#needLogin(c, (name) => this.mailbox.unread(c, name)));
-    cmd('read', (c) => this.#needLogin(c, (name) => this.mailbox.read(c, name)));
-    cmd('group', (c) => this.#needLogin(c, (name) => this.groups.command(c, name)));
-    cmd('msg', (c) => this.#msg(c), false);
+    const cmd = (name: string, fn: (ctx: CommandContext) => Promise<void>, help: string[], delegate = true) =>
+      this.#unhook.push(s.registerCommand(name, (ctx) => this.#serial(ctx.id, () => fn(ctx)), { delegate, help }));
+    cmd('register', (c) => this.#register(c), ['/register NAME PASSWORD - create an account for a nickname and log in']);
+    cmd('login', (c) => this.#login(c), ['/login NAME PASSWORD - log in to your account (also at the prompt)']);
+    cmd('passwd', (c) => this.#passwd(c), ['/passwd OLD NEW - change your password']);
+    cmd('unregister', (c) => this.#unregister(c), ['/unregister PASSWORD - delete your account and its mail']);
+    cmd('auth', (c) => this.#auth(c), [], false);
+    cmd('password', (c) => this.#password(c), [], false);
+    cmd('unread', (c) => this.#needLogin(c, (name) => this.mailbox.unread(c, name)), ['/unread - count the messages waiting for you']);
+    cmd('read', (c) => this.#needLogin(c, (name) => this.mailbox.read(c, name)), ['/read - show the messages waiting for you, then mark them read']);
+    cmd('group', (c) => this.#needLogin(c, (name) => this.groups.command(c, name)), [
+      '/group create NAME USER... - create a group (you are a member)',
+      '/group add NAME USER - add an account to a group you are in',
+      '/group leave NAME - leave a group',
+      '/group list - your groups',
+      '/group members NAME - who is in a group',
+      '/msg @GROUP TEXT - message every member (offline ones get it in their mailbox)',
+    ]);
+    cmd('msg', (c) => this.#msg(c), [], false);
   }
 
   /** A logged-in connection changed its nickname (the engine reports these even with lifecycle

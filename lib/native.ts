@@ -51,6 +51,8 @@ export interface EngineHostOptions {
   lifecycleEvents: boolean;
   /** Nicknames (lower case) owned by accounts from the start, before the first connection. */
   protectedNicks: string[];
+  /** (reloadable) extra `/help` lines for commands the host handles, each `USAGE - what it does`. */
+  help: string[];
 }
 
 /** Every field is required at construction. */

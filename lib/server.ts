@@ -53,6 +53,8 @@ export interface RegisterCommandOptions {
   /** Add the name to the engine's `delegate` list (default true). False for commands the engine forwards
    *  by itself: `auth` and `password` (protected nicks) and `msg` (with `delegateOfflineMsg`). */
   delegate?: boolean;
+  /** `/help` lines for it, each `USAGE - what it does` (e.g. `/unread - count your unread messages`). */
+  help?: readonly string[];
 }
 
 export interface ServerEvents {
@@ -121,7 +123,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   #resolveClosing: ((stats: EngineStats) => void) | null = null;
   #pending = new Map<number, Pending>();
   #nextReq = 1;
-  #commands = new Map<string, { handler: CommandHandler; delegate: boolean }>();
+  #commands = new Map<string, { handler: CommandHandler; delegate: boolean; help: string[] }>();
   /** The emitMessages value last given to the engine. */
   #messagesOn = false;
   /** The lifecycleEvents value last given to the engine. */
@@ -306,13 +308,16 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     const key = name.replace(/^\//, '').toLowerCase();
     if (!COMMAND_NAME.test(key)) throw new EpchatError(ErrorCodes.COMMAND_INVALID, `invalid command name ${JSON.stringify(name)}`);
     if (this.#commands.has(key)) throw new EpchatError(ErrorCodes.COMMAND_INVALID, `command /${key} already has a handler`);
-    const entry = { handler, delegate: opts.delegate ?? true };
+    const entry = { handler, delegate: opts.delegate ?? true, help: [...(opts.help ?? [])] };
     this.#commands.set(key, entry);
-    if (entry.delegate) this.#setPolicy({ delegate: this.#delegateList() });
+    const sync = () => {
+      if (entry.delegate || entry.help.length > 0) this.#setPolicy({ delegate: this.#delegateList(), help: this.#helpLines() });
+    };
+    sync();
     return () => {
       if (this.#commands.get(key) !== entry) return;
       this.#commands.delete(key);
-      if (entry.delegate) this.#setPolicy({ delegate: this.#delegateList() });
+      sync();
     };
   }
 
@@ -322,12 +327,17 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     return {
       ...toEngineOptions(this.#config),
       delegate: this.#delegateList(),
+      help: this.#helpLines(),
       emitMessages: this.#wantMessages(),
       lifecycleEvents: this.#wantLifecycle(),
       protectedNicks: this.#community?.protectedAtStart() ?? [],
       // Accounts take `/msg` to offline users (mailboxes) and to `@groups`.
       delegateOfflineMsg: this.#config.delegateOfflineMsg || this.#community !== null,
     };
+  }
+
+  #helpLines(): string[] {
+    return [...this.#commands.values()].flatMap((c) => c.help);
   }
 
   #delegateList(): string[] {

@@ -91,6 +91,19 @@ test('register, then log in at the prompt and with /login; wrong password', () =
   await g.quiet();
 }));
 
+test('/help lists the account, mailbox and group commands after the built-in ones', () => withAccounts({}, async (t) => {
+  const zed = await t.register('zed');
+  zed.send('/help');
+  const { rows, count } = await zed.reply('HELP');
+  assert.is(count, rows.length);
+  const usages = rows.map((r) => r.replace(/^== HELP /, '').split(' - ')[0]);
+  for (const u of ['/register NAME PASSWORD', '/login NAME PASSWORD', '/passwd OLD NEW', '/unregister PASSWORD',
+    '/unread', '/read', '/group create NAME USER...', '/msg @GROUP TEXT']) {
+    assert.ok(usages.includes(u), `${u} in /help: ${JSON.stringify(usages)}`);
+  }
+  assert.ok(usages.indexOf('/quit [REASON]') < usages.indexOf('/register NAME PASSWORD'), 'built-in commands first');
+}));
+
 test('register: usage, names, passwords, duplicates', () => withAccounts({ passwordMinLength: 8 }, async (t) => {
   const bob = await t.register('bob');
   bob.send('/register');

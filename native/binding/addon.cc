@@ -77,6 +77,7 @@ void read_policy(const Napi::Object& o, ep::Policy* p) {
   p->lifecycle_events = flag(o, "lifecycleEvents", p->lifecycle_events);
   set_of(o, "delegate", &p->delegate);
   p->delegate_offline_msg = flag(o, "delegateOfflineMsg", p->delegate_offline_msg);
+  if (!o.Get("help").IsUndefined()) p->help = strings(o.Get("help"), "help");
 }
 
 ep::Options read_options(const Napi::Object& o) {

@@ -29,6 +29,7 @@ struct Policy {
   bool lifecycle_events = true;
   std::unordered_set<std::string> delegate;  // lower-case command names forwarded to the host
   bool delegate_offline_msg = false;
+  std::vector<std::string> help;  // extra /help lines ("USAGE - what it does") for host commands
 };
 
 struct Options {

@@ -215,6 +215,10 @@ void Server::cmd_help(Client* c) {
     send(c, Out{OutKind::Item, "HELP", {}, std::string(h.usage) + " - " + h.what});
     ++n;
   }
+  for (const std::string& line : pol_.help) {
+    send(c, Out{OutKind::Item, "HELP", {}, line});
+    ++n;
+  }
   send(c, Out{OutKind::End, "HELP", {}, {}, n});
 }
 
