@@ -44,22 +44,30 @@ const char* errno_name(int e) {
   }
 }
 
-void format_addr(const sockaddr_storage& ss, char* out, size_t n) {
-  char host[INET6_ADDRSTRLEN] = "?";
-  int port = 0;
+// The numeric host and the port of an IPv4 or IPv6 address; false for any other family.
+bool addr_parts(const sockaddr_storage& ss, char (&host)[INET6_ADDRSTRLEN], int* port) {
   if (ss.ss_family == AF_INET) {
     auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
     inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-    port = ntohs(a->sin_port);
-    std::snprintf(out, n, "%s:%d", host, port);
-  } else if (ss.ss_family == AF_INET6) {
+    *port = ntohs(a->sin_port);
+    return true;
+  }
+  if (ss.ss_family == AF_INET6) {
     auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
     inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-    port = ntohs(a->sin6_port);
-    std::snprintf(out, n, "[%s]:%d", host, port);
-  } else {
-    std::snprintf(out, n, "unknown");
+    *port = ntohs(a->sin6_port);
+    return true;
   }
+  return false;
+}
+
+// "1.2.3.4:5678" or "[::1]:5678".
+void format_addr(const sockaddr_storage& ss, char* out, size_t n) {
+  char host[INET6_ADDRSTRLEN];
+  int port;
+  if (!addr_parts(ss, host, &port)) std::snprintf(out, n, "unknown");
+  else if (ss.ss_family == AF_INET6) std::snprintf(out, n, "[%s]:%d", host, port);
+  else std::snprintf(out, n, "%s:%d", host, port);
 }
 
 }  // namespace
@@ -131,13 +139,8 @@ bool Server::open(std::string* code, std::string* msg) {
   sockaddr_storage ss = {};
   socklen_t len = sizeof ss;
   getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len);
-  char buf[80];
-  format_addr(ss, buf, sizeof buf);
-  std::string hp(buf);
-  size_t colon = hp.rfind(':');
-  bound_host_ = hp.substr(0, colon);
-  if (bound_host_.size() > 2 && bound_host_.front() == '[') bound_host_ = bound_host_.substr(1, bound_host_.size() - 2);
-  bound_port_ = std::atoi(hp.c_str() + colon + 1);
+  char host[INET6_ADDRSTRLEN];
+  if (addr_parts(ss, host, &bound_port_)) bound_host_ = host;
 
   epoll_event ev = {};
   ev.events = EPOLLIN;
