@@ -1,4 +1,4 @@
-// `npm run bench`: runs build/stress against epchat and the two node:net baselines, several
+// `npm run bench`: runs build-tools/stress against epchat and the two node:net baselines, several
 // repetitions, takes medians, computes ratios against each baseline, saves JSON under bench/results/
 // and prints a markdown table. See docs/performance.md.
 //
@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const STRESS = join(ROOT, 'build', 'stress');
+const STRESS = join(ROOT, 'build-tools', 'stress');
 const BASELINES = ['plain', 'corked'];
 
 // ---------------------------------------------------------------------------------------------------
@@ -184,7 +184,7 @@ function ensureStress(): void {
   if (existsSync(STRESS)) return;
   mkdirSync(dirname(STRESS), { recursive: true });
   const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-o', STRESS, join(ROOT, 'tools', 'stress', 'stress.c')], { stdio: 'inherit' });
-  if (cc.status !== 0) throw new Error('could not build build/stress');
+  if (cc.status !== 0) throw new Error('could not build build-tools/stress');
 }
 
 function pinned(cpu: number, pin: boolean, args: string[]): [string, string[]] {

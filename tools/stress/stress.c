@@ -2,7 +2,7 @@
  * stress: load generator for the epchat line protocol (see docs/protocol.md and docs/performance.md).
  *
  * Single-threaded, epoll, non-blocking sockets, no dependencies. Build:
- *   cc -O2 -Wall -Wextra -o build/stress tools/stress/stress.c
+ *   cc -O2 -Wall -Wextra -o build-tools/stress tools/stress/stress.c
  *
  * Every chat message carries "SENDER SEQ SEND_NS " padded with 'x' to --size bytes, so the receiving
  * side (also this process) measures end-to-end latency, counts deliveries and detects losses,
