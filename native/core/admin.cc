@@ -11,6 +11,7 @@ namespace ep {
 
 void Server::on_host_commands() {
   for (HostCmd& cmd : bridge_->take()) {
+    HostEvent reply{EvType::Reply, 0, cmd.req};  // sent when a case names its kind in reply.b
     switch (cmd.type) {
       case CmdType::Stop:
         begin_shutdown(cmd.flag);
@@ -26,21 +27,15 @@ void Server::on_host_commands() {
       case CmdType::Announce:
         announce(cmd.a);
         break;
-      case CmdType::Kick: {
-        HostEvent ev{EvType::Reply, 0, cmd.req};
-        ev.b = "kick";
-        ev.flag = kick(cmd.a, cmd.b);
-        bridge_->emit(std::move(ev));
+      case CmdType::Kick:
+        reply.b = "kick";
+        reply.flag = kick(cmd.a, cmd.b);
         break;
-      }
-      case CmdType::Query: {
-        HostEvent ev{EvType::Reply, 0, cmd.req};
-        ev.b = cmd.a;
-        if (cmd.a == "users") ev.users = user_list();
-        else ev.rooms = room_list();
-        bridge_->emit(std::move(ev));
+      case CmdType::Query:
+        reply.b = cmd.a;
+        if (cmd.a == "users") reply.users = user_list();
+        else reply.rooms = room_list();
         break;
-      }
       case CmdType::Login: {
         Client* c = lookup(cmd.id);
         if (c && c->state != ClientState::Closing) login(c, cmd.a);
@@ -50,7 +45,6 @@ void Server::on_host_commands() {
         Client* c = lookup(cmd.id);
         if (!c || (c->state != ClientState::Nick && c->state != ClientState::Auth)) break;
         c->state = ClientState::Nick;
-        c->auth_nick.clear();
         send(c, Out{OutKind::Prompt});
         break;
       }
@@ -61,14 +55,12 @@ void Server::on_host_commands() {
       case CmdType::SetPolicy:
         if (cmd.policy) pol_ = *cmd.policy;
         break;
-      case CmdType::Deliver: {
-        HostEvent ev{EvType::Reply, 0, cmd.req};
-        ev.b = "deliver";
-        ev.names = deliver(cmd.add, cmd.a);
-        bridge_->emit(std::move(ev));
+      case CmdType::Deliver:
+        reply.b = "deliver";
+        reply.names = deliver(cmd.add, cmd.a);
         break;
-      }
     }
+    if (!reply.b.empty()) bridge_->emit(std::move(reply));
   }
   drop_overflowed();
 }

@@ -42,7 +42,6 @@ struct Client {
   Client* next_dirty = nullptr;
 
   std::string nick;
-  std::string auth_nick;     // nick awaiting its password (state Auth)
   Room* room = nullptr;
   uint32_t room_pos = 0;     // index in room->members, for O(1) removal
 

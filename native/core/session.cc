@@ -129,7 +129,6 @@ void Server::try_register(Client* c, std::string_view nick) {
     // An account's nickname: the host asks for the password and answers with login() or prompt().
     c->state = ClientState::Auth;
     c->flags |= kClientWatched;
-    c->auth_nick = std::string(nick);
     emit_command(c, "auth", nick);
     return;
   }
@@ -139,7 +138,6 @@ void Server::try_register(Client* c, std::string_view nick) {
 void Server::register_client(Client* c, std::string_view nick) {
   unlink_timer(c);
   c->nick = std::string(nick);
-  c->auth_nick.clear();
   c->state = ClientState::Active;
   c->last_ms = now_ms_;
   idle_list_.push_back(c);
