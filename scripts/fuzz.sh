@@ -48,11 +48,13 @@ if have_clang; then
     log=$OUT/fuzz-$t.log
     # -max_len bounds an input (the session target reads at most 64 KiB anyway); rss_limit guards the
     # machine; -timeout flags an input that hangs the engine; leaks are checked per input.
+    # With FUZZ_JOBS > 1, libFuzzer runs that many fork()ed workers sharing the corpus (-fork).
+    par=()
+    [ "$JOBS" -gt 1 ] && par=(-fork="$JOBS")
     timeout $((SECONDS_EACH + 120)) "$OUT/fuzz_$t" -max_total_time="$SECONDS_EACH" -max_len=8192 -timeout=10 \
-      -rss_limit_mb=2048 -detect_leaks=1 -print_final_stats=1 -jobs="$JOBS" -workers="$JOBS" \
+      -rss_limit_mb=2048 -detect_leaks=1 -print_final_stats=1 "${par[@]}" \
       -artifact_prefix="$OUT/artifacts/$t/" "$work" "native/fuzz/corpus/$t" >"$log" 2>&1
     rc=$?
-    [ "$JOBS" -gt 1 ] && cat fuzz-*.log >>"$log" 2>/dev/null && rm -f fuzz-*.log
     runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{s+=$2} END {print s+0}')
     speed=$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{s+=$2} END {print s+0}')
     cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1)
