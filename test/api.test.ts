@@ -112,6 +112,29 @@ test('users() and rooms()', () => withServer({}, async (t) => {
   assert.equal(rooms, [{ name: 'dev', members: 1 }, { name: 'lobby', members: 1 }]);
 }));
 
+test('deliver(): host-formatted lines reach the online nicks (any case); the offline ones are returned', () => withServer({}, async (t) => {
+  const [alice, bob] = await t.registerAll('alice', 'bob');
+  const offline = await withTimeout(t.server.deliver(['ALICE', 'nobody', 'bob', 'not a nick'], '[@ops from server] deploy at noon'), 3000, 'deliver()');
+  assert.equal(offline, ['nobody', 'not a nick']);
+  await alice!.expectNext('[@ops from server] deploy at noon');
+  await bob!.expectNext('[@ops from server] deploy at noon');
+  // empty text only asks who is offline: nothing is sent
+  assert.equal(await t.server.deliver(['alice', 'carol'], ''), ['carol']);
+  bob!.send('/msg alice ping');
+  await alice!.expectNext('[pm from bob] ping');
+  assert.ok(t.server.stats().deliveries >= 3);
+}));
+
+test('per-connection events start flowing when a listener is added after listen()', () => withServer({ logLevel: 'silent' }, async (t) => {
+  await t.register('early');
+  const regP = waitEvent<RegisterEvent>(t.server, 'register', (e) => e.nick === 'late');
+  const discP = waitEvent<DisconnectEvent>(t.server, 'disconnect', (e) => e.nick === 'late');
+  const late = await t.register('late');
+  assert.is((await regP).nick, 'late');
+  late.send('/quit');
+  assert.is((await discP).reason, 'quit');
+}));
+
 test('events: connect, register, join, leave, disconnect', () => withServer({}, async (t) => {
   const seen: string[] = [];
   const s = t.server;

@@ -5,6 +5,8 @@ import net from 'node:net';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { dirname, join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createServer } from '../lib/index.js';
 import type { EngineStats } from '../lib/native.js';
@@ -444,12 +446,18 @@ export interface TestServer {
   errors: unknown[];
 }
 
+/** The data directory of in-process servers (accounts are on by default): one per test process, in
+ *  the system's temp directory and removed at exit, so no run sees another's accounts. */
+export const TEST_DATA_DIR = mkdtempSync(join(tmpdir(), 'epchat-test-'));
+process.on('exit', () => rmSync(TEST_DATA_DIR, { recursive: true, force: true }));
+
 export const TEST_DEFAULTS: ServerOptions = {
   host: '127.0.0.1',
   port: 0,
   logLevel: 'silent',
   console: false,
   handleSignals: false,
+  dataDir: TEST_DATA_DIR,
 } as ServerOptions;
 
 /** Starts a server on an ephemeral port, runs `fn`, then destroys every client it opened and
@@ -524,7 +532,7 @@ export interface Proc {
 export function spawnBin(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Proc {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
-    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    env: { ...process.env, NO_COLOR: '1', EPCHAT_DATA_DIR: TEST_DATA_DIR, ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   liveChildren.add(child);

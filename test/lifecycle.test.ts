@@ -14,7 +14,7 @@ test('terminating a worker that runs a server stops the engine and closes its cl
   const worker = new Worker(
     `import { parentPort } from 'node:worker_threads';
      const { createServer } = await import(${JSON.stringify(INDEX)});
-     const server = createServer({ host: '127.0.0.1', port: 0, logLevel: 'silent', console: false });
+     const server = createServer({ host: '127.0.0.1', port: 0, logLevel: 'silent', console: false, accounts: false });
      const { port } = await server.listen();
      parentPort.postMessage(port);`,
     { eval: true, type: 'module' } as never,
@@ -37,7 +37,7 @@ test('terminating a worker that runs a server stops the engine and closes its cl
 
 test('process.exit() with a server still listening exits at once, without close()', async () => {
   const script = `const { createServer } = await import(${JSON.stringify(INDEX)});
-    const server = createServer({ host: '127.0.0.1', port: 0, logLevel: 'silent', console: false });
+    const server = createServer({ host: '127.0.0.1', port: 0, logLevel: 'silent', console: false, accounts: false });
     const { port } = await server.listen();
     console.log(port);
     setTimeout(() => process.exit(7), 50);`;
@@ -51,7 +51,7 @@ test('process.exit() with a server still listening exits at once, without close(
 
 test('a listening server keeps the process alive; close() lets it exit by itself', async () => {
   const script = `const { createServer } = await import(${JSON.stringify(INDEX)});
-    const server = createServer({ host: '127.0.0.1', port: 0, logLevel: 'silent', console: false });
+    const server = createServer({ host: '127.0.0.1', port: 0, logLevel: 'silent', console: false, accounts: false });
     await server.listen();
     let ticks = 0;
     const t = setInterval(() => { if (++ticks === 3) { clearInterval(t); server.close().then((s) => console.log('closed ' + s.accepted)); } }, 30);`;

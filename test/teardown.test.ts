@@ -21,7 +21,7 @@ const nextLine = (sock) => new Promise((resolve, reject) => {
 for (let i = 0; i < ${iterations}; i++) {
   const worker = new Worker(\`import { parentPort } from 'node:worker_threads';
     const { createServer } = await import(${JSON.stringify(JSON.stringify(INDEX)).slice(1, -1)});
-    const server = createServer({ host: '127.0.0.1', port: 0, logLevel: 'silent', console: false });
+    const server = createServer({ host: '127.0.0.1', port: 0, logLevel: 'silent', console: false, accounts: false });
     const { port } = await server.listen();
     parentPort.postMessage(port);\`, { eval: true, type: 'module' });
   const port = await new Promise((r) => worker.once('message', r));
