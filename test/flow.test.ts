@@ -110,4 +110,21 @@ test('a slow reader is disconnected alone; the room is told Bye; the others get 
     await slow!.closed(5000);
   }, 30_000));
 
+test('a long list reply costs flood tokens: one more line per 1,000 lines it holds', () =>
+  withServer({ maxClients: 1200, quietRoomSize: 20, backlog: 1024, floodRate: 0.5, floodBurst: 3, floodKick: 40 }, async (t) => {
+    // 1,099 users besides alice: /who is 1,100 lines, so it costs 1 + 1.1 tokens of the 2 alice has
+    // left after her nick line (burst 3, refill 0.5 a second)
+    const N = 1099;
+    const BATCH = 100;
+    for (let i = 0; i < N; i += BATCH) {
+      await Promise.all(Array.from({ length: Math.min(BATCH, N - i) }, (_, j) => t.register(`u${i + j}`)));
+    }
+    const alice = await t.register('alice');
+    alice.send('/who');
+    assert.is((await alice.reply('WHO')).count, N + 1);
+    // without the charge, 1 token would be left for a second /who; with it, none
+    alice.send('/who');
+    await alice.expectNext(err('FLOOD'));
+  }, 30_000));
+
 test.run();

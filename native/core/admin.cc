@@ -9,6 +9,10 @@
 
 namespace ep {
 
+namespace {
+constexpr size_t kLoginNickMax = 255;  // the largest nickMaxLength the configuration accepts
+}  // namespace
+
 void Server::on_host_commands() {
   for (HostCmd& cmd : bridge_->take()) {
     HostEvent reply{EvType::Reply, 0, cmd.req};  // sent when a case names its kind in reply.b
@@ -38,7 +42,19 @@ void Server::on_host_commands() {
         break;
       case CmdType::Login: {
         Client* c = lookup(cmd.id);
-        if (c && c->state != ClientState::Closing) login(c, cmd.a);
+        if (!c || c->state == ClientState::Closing) break;
+        // A login bypasses nick protection, not the nick grammar: a nick with a blank, ':' or a
+        // control character (or an empty one) would let host code break the protocol's promise that
+        // a line starting "NICK: " is NICK's. Refused; an unregistered client goes back to the
+        // prompt rather than waiting in the password step. (Found by fuzz_session.) The bound is
+        // nickMaxLength's ceiling, so an account made under a longer limit can still log in.
+        if (!text::valid_nick(cmd.a, kLoginNickMax)) {
+          if (c->state == ClientState::Active) break;
+          c->state = ClientState::Nick;
+          send(c, Out{OutKind::Prompt});
+          break;
+        }
+        login(c, cmd.a);
         break;
       }
       case CmdType::Prompt: {

@@ -6,6 +6,7 @@
 // present among the recipients, never once per recipient.
 #pragma once
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "buf.h"
@@ -49,7 +50,7 @@ enum class OutKind : uint8_t {
   PmTo,      // a: recipient, c: text
   Announce,  // c: text
   Error,     // a: code, c: text
-  Item,      // a: reply kind (ROOM, USER, ...), c: fields
+  Item,      // a: reply kind (ROOM, USER, ...), b and c: fields (b optional)
   End,       // a: reply kind, n: item count
   Raw,       // c: protocol text supplied by the host, sent as is (one newline added per line)
 };
@@ -66,10 +67,19 @@ class Codec {
   virtual ~Codec() = default;
   // Small index, unique per codec, for the fan-out format cache.
   virtual int id() const = 0;
+  // Appends o, as one or more complete lines, to s.
+  virtual void append(const Out& o, std::string& s) const = 0;
   // Formats o into a new buffer holding one reference; nullptr when out of memory.
-  virtual Buf* format(const Out& o) = 0;
+  Buf* format(const Out& o) {
+    scratch_.clear();
+    append(o, scratch_);
+    return Buf::make(scratch_.data(), scratch_.size());
+  }
   // Parses one complete, validated line.
   virtual Request parse(std::string_view line) const = 0;
+
+ private:
+  std::string scratch_;
 };
 
 }  // namespace ep

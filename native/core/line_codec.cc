@@ -78,9 +78,7 @@ Request LineCodec::parse(std::string_view line) const {
   return r;
 }
 
-Buf* LineCodec::format(const Out& o) {
-  std::string& s = scratch_;
-  s.clear();
+void LineCodec::append(const Out& o, std::string& s) const {
   auto add = [&s](std::string_view v) { s.append(v.data(), v.size()); };
   switch (o.kind) {
     case OutKind::Prompt:
@@ -120,7 +118,9 @@ Buf* LineCodec::format(const Out& o) {
       add("!! "), add(o.a), add(" "), add(o.c);
       break;
     case OutKind::Item:
-      add("== "), add(o.a), add(" "), add(o.c);
+      add("== "), add(o.a);
+      if (!o.b.empty()) add(" "), add(o.b);
+      add(" "), add(o.c);
       break;
     case OutKind::End:
       add("== END "), add(o.a), add(" "), add(std::to_string(o.n));
@@ -130,7 +130,6 @@ Buf* LineCodec::format(const Out& o) {
       break;
   }
   s.push_back('\n');
-  return Buf::make(s.data(), s.size());
 }
 
 }  // namespace ep

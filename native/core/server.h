@@ -88,6 +88,23 @@ class Server {
   void finalize(Client* c);
   void begin_shutdown(bool force);
 
+  // A list reply (`== KIND fields` lines, then `== END KINDS n`) built in one buffer: one allocation
+  // and one queue entry however long the list.
+  struct ListReply {
+    Client* c;
+    std::string_view kind;
+    std::string buf;
+    uint64_t n = 0;
+    void add(std::string_view first, std::string_view rest) {
+      c->codec->append(Out{OutKind::Item, kind, first, rest}, buf);
+      ++n;
+    }
+  };
+  void finish(ListReply& r, std::string_view end_kind);
+  // Registered clients sorted by nick without regard to case (keys lowered once, not per comparison).
+  template <typename Range>
+  static std::vector<const Client*> by_nick(const Range& clients);
+
   // --- what clients ask for (session.cc)
   void dispatch(Client* c, std::string_view line);
   void on_prompt_line(Client* c, std::string_view line);

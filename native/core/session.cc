@@ -207,23 +207,43 @@ void Server::rename(Client* c, std::string_view nick) {
   else fanout(c->room, o, nullptr, false);
 }
 
+// A long list costs its asker flood tokens (one per 1,000 lines), so asking for 19,000 users over
+// and over cannot keep the engine busy for everyone else.
+void Server::finish(ListReply& r, std::string_view end_kind) {
+  r.c->codec->append(Out{OutKind::End, end_kind, {}, {}, r.n}, r.buf);
+  Buf* b = Buf::make(r.buf.data(), r.buf.size());
+  if (!b) {
+    overflowed_.push_back(r.c);
+    return;
+  }
+  enqueue(r.c, b);
+  b->unref();
+  if (pol_.flood_rate > 0) r.c->tokens -= static_cast<double>(r.n) / 1000.0;
+}
+
+template <typename Range>
+std::vector<const Client*> Server::by_nick(const Range& clients) {
+  std::vector<std::pair<std::string, const Client*>> keyed;
+  for (const Client* c : clients)
+    if (c && c->state == ClientState::Active) keyed.emplace_back(text::lower(c->nick), c);
+  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<const Client*> out;
+  out.reserve(keyed.size());
+  for (auto& k : keyed) out.push_back(k.second);
+  return out;
+}
+
 void Server::cmd_help(Client* c) {
-  uint64_t n = 0;
-  for (const HelpLine& h : kHelp) {
-    send(c, Out{OutKind::Item, "HELP", {}, std::string(h.usage) + " - " + h.what});
-    ++n;
-  }
-  for (const std::string& line : pol_.help) {
-    send(c, Out{OutKind::Item, "HELP", {}, line});
-    ++n;
-  }
-  send(c, Out{OutKind::End, "HELP", {}, {}, n});
+  ListReply r{c, "HELP"};
+  for (const HelpLine& h : kHelp) r.add(h.usage, std::string("- ") + h.what);
+  for (const std::string& line : pol_.help) r.add({}, line);
+  finish(r, "HELP");
 }
 
 void Server::cmd_rooms(Client* c) {
-  std::vector<RoomRec> rooms = room_list();
-  for (const RoomRec& r : rooms) send(c, Out{OutKind::Item, "ROOM", {}, r.name + " " + std::to_string(r.members)});
-  send(c, Out{OutKind::End, "ROOMS", {}, {}, rooms.size()});
+  ListReply r{c, "ROOM"};
+  for (const Room* room : rooms_.sorted()) r.add(room->name, std::to_string(room->members.size()));
+  finish(r, "ROOMS");
 }
 
 void Server::cmd_join(Client* c, std::string_view name, bool create) {
@@ -272,20 +292,15 @@ void Server::move_to(Client* c, Room* to) {
 }
 
 void Server::cmd_users(Client* c) {
-  std::vector<const std::string*> nicks;
-  nicks.reserve(c->room->members.size());
-  for (Client* m : c->room->members) nicks.push_back(&m->nick);
-  std::sort(nicks.begin(), nicks.end(), [](const std::string* a, const std::string* b) {
-    return text::lower(*a) < text::lower(*b);
-  });
-  for (const std::string* n : nicks) send(c, Out{OutKind::Item, "USER", {}, *n});
-  send(c, Out{OutKind::End, "USERS", {}, {}, nicks.size()});
+  ListReply r{c, "USER"};
+  for (const Client* m : by_nick(c->room->members)) r.add({}, m->nick);
+  finish(r, "USERS");
 }
 
 void Server::cmd_who(Client* c) {
-  std::vector<UserRec> users = user_list();
-  for (const UserRec& u : users) send(c, Out{OutKind::Item, "WHO", {}, u.nick + " " + u.room});
-  send(c, Out{OutKind::End, "WHO", {}, {}, users.size()});
+  ListReply r{c, "WHO"};
+  for (const Client* u : by_nick(slots_)) r.add(u->nick, u->room->name);
+  finish(r, "WHO");
 }
 
 void Server::cmd_msg(Client* c, std::string_view to, std::string_view text) {
@@ -327,9 +342,9 @@ void Server::cmd_me(Client* c, std::string_view text) {
 }
 
 void Server::cmd_stats(Client* c) {
-  auto snap = stats_->snapshot(now_ms_);
-  for (auto& kv : snap) send(c, Out{OutKind::Item, "STAT", {}, std::string(kv.first) + " " + std::to_string(kv.second)});
-  send(c, Out{OutKind::End, "STATS", {}, {}, snap.size()});
+  ListReply r{c, "STAT"};
+  for (auto& kv : stats_->snapshot(now_ms_)) r.add(kv.first, std::to_string(kv.second));
+  finish(r, "STATS");
 }
 
 void Server::emit_command(Client* c, std::string_view name, std::string_view args) {
@@ -342,9 +357,7 @@ void Server::emit_command(Client* c, std::string_view name, std::string_view arg
 
 std::vector<UserRec> Server::user_list() const {
   std::vector<UserRec> v;
-  for (Client* c : slots_)
-    if (c && c->state == ClientState::Active) v.push_back({c->id(), c->nick, c->room->name, c->addr});
-  std::sort(v.begin(), v.end(), [](const UserRec& a, const UserRec& b) { return text::lower(a.nick) < text::lower(b.nick); });
+  for (const Client* c : by_nick(slots_)) v.push_back({c->id(), c->nick, c->room->name, c->addr});
   return v;
 }
 
