@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdint>
+#include <string>
 
 namespace ep {
 
@@ -41,7 +43,30 @@ void Bridge::publish() {
   {
     std::lock_guard<std::mutex> lock(out_mu_);
     was_empty = outbox_.empty();
-    if (was_empty) {
+    // A host that stops draining (a JavaScript thread stuck in a long task) must not grow the
+    // engine's memory without bound: past the limit, message events (a tap on the chat, not needed
+    // by anything else) are dropped and counted; the others are rarer and must not be lost.
+    if (outbox_.size() + batch_.size() > kMaxPending) {
+      size_t room = outbox_.size() < kMaxPending ? kMaxPending - outbox_.size() : 0;
+      size_t before = batch_.size();
+      batch_.erase(std::remove_if(batch_.begin(), batch_.end(),
+                                  [&room](const HostEvent& e) {
+                                    if (room > 0) {
+                                      --room;
+                                      return false;
+                                    }
+                                    return e.type == EvType::Message;
+                                  }),
+                   batch_.end());
+      dropped_ += before - batch_.size();
+    } else if (dropped_ > 0) {
+      HostEvent ev{EvType::Error};
+      ev.a = "EPCHAT_EVENTS_DROPPED";
+      ev.b = std::to_string(dropped_) + " message events dropped: the host did not keep up";
+      outbox_.push_back(std::move(ev));
+      dropped_ = 0;
+    }
+    if (outbox_.empty()) {
       outbox_.swap(batch_);
     } else {
       for (auto& e : batch_) outbox_.push_back(std::move(e));

@@ -94,8 +94,10 @@ class Bridge {
   std::mutex in_mu_;
   std::vector<HostCmd> inbox_;
   std::vector<HostEvent> batch_;
+  static constexpr size_t kMaxPending = 1 << 16;  // events waiting for the host
   std::mutex out_mu_;
   std::vector<HostEvent> outbox_;
+  uint64_t dropped_ = 0;  // message events dropped since the last report
 };
 
 }  // namespace ep
