@@ -1,19 +1,34 @@
-// fuzz_session: client bytes through the whole engine, with no network.
+// fuzz_session: client bytes and host commands through the whole engine, with no network.
 //
 // One Server, bound to 127.0.0.1:0 once per process. Per input: a policy chosen by the first byte,
 // one to four clients adopted from socketpairs, the input's lines dealt to them round robin and
 // written in chunks of fuzzed sizes between loop passes (step(0)), then passes until nothing moves.
-// Every byte the server writes is checked; then the clients close and the server must free them.
+// A line of the input that starts with the two bytes FF FE is not a client's: it is a host command,
+// posted through the Bridge once the client lines before it are written (see HostOp below), so the
+// host's side (login, prompt, protect, deliver, setPolicy, send, kick, query, announce) runs
+// interleaved with client traffic. Every byte the server writes is checked, and so is every event
+// the Bridge hands out; then the clients close and the server must free them.
 //
-// Input: byte 0 = flags (below), bytes 1-4 = chunk-size seed, the rest = client bytes; line i
-// (split on '\n', kept) goes to client i % nclients.
+// Input: byte 0 = flags (below), bytes 1-4 = chunk-size seed, the rest = lines (split on '\n',
+// kept); client line i goes to client i % nclients.
 //
 // Invariants checked:
 //   - every server line ends with '\n' (a line may be cut only for a client dropped as slow or
 //     reset, whose queue is discarded by design);
-//   - every line is valid UTF-8 with no control character but tab;
-//   - every line starts with a documented prefix (">> ", "!! CODE" with a documented CODE, "== ",
-//     "* ", "[pm from NICK] ", "[pm to NICK] ") or with "NICK: " for a registered NICK;
+//   - every line is valid UTF-8 with no control character but tab, and starts with a documented
+//     prefix (">> ", "!! CODE" with a documented CODE, "== ", "* ", "[pm from NICK] ",
+//     "[pm to NICK] ") or with "NICK: " for a registered NICK. Exempt: a line that is exactly a
+//     piece of text the harness itself had the engine send as is (Send, Deliver, Announce): the
+//     engine forwards host text verbatim by design, control bytes and all, so the harness fuzzes
+//     that text freely and only excuses the lines it injected;
+//   - events are well formed: per-client events name a client of this input, nicks and rooms
+//     follow their grammar, disconnect reasons and command names are known ones, `auth` only for a
+//     protected nick; every Deliver / Kick / Query gets exactly one Reply with its req and kind;
+//     deliver's offline list is a subsequence of the nicks asked for and holds every nick that
+//     cannot be online (bad syntax); a kick of such a nick fails; a users/rooms query pair agrees;
+//   - with lifecycle events off (for the whole pass), no connect / register / nick / join / leave /
+//     disconnect / timeout event for a client the host never logged in and that never entered the
+//     password step;
 //   - once the clients are closed the server frees them all: no connection, no user, no room but
 //     the default one (and ASan/LSan see no error and no leak).
 #include <signal.h>
@@ -25,6 +40,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -47,17 +63,28 @@ constexpr uint8_t kHostOps = 0x20;      // afterwards, the host announces and ki
 constexpr uint8_t kAbort = 0x40;        // the last client closes without reading, output pending
 constexpr uint8_t kQuietRooms = 0x80;   // quietRoomSize 1: joins/departures stop being announced
 
+// A host-command line: FF FE, then the op byte, then its arguments (to the end of the line).
+// Op byte: bit 7 = let the server settle first (otherwise the command lands while client bytes
+// may still be in flight); (op & 0x7F) % kOpCount = the command.
+enum HostOp : uint8_t { OpLogin, OpPrompt, OpProtect, OpDeliver, OpPolicy, OpSend, OpKick, OpQuery, OpAnnounce, kOpCount };
+
 const char* const kCodes[] = {
     "NICK_INVALID", "NICK_TAKEN",   "NICK_RESERVED",   "NOT_REGISTERED", "UNKNOWN_COMMAND", "USAGE",
     "NO_SUCH_ROOM", "ROOM_EXISTS",  "ROOM_INVALID",    "ROOM_LIMIT",     "ALREADY_IN_ROOM", "NO_SUCH_USER",
     "LINE_TOO_LONG", "BAD_UTF8",    "BAD_CHAR",        "EMPTY",          "FLOOD",           "FLOOD_KICK",
-    "IDLE_TIMEOUT", "REGISTRATION_TIMEOUT", "SERVER_FULL", "KICKED",     "SHUTDOWN",
+    "IDLE_TIMEOUT", "REGISTRATION_TIMEOUT", "SERVER_FULL", "KICKED",     "SHUTDOWN",        "NICK_PROTECTED",
 };
+
+const char* const kReasons[] = {"quit", "closed", "reset", "slow", "kicked", "flood", "idle", "registration"};
+
+// Command names a fuzzed policy may delegate (some are built-in commands, which stay built in).
+const char* const kDelegates[] = {"register", "login", "msg", "group", "read", "unread", "passwd"};
 
 struct World {
   ep::Bridge bridge;
   ep::Stats stats;
   std::unique_ptr<ep::Server> server;
+  std::vector<uint64_t> old_ids;  // ids of clients of earlier inputs: closed and freed by now
   World() {
     signal(SIGPIPE, SIG_IGN);
     ep::Options opt;
@@ -81,6 +108,43 @@ World& world() {
   return w;
 }
 
+std::string lower(std::string_view s) {
+  std::string o(s);
+  for (char& c : o)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return o;
+}
+
+bool room_syntax(std::string_view s) {
+  if (s.empty() || s.size() > 32) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+// Splits s at the first `sep`: returns the part before, leaves the rest in s (empty if none).
+std::string_view cut(std::string_view* s, char sep) {
+  size_t i = s->find(sep);
+  std::string_view head = s->substr(0, i);
+  *s = i == std::string_view::npos ? std::string_view() : s->substr(i + 1);
+  return head;
+}
+
+std::string_view strip_eol(std::string_view s) {
+  if (!s.empty() && s.back() == '\n') s.remove_suffix(1);
+  if (!s.empty() && s.back() == '\r') s.remove_suffix(1);
+  return s;
+}
+
+// Printable ASCII only (policy help lines come from the host's configuration, which is validated).
+std::string printable(std::string_view s) {
+  std::string o;
+  for (char c : s)
+    if (c >= 0x20 && c < 0x7F) o.push_back(c);
+  return o;
+}
+
 struct Peer {
   int fd = -1;  // our end of the socketpair
   uint64_t id = 0;
@@ -92,16 +156,173 @@ struct Peer {
   std::string rx;       // received, not yet split into lines
 };
 
+struct Expect {
+  std::string kind;                // "deliver", "kick", "users", "rooms"
+  std::vector<std::string> asked;  // deliver: the nicks asked for; kick: the nick
+  bool answered = false;
+};
+
 struct Session {
   World& w;
   std::vector<Peer> peers;
-  std::set<std::string> nicks;  // every nick registered during this input (lower case)
+  std::set<std::string> nicks;       // every nick registered during this input (lower case)
+  std::set<std::string> candidates;  // every word the clients typed and every nick the host logged in
+  std::vector<std::string> typed;    // client lines, line ending removed (nicks a client may type)
+  std::set<uint64_t> watched;        // ids logged in by the host or seen entering the password step
+  std::set<std::string> protect_ever;
+  std::set<std::string> delegate_ever = {"auth", "password"};
+  std::set<std::string> injected;    // lines the harness had the engine send verbatim
+  std::map<uint32_t, Expect> expect;
+  uint32_t next_req = 1;
+  std::vector<std::string> auth_nicks;  // nicks clients typed that the server sent to the password step
+  uint64_t last_auth_id = 0;
+  bool lc_ever_off = false;  // lifecycle events were off at some point: event-learned nicks are partial
+  bool lc_now = true;        // lifecycle_events in the last policy posted
+  bool lc_pass = true;       // on at some point during the last pass (before or after its commands)
+  ep::Policy pol;            // the last policy posted
 
-  std::string lower(std::string_view s) {
-    std::string o(s);
-    for (char& c : o)
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return o;
+  uint32_t users_req = 0;    // a users/rooms query pair posted together
+  size_t users_count = 0;
+  bool users_seen = false;
+
+  bool peer_id(uint64_t id) const {
+    for (const Peer& p : peers)
+      if (p.id == id) return true;
+    return false;
+  }
+
+  bool known_nick(std::string_view n) const {
+    std::string k = lower(n);
+    return nicks.count(k) || (lc_ever_off && candidates.count(k));
+  }
+
+  void check_reply(const ep::HostEvent& ev) {
+    auto it = expect.find(ev.req);
+    FUZZ_CHECK(it != expect.end(), "reply with unknown req %u (kind %s)", ev.req, ev.b.c_str());
+    Expect& e = it->second;
+    FUZZ_CHECK(!e.answered, "second reply for req %u", ev.req);
+    FUZZ_CHECK(ev.b == e.kind, "reply kind %s for a %s request", ev.b.c_str(), e.kind.c_str());
+    e.answered = true;
+    if (e.kind == "deliver") {
+      // The offline nicks, in the order asked: a subsequence of the request.
+      size_t j = 0;
+      for (const std::string& n : ev.names) {
+        while (j < e.asked.size() && e.asked[j] != n) ++j;
+        FUZZ_CHECK(j < e.asked.size(), "deliver reported %s offline, not asked (or out of order)", n.c_str());
+        ++j;
+      }
+      // A nick nobody can hold is never online.
+      for (const std::string& n : e.asked) {
+        if (fuzz::nick_syntax(n)) continue;
+        bool listed = false;
+        for (const std::string& o : ev.names) listed = listed || o == n;
+        FUZZ_CHECK(listed, "deliver found an impossible nick online");
+      }
+    } else if (e.kind == "kick") {
+      if (ev.flag) FUZZ_CHECK(fuzz::nick_syntax(e.asked[0]) && known_nick(e.asked[0]), "kicked a nick nobody had");
+    } else if (e.kind == "users") {
+      std::set<std::string> seen;
+      std::set<uint64_t> ids;
+      for (const ep::UserRec& u : ev.users) {
+        FUZZ_CHECK(fuzz::nick_syntax(u.nick) && known_nick(u.nick), "users: bad or unknown nick");
+        FUZZ_CHECK(seen.insert(lower(u.nick)).second, "users: nick twice");
+        FUZZ_CHECK(ids.insert(u.id).second && peer_id(u.id), "users: id twice or not a client of this input");
+        FUZZ_CHECK(room_syntax(u.room), "users: bad room");
+      }
+      if (ev.req == users_req) {
+        users_count = ev.users.size();
+        users_seen = true;
+      }
+    } else if (e.kind == "rooms") {
+      std::set<std::string> seen;
+      size_t members = 0;
+      bool lobby = false;
+      for (const ep::RoomRec& r : ev.rooms) {
+        FUZZ_CHECK(room_syntax(r.name) && seen.insert(lower(r.name)).second, "rooms: bad or repeated room");
+        lobby = lobby || r.name == "lobby";
+        FUZZ_CHECK(r.members > 0 || r.name == "lobby", "rooms: an empty room other than the default one");
+        members += r.members;
+      }
+      FUZZ_CHECK(lobby, "rooms: no default room");
+      if (ev.req == users_req + 1 && users_seen)
+        FUZZ_CHECK(members == users_count, "rooms count %zu members, users %zu", members, users_count);
+    }
+  }
+
+  void check_event(const ep::HostEvent& ev) {
+    using ep::EvType;
+    switch (ev.type) {
+      case EvType::Connect:
+      case EvType::Register:
+      case EvType::Nick:
+      case EvType::Join:
+      case EvType::Leave:
+      case EvType::Disconnect:
+      case EvType::Timeout:
+        FUZZ_CHECK(peer_id(ev.id), "lifecycle event %d for a client not of this input", static_cast<int>(ev.type));
+        if (!lc_pass)
+          FUZZ_CHECK(watched.count(ev.id), "lifecycle event %d with lifecycle events off, for a client the host "
+                     "never logged in", static_cast<int>(ev.type));
+        break;
+      default:
+        break;
+    }
+    switch (ev.type) {
+      case EvType::Connect:
+        FUZZ_CHECK(ev.a.rfind("fuzz:", 0) == 0, "connect with address %s", ev.a.c_str());
+        break;
+      case EvType::Register:
+        FUZZ_CHECK(fuzz::nick_syntax(ev.a), "register of a bad nick");
+        nicks.insert(lower(ev.a));
+        break;
+      case EvType::Nick:
+        FUZZ_CHECK(fuzz::nick_syntax(ev.a) && fuzz::nick_syntax(ev.b), "nick event with a bad nick");
+        nicks.insert(lower(ev.b));
+        break;
+      case EvType::Join:
+      case EvType::Leave:
+        FUZZ_CHECK(fuzz::nick_syntax(ev.a) && room_syntax(ev.b), "join/leave with a bad nick or room");
+        break;
+      case EvType::Message:
+        FUZZ_CHECK(peer_id(ev.id) && fuzz::nick_syntax(ev.a), "message event from a bad nick");
+        break;
+      case EvType::Disconnect: {
+        bool known = false;
+        for (const char* r : kReasons) known = known || ev.b == r;
+        FUZZ_CHECK(known, "disconnect reason %s", ev.b.c_str());
+        FUZZ_CHECK(ev.a.empty() || fuzz::nick_syntax(ev.a), "disconnect of a bad nick");
+        if (ev.b == "slow" || ev.b == "reset")
+          for (Peer& p : peers)
+            if (p.id == ev.id) p.cut_ok = true;
+        break;
+      }
+      case EvType::Timeout:
+        break;
+      case EvType::Command:
+        FUZZ_CHECK(peer_id(ev.id), "command from a client not of this input");
+        FUZZ_CHECK(delegate_ever.count(ev.b), "command event %s: never delegated", ev.b.c_str());
+        if (ev.b == "auth" || ev.b == "password") {
+          FUZZ_CHECK(ev.a.empty(), "%s from a registered client", ev.b.c_str());
+        } else {
+          FUZZ_CHECK(ev.a.empty() || fuzz::nick_syntax(ev.a), "command from a bad nick");
+        }
+        if (ev.b == "auth") {
+          FUZZ_CHECK(fuzz::nick_syntax(ev.c) && protect_ever.count(lower(ev.c)), "auth for an unprotected nick");
+          watched.insert(ev.id);
+          auth_nicks.push_back(ev.c);
+          last_auth_id = ev.id;
+        }
+        break;
+      case EvType::Reply:
+        check_reply(ev);
+        break;
+      case EvType::Console:
+      case EvType::Signal:
+      case EvType::Error:
+      case EvType::Closed:
+        FUZZ_CHECK(false, "unexpected event %d (%s %s)", static_cast<int>(ev.type), ev.a.c_str(), ev.b.c_str());
+        break;
+    }
   }
 
   // Returns how many events the pass produced.
@@ -109,11 +330,7 @@ struct Session {
     size_t n = 0;
     for (ep::HostEvent& ev : w.bridge.drain()) {
       ++n;
-      if (ev.type == ep::EvType::Register) nicks.insert(lower(ev.a));
-      if (ev.type == ep::EvType::Nick) nicks.insert(lower(ev.b));
-      if (ev.type == ep::EvType::Disconnect && (ev.b == "slow" || ev.b == "reset"))
-        for (Peer& p : peers)
-          if (p.id == ev.id) p.cut_ok = true;
+      check_event(ev);
     }
     return n;
   }
@@ -122,6 +339,7 @@ struct Session {
     char shown[300];
     fuzz::dump(line.substr(0, 60), shown, sizeof shown);
     if (verbose()) std::fprintf(stderr, "  < %s\n", shown);
+    if (injected.count(std::string(line))) return;
     FUZZ_CHECK(fuzz::classify(line) == fuzz::Verdict::Ok, "server line not clean UTF-8 text: %s", shown);
     auto starts = [&](std::string_view p) { return line.substr(0, p.size()) == p; };
     if (starts(">> ") || starts("== ") || starts("* ")) return;
@@ -138,13 +356,13 @@ struct Session {
       size_t close = line.find("] ", p.size());
       FUZZ_CHECK(close != std::string_view::npos, "pm line without '] ': %s", shown);
       std::string_view nick = line.substr(p.size(), close - p.size());
-      FUZZ_CHECK(nicks.count(lower(nick)), "pm with unregistered nick: %s", shown);
+      FUZZ_CHECK(known_nick(nick), "pm with unregistered nick: %s", shown);
       return;
     }
     size_t colon = line.find(": ");
     FUZZ_CHECK(colon != std::string_view::npos, "line with no known prefix: %s", shown);
     std::string_view nick = line.substr(0, colon);
-    FUZZ_CHECK(fuzz::nick_syntax(nick) && nicks.count(lower(nick)), "chat line from no registered nick: %s", shown);
+    FUZZ_CHECK(fuzz::nick_syntax(nick) && known_nick(nick), "chat line from no registered nick: %s", shown);
   }
 
   void split_lines(Peer& p) {
@@ -181,7 +399,16 @@ struct Session {
     return total;
   }
 
-  void pass() { w.server->step(0); }
+  // One loop pass. Commands posted before it take effect during it, after any client input the
+  // same pass handles first: a lifecycle setting counts as off for the pass only if it was off both
+  // before and after.
+  void pass() {
+    bool before = lc_pass_after_;
+    w.server->step(0);
+    lc_pass = before || lc_now;
+    lc_pass_after_ = lc_now;
+  }
+  bool lc_pass_after_ = true;
 
   // Steps until three passes in a row move nothing (bounded).
   void settle(bool everyone) {
@@ -192,7 +419,212 @@ struct Session {
       calm = moved ? 0 : calm + 1;
     }
   }
+
+  void post_policy(const ep::Policy& p) {
+    pol = p;
+    lc_now = p.lifecycle_events;
+    if (!lc_now) lc_ever_off = true;
+    for (const std::string& d : p.delegate) delegate_ever.insert(d);
+    if (p.delegate_offline_msg) delegate_ever.insert("msg");
+    ep::HostCmd set{ep::CmdType::SetPolicy};
+    set.policy = std::make_shared<ep::Policy>(p);
+    w.bridge.post(std::move(set));
+  }
+
+  // Text the engine will send as is: its lines are excused from the clean-output check.
+  // Send and Deliver drop trailing newlines first (strip); Announce does not.
+  void inject(std::string_view prefix, std::string_view text, bool strip = true) {
+    while (strip && !text.empty() && text.back() == '\n') text.remove_suffix(1);
+    if (!text.empty() && text.back() == '\n') injected.insert(std::string());  // ends in an empty line
+    injected.insert(std::string(prefix) + std::string(cut(&text, '\n')));
+    while (!text.empty()) injected.insert(std::string(cut(&text, '\n')));
+  }
+
+  // A client id chosen by a byte: a peer (open or closed), the last client sent to the password
+  // step, a client of an earlier input (freed), a slot nobody has, a live slot with the wrong
+  // generation, or 0.
+  uint64_t pick_id(uint8_t t) {
+    switch (t & 7) {
+      case 4: return last_auth_id;
+      case 5: return w.old_ids.empty() ? 0 : w.old_ids[t % w.old_ids.size()];
+      case 6: return (uint64_t{t} << 20) | (4096 + t);  // slot far beyond any used
+      case 7: return peers[t % peers.size()].id + (uint64_t{1000} << 20);
+      default: return peers[(t & 3) % peers.size()].id;
+    }
+  }
+
+  std::string nth(const std::set<std::string>& s, uint8_t i) {
+    if (s.empty()) return "nobody";
+    auto it = s.begin();
+    std::advance(it, i % s.size());
+    return *it;
+  }
+  std::string typed_line(uint8_t i) { return typed.empty() ? "x" : typed[i % typed.size()]; }
+
+  // A nick chosen by a byte (low 2 bits = source) from `field` or the session.
+  std::string pick_nick(uint8_t m, std::string_view field) {
+    std::string n;
+    switch (m & 3) {
+      case 0: n = std::string(field); break;               // as the input has it, valid or not
+      case 1: n = nth(nicks, static_cast<uint8_t>(m >> 3)); break;  // someone registered
+      case 2: n = auth_nicks.empty() ? std::string(field) : auth_nicks.back(); break;
+      case 3: n = typed_line(static_cast<uint8_t>(m >> 3)); break;  // a line a client types
+    }
+    if (m & 4)  // another case
+      for (char& c : n)
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) c = static_cast<char>(c ^ 0x20);
+    return n;
+  }
+
+  void host_op(std::string_view line) {
+    fuzz::Bytes b{reinterpret_cast<const uint8_t*>(line.data()), line.size()};
+    uint8_t op = b.u8();
+    if (op & 0x80) settle(false);
+    ep::HostCmd cmd{ep::CmdType::Stop};  // replaced below; Stop is never posted (the server is shared)
+    switch (static_cast<HostOp>((op & 0x7F) % kOpCount)) {
+      case OpLogin: {
+        uint8_t t = b.u8(), m = b.u8();
+        cmd.type = ep::CmdType::Login;
+        cmd.id = pick_id(t);
+        cmd.a = pick_nick(m, std::string_view(reinterpret_cast<const char*>(b.p), b.n));
+        watched.insert(cmd.id);
+        candidates.insert(lower(cmd.a));
+        break;
+      }
+      case OpPrompt:
+        cmd.type = ep::CmdType::Prompt;
+        cmd.id = pick_id(b.u8());
+        break;
+      case OpProtect: {
+        uint8_t m = b.u8();
+        cmd.type = ep::CmdType::Protect;
+        std::string_view rest(reinterpret_cast<const char*>(b.p), b.n);
+        std::vector<std::string> names;
+        if ((m & 6) == 0) {
+          while (!rest.empty()) names.emplace_back(cut(&rest, ','));
+        } else {
+          names.push_back(pick_nick(static_cast<uint8_t>(m >> 1), rest));
+        }
+        for (const std::string& n : names) {
+          if (m & 1) {
+            cmd.remove.push_back(n);
+          } else {
+            cmd.add.push_back(n);
+            protect_ever.insert(lower(n));
+          }
+        }
+        break;
+      }
+      case OpDeliver: {
+        uint8_t m = b.u8(), k = b.u8();
+        cmd.type = ep::CmdType::Deliver;
+        std::string_view rest(reinterpret_cast<const char*>(b.p), b.n);
+        std::string_view names = cut(&rest, ' ');
+        while (!names.empty()) cmd.add.emplace_back(cut(&names, ','));
+        for (int i = 0; i < (m >> 4); ++i) cmd.add.push_back(nth(nicks, static_cast<uint8_t>(k + i)));
+        if (m & 2) cmd.add.push_back(typed_line(k));
+        if (m & 4) cmd.add.push_back("no such nick!");
+        if (!(m & 1)) cmd.a = std::string(rest);  // else: only asks who is offline
+        if (!cmd.a.empty()) inject("", cmd.a);
+        cmd.req = next_req++;
+        expect[cmd.req] = Expect{"deliver", cmd.add};
+        break;
+      }
+      case OpPolicy: {
+        uint8_t len = b.u8(), fl = b.u8(), fk = b.u8(), q = b.u8(), dm = b.u8();
+        ep::Policy p = pol;
+        p.max_line = 16 + len * 16u;
+        p.flood_rate = (fl & 1) ? 0.001 : 0;
+        p.flood_burst = 1 + (fk & 15);
+        p.flood_kick = 1 + (fk >> 4);
+        p.quiet_room_size = (fl & 2) ? 1000 : (q & 3);
+        p.lifecycle_events = !(fl & 4);
+        p.delegate_offline_msg = fl & 8;
+        p.emit_messages = fl & 16;
+        p.auto_create_rooms = fl & 32;
+        p.max_rooms = (fl & 64) ? 2 + (q >> 6) : 10000;
+        p.nick_max = (fl & 128) ? 1 + ((q >> 2) & 15) : 24;
+        p.delegate.clear();
+        for (size_t i = 0; i < sizeof kDelegates / sizeof *kDelegates; ++i)
+          if (dm & (1u << i)) p.delegate.insert(kDelegates[i]);
+        std::string_view rest(reinterpret_cast<const char*>(b.p), b.n);
+        std::string own = lower(printable(cut(&rest, ',')));
+        if ((dm & 0x80) && !own.empty() && own.find(' ') == std::string::npos) p.delegate.insert(own);
+        p.help.clear();
+        for (int i = 0; i < 3 && !rest.empty(); ++i) p.help.push_back(printable(cut(&rest, ',')));
+        post_policy(p);
+        pass();
+        read_all(false);
+        return;
+      }
+      case OpSend: {
+        cmd.type = ep::CmdType::Send;
+        cmd.id = pick_id(b.u8());
+        cmd.a = std::string(reinterpret_cast<const char*>(b.p), b.n);
+        inject("", cmd.a);
+        break;
+      }
+      case OpKick: {
+        uint8_t m = b.u8();
+        std::string_view rest(reinterpret_cast<const char*>(b.p), b.n);
+        std::string_view field = cut(&rest, ' ');
+        cmd.type = ep::CmdType::Kick;
+        cmd.a = pick_nick(m, field);
+        cmd.b = std::string(printable(rest));
+        cmd.req = next_req++;
+        expect[cmd.req] = Expect{"kick", {cmd.a}};
+        break;
+      }
+      case OpQuery: {
+        ep::HostCmd users{ep::CmdType::Query};
+        users.a = "users";
+        users.req = users_req = next_req++;
+        expect[users.req] = Expect{"users", {}};
+        users_seen = false;
+        w.bridge.post(std::move(users));
+        cmd.type = ep::CmdType::Query;
+        cmd.a = "rooms";
+        cmd.req = next_req++;
+        expect[cmd.req] = Expect{"rooms", {}};
+        break;
+      }
+      case OpAnnounce:
+        cmd.type = ep::CmdType::Announce;
+        cmd.a = std::string(reinterpret_cast<const char*>(b.p), b.n);
+        inject(">> [server] ", cmd.a, false);
+        break;
+      case kOpCount:
+        return;
+    }
+    FUZZ_CHECK(cmd.type != ep::CmdType::Stop, "no command chosen");
+    w.bridge.post(std::move(cmd));
+    pass();
+    read_all(false);
+  }
+
+  // Writes every peer's pending bytes in chunks, a pass after each round.
+  void write_all(fuzz::Chunker& ch) {
+    for (int round = 0; round < 100000; ++round) {
+      bool more = false;
+      for (Peer& p : peers) {
+        if (p.fd < 0 || p.off >= p.in.size()) continue;
+        size_t n = ch.next();
+        if (n > p.in.size() - p.off) n = p.in.size() - p.off;
+        ssize_t wr = ::send(p.fd, p.in.data() + p.off, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (wr > 0) p.off += static_cast<size_t>(wr);
+        else if (wr < 0 && errno != EAGAIN && errno != EINTR) p.off = p.in.size();  // server closed it
+        more = more || p.off < p.in.size();
+      }
+      pass();
+      read_all(false);
+      if (!more) break;
+    }
+  }
 };
+
+bool host_line(std::string_view line) {
+  return line.size() >= 2 && static_cast<uint8_t>(line[0]) == 0xFF && static_cast<uint8_t>(line[1]) == 0xFE;
+}
 
 }  // namespace
 
@@ -204,7 +636,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (auto& s : ch.seed) s = in.u8();
   if (in.n > 64 * 1024) return 0;  // keep runs short; long lines are covered by fuzz_line
 
-  Session s{w, {}, {}};
+  Session s{w};
   w.bridge.drain();
 
   ep::Policy pol;
@@ -217,9 +649,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (flags & kShortLines) pol.max_line = 64;
   if (flags & kSlowReader) pol.max_output = 4096;
   if (flags & kQuietRooms) pol.quiet_room_size = 1;
-  ep::HostCmd set{ep::CmdType::SetPolicy};
-  set.policy = std::make_shared<ep::Policy>(pol);
-  w.bridge.post(std::move(set));
+  s.post_policy(pol);
   s.pass();
 
   size_t nclients = 1 + (flags & kClientsMask);
@@ -241,30 +671,48 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     s.peers[i].id = c->id();
   }
 
-  // Deal the lines.
+  // Split the input into lines; client lines are dealt round robin, host lines split the input into
+  // segments: each segment's client bytes are written, then its host command runs.
   std::string_view payload(reinterpret_cast<const char*>(in.p), in.n);
-  for (size_t line = 0, start = 0; start < payload.size(); ++line) {
+  std::vector<std::string_view> hosts;
+  std::vector<std::vector<size_t>> ends;  // after each host line: every peer's byte count
+  size_t client_line = 0;
+  for (size_t start = 0; start < payload.size();) {
     size_t nl = payload.find('\n', start);
     size_t end = nl == std::string_view::npos ? payload.size() : nl + 1;
-    s.peers[line % nclients].in.append(payload.substr(start, end - start));
+    std::string_view line = payload.substr(start, end - start);
     start = end;
+    if (host_line(line)) {
+      hosts.push_back(strip_eol(line.substr(2)));
+      ends.emplace_back();
+      for (Peer& p : s.peers) ends.back().push_back(p.in.size());
+      continue;
+    }
+    s.peers[client_line++ % nclients].in.append(line);
+    std::string_view text = strip_eol(line);
+    s.typed.emplace_back(text);
+    std::string word;  // words split on blanks, as the server trims them
+    for (char c : text) {
+      if (c == ' ' || c == '\t') {
+        if (!word.empty()) s.candidates.insert(lower(word));
+        word.clear();
+      } else {
+        word.push_back(c);
+      }
+    }
+    if (!word.empty()) s.candidates.insert(lower(word));
   }
 
-  // Write in chunks, a pass after each round.
-  for (int round = 0; round < 100000; ++round) {
-    bool more = false;
-    for (Peer& p : s.peers) {
-      if (p.fd < 0 || p.off >= p.in.size()) continue;
-      size_t n = ch.next();
-      if (n > p.in.size() - p.off) n = p.in.size() - p.off;
-      ssize_t wr = ::send(p.fd, p.in.data() + p.off, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (wr > 0) p.off += static_cast<size_t>(wr);
-      else if (wr < 0 && errno != EAGAIN && errno != EINTR) p.off = p.in.size();  // server closed it
-      more = more || p.off < p.in.size();
+  // Write segment by segment; a host command after each but the last.
+  std::vector<std::string> all(nclients);
+  for (size_t i = 0; i < nclients; ++i) all[i].swap(s.peers[i].in);
+  for (size_t seg = 0; seg <= hosts.size(); ++seg) {
+    for (size_t i = 0; i < nclients; ++i) {
+      size_t to = seg < hosts.size() ? ends[seg][i] : all[i].size();
+      s.peers[i].in.assign(all[i], 0, to);
     }
-    s.pass();
-    s.read_all(false);
-    if (!more) break;
+    s.write_all(ch);
+    if (seg < hosts.size()) s.host_op(hosts[seg]);
   }
 
   if ((flags & kAbort) && nclients > 1) {
@@ -282,15 +730,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       ep::HostCmd kick{ep::CmdType::Kick};
       kick.a = *s.nicks.begin();
       kick.b = "fuzz kick";
+      kick.req = s.next_req++;
+      s.expect[kick.req] = Expect{"kick", {kick.a}};
       w.bridge.post(std::move(kick));
     }
     s.settle(false);
   }
 
+  // Every request was answered.
+  for (auto& kv : s.expect)
+    FUZZ_CHECK(kv.second.answered, "no reply to %s request %u", kv.second.kind.c_str(), kv.first);
+
   // The slow reader finally reads what it was sent; then everyone leaves.
   s.read_all(true);
   for (Peer& p : s.peers) {
     if (p.fd < 0) continue;
+    // With lifecycle events off the harness does not hear of a drop (slow) of a client the host
+    // does not watch: a cut line is excused for the one client that can be dropped, the non-reader.
+    if (s.lc_ever_off && !p.reads && !s.watched.count(p.id)) p.cut_ok = true;
     // A reader that kept up has every line whole once the server went quiet; so has anyone the
     // server closed, unless it was dropped (slow, reset) and its queue discarded.
     if (!p.cut_ok && (p.eof || p.reads)) {
@@ -310,6 +767,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(w.stats.users.get() == 0, "users left behind");
   FUZZ_CHECK(w.stats.rooms.get() == 1, "%llu rooms left behind (want only the default room)",
              static_cast<unsigned long long>(w.stats.rooms.get()));
+
+  // The server is shared by every input: undo this input's protected nicks.
+  if (!s.protect_ever.empty()) {
+    ep::HostCmd unprotect{ep::CmdType::Protect};
+    unprotect.remove.assign(s.protect_ever.begin(), s.protect_ever.end());
+    w.bridge.post(std::move(unprotect));
+    s.pass();
+  }
+  for (const Peer& p : s.peers) w.old_ids.push_back(p.id);
+  if (w.old_ids.size() > 16) w.old_ids.erase(w.old_ids.begin(), w.old_ids.end() - 16);
   w.bridge.drain();
   return 0;
 }

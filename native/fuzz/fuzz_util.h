@@ -83,8 +83,9 @@ inline bool has_forbidden_byte(std::string_view s) {
   return false;
 }
 
+// The nick grammar, up to 255 characters (the largest nickMaxLength; a host login may use it).
 inline bool nick_syntax(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
+  if (s.empty() || s.size() > 255) return false;
   for (size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
     bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
