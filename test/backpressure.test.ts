@@ -1,11 +1,11 @@
 // A JavaScript thread that stops draining engine events cannot make the engine's memory grow without
 // bound: past 65,536 waiting events, message events (the chat tap) are dropped and counted, reported
-// with an EPCHAT_EVENTS_DROPPED error once the host catches up; nothing else is lost.
+// with an EPCHAT_EVENTS_DROPPED error when the host next drains; nothing else is lost.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import type { MessageEvent } from '../lib/index.js';
-import { waitEvent, withServer, withTimeout } from './helpers.js';
+import { until, withServer, withTimeout } from './helpers.js';
 
 const test = suite('event backpressure');
 
@@ -36,13 +36,14 @@ test(`${LINES} message events while the JavaScript thread is blocked: the excess
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
       }
       assert.ok(t.server.stats().messages_in >= LINES + 1, 'the engine read every line while JavaScript was blocked');
-      const dropped = waitEvent<Error & { code: string }>(t.server, 'error', (e) => e.code === 'EPCHAT_EVENTS_DROPPED', 5000);
-      await t.server.users(); // any round trip lets the engine report
-      const e = await dropped;
-      const n = Number(/^(\d+) message events dropped/.exec(e.message)?.[1]);
-      assert.ok(n > 0 && n < LINES, `dropped ${n}`);
-      assert.ok(messages <= 65_536, `at most the limit was kept: ${messages}`);
-      assert.is(messages + n, LINES, `kept ${messages} + dropped ${n}`);
+      // Once this thread is free, the batch it kept arrives, then the report of what was dropped.
+      let n = 0;
+      t.server.on('error', (x: Error & { code?: string }) => {
+        if (x.code === 'EPCHAT_EVENTS_DROPPED') n += Number(/^(\d+) message events dropped/.exec(x.message)?.[1]);
+      });
+      await until(() => n > 0, 5000, 'an EPCHAT_EVENTS_DROPPED report');
+      await until(() => messages + n === LINES, 5000, `every line kept or counted as dropped (kept ${messages}, dropped ${n})`);
+      assert.ok(n < LINES - 60_000, `most were kept: dropped ${n}`);
     } finally {
       child.kill('SIGKILL');
     }

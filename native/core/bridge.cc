@@ -59,12 +59,6 @@ void Bridge::publish() {
                                   }),
                    batch_.end());
       dropped_ += before - batch_.size();
-    } else if (dropped_ > 0) {
-      HostEvent ev{EvType::Error};
-      ev.a = "EPCHAT_EVENTS_DROPPED";
-      ev.b = std::to_string(dropped_) + " message events dropped: the host did not keep up";
-      outbox_.push_back(std::move(ev));
-      dropped_ = 0;
     }
     if (outbox_.empty()) {
       outbox_.swap(batch_);
@@ -80,6 +74,14 @@ std::vector<HostEvent> Bridge::drain() {
   std::vector<HostEvent> out;
   std::lock_guard<std::mutex> lock(out_mu_);
   out.swap(outbox_);
+  // The host has caught up: tell it what it missed, after what it kept.
+  if (dropped_ > 0) {
+    HostEvent ev{EvType::Error};
+    ev.a = "EPCHAT_EVENTS_DROPPED";
+    ev.b = std::to_string(dropped_) + " message events dropped: the host did not keep up";
+    out.push_back(std::move(ev));
+    dropped_ = 0;
+  }
   return out;
 }
 

@@ -97,7 +97,7 @@ class Bridge {
   static constexpr size_t kMaxPending = 1 << 16;  // events waiting for the host
   std::mutex out_mu_;
   std::vector<HostEvent> outbox_;
-  uint64_t dropped_ = 0;  // message events dropped since the last report
+  uint64_t dropped_ = 0;  // message events dropped since the host last drained (under out_mu_)
 };
 
 }  // namespace ep
