@@ -17,6 +17,19 @@ test('README configuration table matches the settings table', () => {
   assert.fixture(m![1]!, renderMarkdownTable().trimEnd());
 });
 
+test('every error code the façade sends (accounts, mailboxes, groups, commands) is documented', () => {
+  const protocol = readFileSync(join(root, 'docs', 'protocol.md'), 'utf8');
+  const dir = join(root, 'lib');
+  const codes = new Set<string>();
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts'))) {
+    const src = readFileSync(join(dir, f), 'utf8');
+    for (const m of src.matchAll(/fail\('([A-Z_]+)'/g)) codes.add(m[1]!);
+    for (const m of src.matchAll(/`!! ([A-Z_]{3,}) /g)) if (m[1] !== 'CODE') codes.add(m[1]!); // not the doc comment's `!! CODE text`
+  }
+  assert.ok(codes.size >= 15, `found the façade's error replies (${codes.size})`);
+  for (const code of codes) assert.ok(protocol.includes(`| \`${code}\` |`), `${code} is in the error table`);
+});
+
 test('every error code the engine sends is documented in docs/protocol.md', () => {
   const protocol = readFileSync(join(root, 'docs', 'protocol.md'), 'utf8');
   const dir = join(root, 'native', 'core');
