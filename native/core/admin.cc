@@ -141,7 +141,6 @@ void Server::on_console() {
   if (r <= 0) {
     // stdin closed: the server goes on without a console.
     epoll_ctl(epfd_, EPOLL_CTL_DEL, STDIN_FILENO, nullptr);
-    console_on_ = false;
     return;
   }
   console_in_.feed(

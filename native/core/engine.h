@@ -31,7 +31,6 @@ class Engine {
 
   void post(HostCmd cmd) { bridge_.post(std::move(cmd)); }
   std::vector<HostEvent> drain() { return bridge_.drain(); }
-  const Stats& stats() const { return stats_; }
   std::vector<std::pair<const char*, uint64_t>> stats_snapshot() const;
 
   // Asks for a shutdown (graceful unless force) and waits for the thread to end.

@@ -153,9 +153,7 @@ bool Server::open(std::string* code, std::string* msg) {
   if (opt_.console) {
     ev.data.u64 = tagged(kStdin);
     // A regular file or /dev/null cannot be polled (EPERM): run without a console then.
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, STDIN_FILENO, &ev) == 0) {
-      console_on_ = true;
-    } else {
+    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0) {
       bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_CONSOLE_UNAVAILABLE",
                      std::string("admin console disabled: stdin cannot be polled: ") + std::strerror(errno)});
     }

@@ -50,8 +50,6 @@ class Server {
   // Takes a connected, non-blocking socket as a new client (accept() uses it too; so can a socketpair
   // in a test, or a gateway handing over a connection). Null when full or shutting down.
   Client* adopt(int fd, const char* address);
-  // Starts a graceful (or, with force, immediate) shutdown, as SIGTERM or the host's close() do.
-  void request_shutdown(bool force) { begin_shutdown(force); }
 
  private:
   // --- loop and sockets (server.cc)
@@ -158,7 +156,6 @@ class Server {
   int epfd_ = -1;
   int listen_fd_ = -1;
   int sig_rd_ = -1;
-  bool console_on_ = false;
   LineIn console_in_;
   std::string bound_host_;
   int bound_port_ = 0;
