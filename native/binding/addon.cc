@@ -58,11 +58,14 @@ std::string describe(const Napi::Value& v) {
 
 // A number that is an integer in [lo, hi] (both within ±2^53).
 double int_value(const Napi::Value& v, const std::string& where, const std::string& name, double lo, double hi) {
-  char must[96];
-  std::snprintf(must, sizeof must, "an integer from %.0f to %.0f", lo, hi);
-  if (!v.IsNumber()) invalid(v, false, where, name, must);
+  auto bad = [&](bool range) {
+    char must[96];
+    std::snprintf(must, sizeof must, "an integer from %.0f to %.0f", lo, hi);
+    invalid(v, range, where, name, must);
+  };
+  if (!v.IsNumber()) bad(false);
   double d = v.As<Napi::Number>().DoubleValue();
-  if (!(d >= lo && d <= hi) || std::trunc(d) != d) invalid(v, true, where, name, must);
+  if (!(d >= lo && d <= hi) || std::trunc(d) != d) bad(true);
   return d;
 }
 
