@@ -1,22 +1,9 @@
+# The addon's sources come from native/sources.txt, the list CMakeLists.txt reads too.
 {
   "targets": [
     {
       "target_name": "epchat",
-      "sources": [
-        "native/binding/addon.cc",
-        "native/core/admin.cc",
-        "native/core/bridge.cc",
-        "native/core/buf.cc",
-        "native/core/chat.cc",
-        "native/core/engine.cc",
-        "native/core/line_codec.cc",
-        "native/core/outq.cc",
-        "native/core/server.cc",
-        "native/core/session.cc",
-        "native/core/signals.cc",
-        "native/core/stats.cc",
-        "native/core/text.cc"
-      ],
+      "sources": ["<!@(node scripts/native-sources.cjs)"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],

@@ -3,6 +3,11 @@
 // function), and method calls into commands on the engine's channel.
 #include <napi.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -11,86 +16,198 @@
 
 namespace {
 
-// ------------------------------------------------------------------------------------- options
+// ----------------------------------------------------------------------------------- arguments
+// Every method checks its arguments before anything reaches the engine, and coerces nothing: a missing
+// argument or one of the wrong type throws a TypeError, a value out of range a RangeError, each with
+// code EPCHAT_INVALID_ARGUMENT and `argument` naming what was wrong (`id`, `options.port`).
 
-template <typename T>
-T num(const Napi::Object& o, const char* key, T fallback) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " must be a number");
-  return static_cast<T>(v.As<Napi::Number>().DoubleValue());
+constexpr const char* kInvalidArgument = "EPCHAT_INVALID_ARGUMENT";
+constexpr double kMaxSafeInteger = 9007199254740991.0;  // 2^53 - 1: larger doubles skip integers
+
+std::string describe(const Napi::Value& v) {
+  switch (v.Type()) {
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return "a boolean";
+    case napi_number: {
+      double d = v.As<Napi::Number>().DoubleValue();
+      if (std::isnan(d)) return "NaN";
+      if (std::isinf(d)) return d > 0 ? "Infinity" : "-Infinity";
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "%.17g", d);
+      return buf;
+    }
+    case napi_string: return "a string";
+    case napi_symbol: return "a symbol";
+    case napi_function: return "a function";
+    case napi_bigint: return "a bigint";
+    case napi_external: return "an external";
+    default: return v.IsArray() ? "an array" : "an object";
+  }
 }
 
-bool flag(const Napi::Object& o, const char* key, bool fallback) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " must be a boolean");
-  return v.As<Napi::Boolean>().Value();
+// Throws the TypeError (range: RangeError) for argument `name` of `where`, which `must` be something.
+[[noreturn]] void invalid(const Napi::Value& v, bool range, const std::string& where, const std::string& name,
+                          const std::string& must) {
+  std::string msg = where + ": " + name + " must be " + must + ", got " + describe(v);
+  Napi::Error e = range ? Napi::Error(Napi::RangeError::New(v.Env(), msg)) : Napi::Error(Napi::TypeError::New(v.Env(), msg));
+  e.Set("code", kInvalidArgument);
+  e.Set("argument", name);
+  throw e;
 }
 
-std::string str(const Napi::Object& o, const char* key, const std::string& fallback) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsString()) throw Napi::TypeError::New(o.Env(), std::string("option ") + key + " must be a string");
+// A number that is an integer in [lo, hi] (both within ±2^53).
+double int_value(const Napi::Value& v, const std::string& where, const std::string& name, double lo, double hi) {
+  auto bad = [&](bool range) {
+    char must[96];
+    std::snprintf(must, sizeof must, "an integer from %.0f to %.0f", lo, hi);
+    invalid(v, range, where, name, must);
+  };
+  if (!v.IsNumber()) bad(false);
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= lo && d <= hi) || std::trunc(d) != d) bad(true);
+  return d;
+}
+
+std::string str_value(const Napi::Value& v, const std::string& where, const std::string& name) {
+  if (!v.IsString()) invalid(v, false, where, name, "a string");
   return v.As<Napi::String>().Utf8Value();
 }
 
-std::vector<std::string> strings(const Napi::Value& v, const char* key) {
-  std::vector<std::string> out;
-  if (v.IsUndefined()) return out;
-  if (!v.IsArray()) throw Napi::TypeError::New(v.Env(), std::string(key) + " must be an array of strings");
+std::vector<std::string> str_list(const Napi::Value& v, const std::string& where, const std::string& name) {
+  if (!v.IsArray()) invalid(v, false, where, name, "an array of strings");
   Napi::Array a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); ++i) {
-    Napi::Value e = a.Get(i);
-    if (!e.IsString()) throw Napi::TypeError::New(v.Env(), std::string(key) + " must be an array of strings");
-    out.push_back(e.As<Napi::String>().Utf8Value());
-  }
+  std::vector<std::string> out;
+  out.reserve(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(str_value(a.Get(i), where, name + "[" + std::to_string(i) + "]"));
   return out;
 }
 
-void set_of(const Napi::Object& o, const char* key, std::unordered_set<std::string>* out) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return;
-  out->clear();
-  for (auto& s : strings(v, key)) {
-    for (char& c : s)
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    out->insert(s);
+// Positional arguments of one method call: info[i] is undefined past the last one given.
+struct Args {
+  const Napi::CallbackInfo& info;
+  const char* where;  // "engine.send(id, text)"
+
+  // A client id, as events carry it.
+  uint64_t id(size_t i, const char* name) const {
+    return static_cast<uint64_t>(int_value(info[i], where, name, 0, kMaxSafeInteger));
   }
+  // A request number, echoed in the reply event.
+  uint32_t req(size_t i, const char* name) const {
+    return static_cast<uint32_t>(int_value(info[i], where, name, 0, std::numeric_limits<uint32_t>::max()));
+  }
+  std::string str(size_t i, const char* name) const { return str_value(info[i], where, name); }
+  // A string, or "" when the argument is left out (undefined).
+  std::string optional_str(size_t i, const char* name) const {
+    return info[i].IsUndefined() ? std::string() : str_value(info[i], where, name);
+  }
+  std::vector<std::string> list(size_t i, const char* name) const { return str_list(info[i], where, name); }
+  Napi::Object object(size_t i, const char* name) const {
+    // An object literal, not an array or a function (whose properties would be read as options).
+    if (!info[i].IsObject() || info[i].IsArray() || info[i].IsFunction()) invalid(info[i], false, where, name, "an object");
+    return info[i].As<Napi::Object>();
+  }
+  Napi::Function function(size_t i, const char* name) const {
+    if (!info[i].IsFunction()) invalid(info[i], false, where, name, "a function");
+    return info[i].As<Napi::Function>();
+  }
+};
+
+// Fields of an options (or policy) object: each one optional, checked when present.
+struct Fields {
+  Napi::Object o;
+  const char* where;   // "new Engine(options, onEvents)"
+  const char* prefix;  // "options": errors name `options.port`
+
+  std::string name(const char* key) const { return std::string(prefix) + "." + key; }
+
+  // An integer of type T, within [lo, hi] when given (else T's range, capped at ±2^53).
+  template <typename T>
+  T num(const char* key, T fallback, double lo = static_cast<double>(std::numeric_limits<T>::min()),
+        double hi = std::min(static_cast<double>(std::numeric_limits<T>::max()), kMaxSafeInteger)) const {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined()) return fallback;
+    return static_cast<T>(int_value(v, where, name(key), lo, hi));
+  }
+  // A finite number >= 0.
+  double real(const char* key, double fallback) const {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined()) return fallback;
+    if (!v.IsNumber()) invalid(v, false, where, name(key), "a finite number >= 0");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || d < 0) invalid(v, true, where, name(key), "a finite number >= 0");
+    return d;
+  }
+  bool flag(const char* key, bool fallback) const {
+    Napi::Value v = o.Get(key);
+    if (v.IsUndefined()) return fallback;
+    if (!v.IsBoolean()) invalid(v, false, where, name(key), "a boolean");
+    return v.As<Napi::Boolean>().Value();
+  }
+  std::string str(const char* key, const std::string& fallback) const {
+    Napi::Value v = o.Get(key);
+    return v.IsUndefined() ? fallback : str_value(v, where, name(key));
+  }
+  std::vector<std::string> list(const char* key) const {
+    Napi::Value v = o.Get(key);
+    return v.IsUndefined() ? std::vector<std::string>() : str_list(v, where, name(key));
+  }
+  bool has(const char* key) const { return !o.Get(key).IsUndefined(); }
+  // A set of lower-cased names; untouched when the field is absent.
+  void set_of(const char* key, std::unordered_set<std::string>* out) const {
+    if (!has(key)) return;
+    out->clear();
+    for (auto& s : list(key)) {
+      for (char& c : s)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      out->insert(s);
+    }
+  }
+};
+
+// Errors that are not about one argument (the engine's state), with a code too.
+[[noreturn]] void fail(Napi::Env env, const char* code, const std::string& msg) {
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", code);
+  throw e;
 }
 
-// Applies every policy field present in o.
-void read_policy(const Napi::Object& o, ep::Policy* p) {
-  p->max_line = num(o, "maxLineBytes", p->max_line);
-  p->max_output = num(o, "maxOutputBytes", p->max_output);
-  p->registration_timeout_ms = num(o, "registrationTimeoutMs", p->registration_timeout_ms);
-  p->idle_timeout_ms = num(o, "idleTimeoutMs", p->idle_timeout_ms);
-  p->flood_rate = num(o, "floodRate", p->flood_rate);
-  p->flood_burst = num(o, "floodBurst", p->flood_burst);
-  p->flood_kick = num(o, "floodKick", p->flood_kick);
-  p->quiet_room_size = num(o, "quietRoomSize", p->quiet_room_size);
-  p->auto_create_rooms = flag(o, "autoCreateRooms", p->auto_create_rooms);
-  p->max_rooms = num(o, "maxRooms", p->max_rooms);
-  p->nick_max = num(o, "nickMaxLength", p->nick_max);
-  set_of(o, "reservedNicks", &p->reserved);
-  p->emit_messages = flag(o, "emitMessages", p->emit_messages);
-  p->lifecycle_events = flag(o, "lifecycleEvents", p->lifecycle_events);
-  set_of(o, "delegate", &p->delegate);
-  p->delegate_offline_msg = flag(o, "delegateOfflineMsg", p->delegate_offline_msg);
-  if (!o.Get("help").IsUndefined()) p->help = strings(o.Get("help"), "help");
+// -------------------------------------------------------------------------------------- options
+
+// Applies every policy field present in o (all checked first: a bad field changes nothing).
+void read_policy(const Fields& o, ep::Policy* out) {
+  ep::Policy p = *out;
+  p.max_line = o.num("maxLineBytes", p.max_line);
+  p.max_output = o.num("maxOutputBytes", p.max_output);
+  p.registration_timeout_ms = o.num("registrationTimeoutMs", p.registration_timeout_ms);
+  p.idle_timeout_ms = o.num("idleTimeoutMs", p.idle_timeout_ms);
+  p.flood_rate = o.real("floodRate", p.flood_rate);
+  p.flood_burst = o.num("floodBurst", p.flood_burst);
+  p.flood_kick = o.num("floodKick", p.flood_kick);
+  p.quiet_room_size = o.num("quietRoomSize", p.quiet_room_size);
+  p.auto_create_rooms = o.flag("autoCreateRooms", p.auto_create_rooms);
+  p.max_rooms = o.num("maxRooms", p.max_rooms);
+  p.nick_max = o.num("nickMaxLength", p.nick_max);
+  o.set_of("reservedNicks", &p.reserved);
+  p.emit_messages = o.flag("emitMessages", p.emit_messages);
+  p.lifecycle_events = o.flag("lifecycleEvents", p.lifecycle_events);
+  o.set_of("delegate", &p.delegate);
+  p.delegate_offline_msg = o.flag("delegateOfflineMsg", p.delegate_offline_msg);
+  if (o.has("help")) p.help = o.list("help");
+  *out = std::move(p);
 }
 
-ep::Options read_options(const Napi::Object& o) {
+ep::Options read_options(const Fields& o) {
   ep::Options opt;
-  opt.host = str(o, "host", opt.host);
-  opt.port = num(o, "port", opt.port);
-  opt.backlog = num(o, "backlog", opt.backlog);
-  opt.max_clients = num(o, "maxClients", opt.max_clients);
-  opt.default_room = str(o, "defaultRoom", opt.default_room);
-  opt.console = flag(o, "console", opt.console);
-  opt.handle_signals = flag(o, "handleSignals", opt.handle_signals);
-  opt.shutdown_grace_ms = num(o, "shutdownGraceMs", opt.shutdown_grace_ms);
-  opt.protected_nicks = strings(o.Get("protectedNicks"), "protectedNicks");
+  opt.host = o.str("host", opt.host);
+  opt.port = o.num("port", opt.port, 0, 65535);
+  opt.backlog = o.num("backlog", opt.backlog, 0);
+  opt.max_clients = o.num("maxClients", opt.max_clients);
+  opt.default_room = o.str("defaultRoom", opt.default_room);
+  opt.console = o.flag("console", opt.console);
+  opt.handle_signals = o.flag("handleSignals", opt.handle_signals);
+  opt.shutdown_grace_ms = o.num("shutdownGraceMs", opt.shutdown_grace_ms);
+  opt.protected_nicks = o.list("protectedNicks");
   read_policy(o, &opt.policy);
   return opt;
 }
@@ -192,10 +309,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 
   explicit EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction())
-      throw Napi::TypeError::New(env, "new Engine(options, onEvents)");
-    options_ = read_options(info[0].As<Napi::Object>());
-    on_events_ = Napi::Persistent(info[1].As<Napi::Function>());
+    Args args{info, "new Engine(options, onEvents)"};
+    Napi::Object options = args.object(0, "options");
+    Napi::Function on_events = args.function(1, "onEvents");
+    options_ = read_options(Fields{options, args.where, "options"});
+    on_events_ = Napi::Persistent(on_events);
     napi_add_env_cleanup_hook(env, &EngineWrap::Cleanup, this);
   }
 
@@ -225,13 +343,13 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
   ep::Engine& engine(const Napi::Env& env) {
-    if (!engine_ || !engine_->running()) throw Napi::Error::New(env, "the engine is not running");
+    if (!engine_ || !engine_->running()) fail(env, "EPCHAT_NOT_LISTENING", "the engine is not running");
     return *engine_;
   }
 
   Napi::Value Listen(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (engine_) throw Napi::Error::New(env, "the engine already listened (create a new one)");
+    if (engine_) fail(env, "EPCHAT_ALREADY_LISTENING", "the engine already listened (create a new one)");
     tsfn_ = Napi::ThreadSafeFunction::New(env, on_events_.Value(), "epchat-events", 0, 1);
     tsfn_live_ = true;
     notify_ok_ = true;
@@ -287,73 +405,81 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
   Napi::Value Send(const Napi::CallbackInfo& info) {
+    Args args{info, "engine.send(id, text)"};
     ep::HostCmd c{ep::CmdType::Send};
-    c.id = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
-    c.a = info[1].As<Napi::String>().Utf8Value();
+    c.id = args.id(0, "id");
+    c.a = args.str(1, "text");
     engine(info.Env()).post(std::move(c));
     return info.Env().Undefined();
   }
 
   Napi::Value Announce(const Napi::CallbackInfo& info) {
+    Args args{info, "engine.announce(text)"};
     ep::HostCmd c{ep::CmdType::Announce};
-    c.a = info[0].As<Napi::String>().Utf8Value();
+    c.a = args.str(0, "text");
     engine(info.Env()).post(std::move(c));
     return info.Env().Undefined();
   }
 
   Napi::Value Kick(const Napi::CallbackInfo& info) {
+    Args args{info, "engine.kick(req, nick, reason)"};
     ep::HostCmd c{ep::CmdType::Kick};
-    c.req = info[0].As<Napi::Number>().Uint32Value();
-    c.a = info[1].As<Napi::String>().Utf8Value();
-    c.b = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : std::string();
+    c.req = args.req(0, "req");
+    c.a = args.str(1, "nick");
+    c.b = args.optional_str(2, "reason");
     engine(info.Env()).post(std::move(c));
     return info.Env().Undefined();
   }
 
   Napi::Value Query(const Napi::CallbackInfo& info) {
+    Args args{info, "engine.query(req, what)"};
     ep::HostCmd c{ep::CmdType::Query};
-    c.req = info[0].As<Napi::Number>().Uint32Value();
-    c.a = info[1].As<Napi::String>().Utf8Value();
-    if (c.a != "users" && c.a != "rooms") throw Napi::TypeError::New(info.Env(), "query: users or rooms");
+    c.req = args.req(0, "req");
+    c.a = args.str(1, "what");
+    if (c.a != "users" && c.a != "rooms") invalid(info[1], true, args.where, "what", "'users' or 'rooms'");
     engine(info.Env()).post(std::move(c));
     return info.Env().Undefined();
   }
 
   Napi::Value Deliver(const Napi::CallbackInfo& info) {
+    Args args{info, "engine.deliver(req, nicks, text)"};
     ep::HostCmd c{ep::CmdType::Deliver};
-    c.req = info[0].As<Napi::Number>().Uint32Value();
-    c.add = strings(info[1], "nicks");
-    c.a = info[2].As<Napi::String>().Utf8Value();
+    c.req = args.req(0, "req");
+    c.add = args.list(1, "nicks");
+    c.a = args.str(2, "text");
     engine(info.Env()).post(std::move(c));
     return info.Env().Undefined();
   }
 
   Napi::Value Login(const Napi::CallbackInfo& info) {
+    Args args{info, "engine.login(id, nick)"};
     ep::HostCmd c{ep::CmdType::Login};
-    c.id = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
-    c.a = info[1].As<Napi::String>().Utf8Value();
+    c.id = args.id(0, "id");
+    c.a = args.str(1, "nick");
     engine(info.Env()).post(std::move(c));
     return info.Env().Undefined();
   }
 
   Napi::Value Prompt(const Napi::CallbackInfo& info) {
+    Args args{info, "engine.prompt(id)"};
     ep::HostCmd c{ep::CmdType::Prompt};
-    c.id = static_cast<uint64_t>(info[0].As<Napi::Number>().DoubleValue());
+    c.id = args.id(0, "id");
     engine(info.Env()).post(std::move(c));
     return info.Env().Undefined();
   }
 
   Napi::Value ProtectNicks(const Napi::CallbackInfo& info) {
+    Args args{info, "engine.protectNicks(add, remove)"};
     ep::HostCmd c{ep::CmdType::Protect};
-    c.add = strings(info[0], "add");
-    c.remove = strings(info[1], "remove");
+    c.add = args.list(0, "add");
+    c.remove = args.list(1, "remove");
     engine(info.Env()).post(std::move(c));
     return info.Env().Undefined();
   }
 
   Napi::Value SetPolicy(const Napi::CallbackInfo& info) {
-    if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "setPolicy(policy)");
-    read_policy(info[0].As<Napi::Object>(), &options_.policy);
+    Args args{info, "engine.setPolicy(policy)"};
+    read_policy(Fields{args.object(0, "policy"), args.where, "policy"}, &options_.policy);
     if (engine_ && engine_->running()) {
       ep::HostCmd c{ep::CmdType::SetPolicy};
       c.policy = std::make_shared<ep::Policy>(options_.policy);

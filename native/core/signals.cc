@@ -15,9 +15,31 @@ namespace ep {
 namespace {
 
 constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
+constexpr int kCount = sizeof kSignals / sizeof kSignals[0];
 std::atomic<int> g_sig_wr{-1};
-struct sigaction g_old[3];
+struct sigaction g_old[kCount];  // what install replaced, per signal
+bool g_replaced[kCount] = {};    // whether install replaced it (and restore still owes it back)
 bool g_installed = false;
+
+void on_signal(int signo);
+
+// Whether the handler now in place for sig is on_signal.
+bool is_ours(int sig) {
+  struct sigaction cur = {};
+  if (sigaction(sig, nullptr, &cur) < 0) return false;
+  return !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == on_signal;
+}
+
+// Puts back what install replaced, for each signal whose handler is still ours: a handler someone
+// installed meanwhile (over ours) is theirs to keep. (Another thread changing a handler between the
+// look and the put-back can still lose; sigaction offers no compare-and-swap.)
+void put_back() {
+  for (int i = 0; i < kCount; ++i) {
+    if (!g_replaced[i]) continue;
+    if (is_ours(kSignals[i])) sigaction(kSignals[i], &g_old[i], nullptr);
+    g_replaced[i] = false;
+  }
+}
 
 void on_signal(int signo) {
   int saved = errno;
@@ -58,7 +80,15 @@ bool Server::install_signals() {
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
-  for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &sa, &g_old[i]);
+  for (int i = 0; i < kCount; ++i) {
+    if (sigaction(kSignals[i], &sa, &g_old[i]) < 0) {
+      int e = errno;
+      put_back();  // all or nothing
+      errno = e;
+      return false;
+    }
+    g_replaced[i] = true;
+  }
   g_installed = true;
   return true;
 }
@@ -66,7 +96,7 @@ bool Server::install_signals() {
 void Server::restore_signals() {
   if (sig_rd_ < 0) return;
   if (g_installed) {
-    for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &g_old[i], nullptr);
+    put_back();
     g_installed = false;
   }
   int wr = g_sig_wr.exchange(-1);
