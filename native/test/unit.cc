@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../core/ilist.h"
+#include "../core/irc_message.h"
 #include "../core/line_codec.h"
 #include "../core/linein.h"
 #include "../core/outq.h"
@@ -258,6 +259,104 @@ TEST(histogram_percentiles) {
   CHECK(p50 >= 500 && p50 <= 500 * 1.13);
   CHECK(p99 >= 990 && p99 <= 990 * 1.13);
   CHECK(h.mean() == 500);
+  return ok;
+}
+
+
+// --- IRC message layer (irc_message.h)
+
+std::vector<std::string> irc_params(const ep::irc::Message& m) {
+  std::vector<std::string> v;
+  for (size_t i = 0; i < m.nparams; ++i) v.emplace_back(m.params[i]);
+  return v;
+}
+
+TEST(irc_parse_forms) {
+  bool ok = true;
+  ep::irc::Message m;
+  CHECK(ep::irc::parse("PRIVMSG #dev :hello  there", &m) == ep::irc::ParseError::None);
+  CHECK(ep::irc::command_is(m.command, "PRIVMSG") && irc_params(m) == (V{"#dev", "hello  there"}) && m.has_trailing);
+  CHECK(ep::irc::parse(":kim!k@h   privmsg   bob   x", &m) == ep::irc::ParseError::None);
+  CHECK(m.source == "kim!k@h" && ep::irc::command_is(m.command, "PRIVMSG") && irc_params(m) == (V{"bob", "x"}));
+  CHECK(!m.has_trailing);
+  CHECK(ep::irc::parse("TOPIC #dev :", &m) == ep::irc::ParseError::None && irc_params(m) == (V{"#dev", ""}));
+  CHECK(ep::irc::parse("NICK", &m) == ep::irc::ParseError::None && m.nparams == 0);
+  CHECK(ep::irc::parse("001 kim :Welcome", &m) == ep::irc::ParseError::None);
+  // After 14 middles the rest is the last parameter, ':' or not (RFC 2812).
+  CHECK(ep::irc::parse("X 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16", &m) == ep::irc::ParseError::None);
+  CHECK(m.nparams == 15 && m.params[14] == "15 16" && m.has_trailing);
+  return ok;
+}
+
+TEST(irc_parse_refusals) {
+  bool ok = true;
+  ep::irc::Message m;
+  using E = ep::irc::ParseError;
+  CHECK(ep::irc::parse("", &m) == E::Empty);
+  CHECK(ep::irc::parse("   ", &m) == E::Empty);
+  CHECK(ep::irc::parse(":src", &m) == E::NoCommand);
+  CHECK(ep::irc::parse("@a=b", &m) == E::NoCommand);
+  CHECK(ep::irc::parse("@ PING", &m) == E::BadTags);
+  CHECK(ep::irc::parse("@bad_key=1 PING", &m) == E::BadTags);
+  CHECK(ep::irc::parse("12 x", &m) == E::BadCommand);
+  CHECK(ep::irc::parse("1234 x", &m) == E::BadCommand);
+  CHECK(ep::irc::parse("PRIV-MSG x", &m) == E::BadCommand);
+  CHECK(ep::irc::parse(std::string("PING a\0b", 8), &m) == E::BadByte);
+  CHECK(ep::irc::parse("PRIVMSG #a :" + std::string(498, 'x'), &m) == E::None);  // 510 bytes
+  CHECK(ep::irc::parse("PRIVMSG #a :" + std::string(499, 'x'), &m) == E::BodyTooLong);
+  CHECK(ep::irc::parse("@" + std::string(4092, 'k') + " PING", &m) == E::None);  // 4094 with '@' and ' '
+  CHECK(ep::irc::parse("@" + std::string(4093, 'k') + " PING", &m) == E::TagsTooLong);
+  return ok;
+}
+
+TEST(irc_tags) {
+  bool ok = true;
+  ep::irc::Message m;
+  CHECK(ep::irc::parse("@+draft/reply=a\\:b\\sc\\\\d\\;time;;x=\\ PING", &m) == ep::irc::ParseError::None);
+  std::string_view rest = m.tags;
+  ep::irc::Tag t;
+  CHECK(ep::irc::next_tag(&rest, &t) && t.key == "+draft/reply" && ep::irc::unescape_tag_value(t.value) == "a;b c\\d");  // a lone trailing backslash is dropped
+  CHECK(ep::irc::next_tag(&rest, &t) && t.key == "time" && !t.has_value);
+  CHECK(ep::irc::next_tag(&rest, &t) && t.key == "x" && t.has_value && ep::irc::unescape_tag_value(t.value).empty());
+  CHECK(!ep::irc::next_tag(&rest, &t));
+  CHECK(ep::irc::valid_tag_key("+example.com/foo-bar") && !ep::irc::valid_tag_key("ex..com/x"));
+  CHECK(!ep::irc::valid_tag_key("+") && !ep::irc::valid_tag_key("a/"));
+  std::string esc;
+  ep::irc::escape_tag_value("a; b\\\r\n", &esc);
+  CHECK(esc == "a\\:\\sb\\\\\\r\\n");
+  return ok;
+}
+
+TEST(irc_writer) {
+  bool ok = true;
+  std::string s;
+  ep::irc::Writer(&s).tag("time", "2026-11-29T00:00:00.000Z").tag("msgid", "a b").source("kim!kim@epchat")
+      .command("PRIVMSG").param("#dev").trailing("hi there").end();
+  CHECK(s == "@time=2026-11-29T00:00:00.000Z;msgid=a\\sb :kim!kim@epchat PRIVMSG #dev :hi there\r\n");
+  s.clear();
+  ep::irc::Writer(&s).source("epchat").command("001").param("kim").trailing("").end();
+  CHECK(s == ":epchat 001 kim :\r\n");
+  CHECK(ep::irc::valid_middle("#dev") && !ep::irc::valid_middle("") && !ep::irc::valid_middle(":x") &&
+        !ep::irc::valid_middle("a b"));
+  return ok;
+}
+
+TEST(irc_text_helpers) {
+  bool ok = true;
+  std::string_view a;
+  CHECK(ep::irc::ctcp_action("\x01" "ACTION waves\x01", &a) && a == "waves");
+  CHECK(ep::irc::ctcp_action("\x01" "ACTION waves", &a) && a == "waves");
+  CHECK(ep::irc::ctcp_action("\x01" "ACTION\x01", &a) && a.empty());
+  CHECK(!ep::irc::ctcp_action("\x01" "ACTIONS x\x01", &a) && !ep::irc::ctcp_action("ACTION x", &a));
+  CHECK(ep::irc::is_ctcp("\x01VERSION\x01") && !ep::irc::is_ctcp("hi"));
+  CHECK(ep::irc::strip_formatting("\x02" "bold\x02 \x03" "04,12red\x03 \x03" "4x \x04" "ff00ff,00ff00hex\x0f \x1ditalic") ==
+        "bold red x hex italic");
+  CHECK(ep::irc::strip_formatting("\x03,5x") == ",5x");  // no foreground: the comma is text
+  CHECK(ep::irc::strip_formatting("\x03" "123") == "3");  // two digits at most
+  CHECK(ep::irc::has_formatting("a\x1f") && !ep::irc::has_formatting("plain"));
+  CHECK(ep::irc::utf8_prefix("caf\xc3\xa9", 4) == "caf");
+  CHECK(ep::irc::utf8_prefix("caf\xc3\xa9", 5) == "caf\xc3\xa9");
+  CHECK(ep::irc::utf8_prefix("\xf0\x9f\x98\x80z", 3).empty());
   return ok;
 }
 
