@@ -9,6 +9,7 @@
         "native/core/buf.cc",
         "native/core/chat.cc",
         "native/core/engine.cc",
+        "native/core/irc_message.cc",
         "native/core/line_codec.cc",
         "native/core/outq.cc",
         "native/core/server.cc",
