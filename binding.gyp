@@ -16,7 +16,8 @@
         "native/core/session.cc",
         "native/core/signals.cc",
         "native/core/stats.cc",
-        "native/core/text.cc"
+        "native/core/text.cc",
+        "native/core/ws_frame.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

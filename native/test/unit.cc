@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -19,6 +20,7 @@
 #include "../core/outq.h"
 #include "../core/stats.h"
 #include "../core/text.h"
+#include "../core/ws_frame.h"
 
 namespace {
 
@@ -357,6 +359,105 @@ TEST(irc_text_helpers) {
   CHECK(ep::irc::utf8_prefix("caf\xc3\xa9", 4) == "caf");
   CHECK(ep::irc::utf8_prefix("caf\xc3\xa9", 5) == "caf\xc3\xa9");
   CHECK(ep::irc::utf8_prefix("\xf0\x9f\x98\x80z", 3).empty());
+  return ok;
+}
+
+
+// --- WebSocket framing (ws_frame.h)
+
+struct WsLog : ep::ws::Sink {
+  std::vector<std::string> ev;
+  bool on_message(ep::ws::Opcode op, std::string_view p) override {
+    ev.push_back((op == ep::ws::Opcode::Text ? "T:" : "B:") + std::string(p));
+    return true;
+  }
+  bool on_ping(std::string_view p) override { ev.push_back("P:" + std::string(p)); return true; }
+  bool on_pong(std::string_view p) override { ev.push_back("O:" + std::string(p)); return true; }
+  void on_close(uint16_t code, std::string_view r) override { ev.push_back("C:" + std::to_string(code) + ":" + std::string(r)); }
+  void on_error(uint16_t code, const char*) override { ev.push_back("E:" + std::to_string(code)); }
+};
+
+// A masked client frame; header bytes can be overridden for violations.
+std::string ws_client(uint8_t b0, std::string_view payload, bool masked = true) {
+  std::string f;
+  ep::ws::append_header(ep::ws::Opcode::Text, payload.size(), &f);
+  f[0] = static_cast<char>(b0);
+  if (!masked) return f + std::string(payload);
+  f[1] = static_cast<char>(f[1] | 0x80);
+  const char key[4] = {0x12, 0x34, 0x56, 0x78};
+  f.append(key, 4);
+  for (size_t i = 0; i < payload.size(); ++i) f.push_back(payload[i] ^ key[i % 4]);
+  return f;
+}
+
+V ws_read(std::string bytes, size_t chunk = 0, ep::ws::Limits lim = {}) {
+  ep::ws::FrameReader r(lim);
+  WsLog log;
+  for (size_t off = 0; off < bytes.size();) {
+    size_t n = chunk ? std::min(chunk, bytes.size() - off) : bytes.size();
+    if (!r.feed(&bytes[off], n, log)) break;
+    off += n;
+  }
+  return log.ev;
+}
+
+TEST(ws_messages_and_control_between_fragments) {
+  bool ok = true;
+  std::string s = ws_client(0x81, "hello") + ws_client(0x01, "caf\xc3") + ws_client(0x89, "pi") +
+                  ws_client(0x80, "\xa9!") + ws_client(0x8A, "") + ws_client(0x82, std::string(300, 'b')) +
+                  ws_client(0x88, "\x03\xe8" "done");
+  V want{"T:hello", "P:pi", "T:caf\xc3\xa9!", "O:", "B:" + std::string(300, 'b'), "C:1000:done"};
+  CHECK(ws_read(s) == want);
+  CHECK(ws_read(s, 1) == want);  // byte by byte: a UTF-8 sequence split across fragments and reads
+  CHECK(ws_read(s, 7) == want);
+  CHECK(ws_read(ws_client(0x88, "")) == (V{"C:1005:"}));
+  return ok;
+}
+
+TEST(ws_violations_have_their_close_codes) {
+  bool ok = true;
+  CHECK(ws_read(ws_client(0x81, "hi", false)) == (V{"E:1002"}));                   // unmasked
+  CHECK(ws_read(ws_client(0xC1, "hi")) == (V{"E:1002"}));                          // RSV1 without an extension
+  CHECK(ws_read(ws_client(0x83, "hi")) == (V{"E:1002"}));                          // unknown opcode
+  CHECK(ws_read(ws_client(0x09, "x")) == (V{"E:1002"}));                           // fragmented ping
+  CHECK(ws_read(ws_client(0x89, std::string(126, 'x'))) == (V{"E:1002"}));         // control over 125
+  CHECK(ws_read(ws_client(0x80, "x")) == (V{"E:1002"}));                           // continuation first
+  CHECK(ws_read(ws_client(0x01, "a") + ws_client(0x81, "b")) == (V{"E:1002"}));    // new message mid-way
+  std::string nonmin = ws_client(0x81, std::string(200, 'x'));
+  nonmin[2] = 0, nonmin[3] = 5;  // 16-bit length field holding 5
+  CHECK(ws_read(nonmin) == (V{"E:1002"}));
+  CHECK(ws_read(ws_client(0x81, "\xed\xa0\x80")) == (V{"E:1007"}));                // a surrogate
+  CHECK(ws_read(ws_client(0x81, "\xc3")) == (V{"E:1007"}));                        // cut sequence at the end
+  CHECK(ws_read(ws_client(0x88, "\x03")) == (V{"E:1002"}));                        // 1-byte close body
+  CHECK(ws_read(ws_client(0x88, "\x03\xed")) == (V{"E:1002"}));                    // close code 1005
+  CHECK(ws_read(ws_client(0x88, "\x03\xe8\xff")) == (V{"E:1007"}));                // close reason not UTF-8
+  ep::ws::Limits small{16, 20};
+  CHECK(ws_read(ws_client(0x81, std::string(17, 'x')), 0, small) == (V{"E:1009"}));
+  CHECK(ws_read(ws_client(0x01, std::string(16, 'x')) + ws_client(0x80, "12345"), 0, small) == (V{"E:1009"}));
+  // A header announcing too much fails before the payload arrives: nothing is buffered for it.
+  ep::ws::FrameReader r(small);
+  WsLog log;
+  std::string hdr = ws_client(0x82, std::string(70000, 'x')).substr(0, 14);
+  CHECK(!r.feed(&hdr[0], hdr.size(), log) && log.ev == (V{"E:1009"}) && r.buffered() == 0);
+  return ok;
+}
+
+TEST(ws_server_frames) {
+  bool ok = true;
+  std::string f;
+  ep::ws::append_frame(ep::ws::Opcode::Text, "hi", &f);
+  CHECK(f == std::string("\x81\x02hi", 4));
+  f.clear();
+  ep::ws::append_frame(ep::ws::Opcode::Binary, std::string(300, 'x'), &f);
+  CHECK(f.size() == 304 && uint8_t(f[0]) == 0x82 && uint8_t(f[1]) == 126 && uint8_t(f[2]) == 1 && uint8_t(f[3]) == 44);
+  f.clear();
+  ep::ws::append_header(ep::ws::Opcode::Text, 70000, &f);
+  CHECK(f.size() == 10 && uint8_t(f[1]) == 127 && ep::ws::header_size(70000) == 10 && ep::ws::header_size(125) == 2);
+  f.clear();
+  ep::ws::append_close(1009, std::string(130, 'r') , &f);
+  CHECK(f.size() == 2 + 125 && uint8_t(f[0]) == 0x88 && uint8_t(f[2]) == 0x03 && uint8_t(f[3]) == 0xF1);
+  CHECK(ep::ws::valid_close_code(1000) && ep::ws::valid_close_code(4999) && !ep::ws::valid_close_code(1005) &&
+        !ep::ws::valid_close_code(1006) && !ep::ws::valid_close_code(999) && !ep::ws::valid_close_code(5000));
   return ok;
 }
 
