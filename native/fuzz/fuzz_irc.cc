@@ -8,6 +8,10 @@
 //   - Writing an accepted message back with Writer and parsing that gives the same source, command,
 //     parameters and (unescaped) tags: what the server writes, a client reads back as meant.
 //   - Tag values survive escape → unescape unchanged.
+//   - CAP lines go through a CapNegotiation and AUTHENTICATE lines through a SaslPlain, as a session
+//     would: every reply is one or more well-formed lines that parse back; only offered capabilities
+//     are ever enabled; CAP END always releases registration; SASL credentials are NUL-free with a
+//     non-empty account and password, and base64 decoding agrees with a re-encoding.
 //   - strip_formatting leaves no formatting code and keeps valid UTF-8 valid; utf8_prefix returns a
 //     prefix within the bound that keeps valid UTF-8 valid; ctcp_action's text lies inside the input.
 #include <cstdint>
@@ -16,7 +20,9 @@
 #include <utility>
 #include <vector>
 
+#include "../core/irc_caps.h"
 #include "../core/irc_message.h"
+#include "../core/irc_sasl.h"
 #include "fuzz_util.h"
 
 namespace {
@@ -36,7 +42,73 @@ std::vector<std::pair<std::string, std::string>> unescaped_tags(std::string_view
   return v;
 }
 
-void check_message(std::string_view line) {
+struct Session {
+  ep::irc::CapNegotiation caps;
+  ep::irc::SaslPlain sasl;
+};
+
+uint32_t offered_bits() {
+  size_t n;
+  const ep::irc::CapInfo* c = ep::irc::caps_offered(&n);
+  uint32_t bits = 0;
+  for (size_t i = 0; i < n; ++i) bits |= c[i].bit;
+  return bits;
+}
+
+std::string b64(std::string_view raw) {
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (size_t i = 0; i < raw.size(); i += 3) {
+    uint32_t n = uint8_t(raw[i]) << 16;
+    if (i + 1 < raw.size()) n |= uint8_t(raw[i + 1]) << 8;
+    if (i + 2 < raw.size()) n |= uint8_t(raw[i + 2]);
+    out.push_back(k[n >> 18]);
+    out.push_back(k[(n >> 12) & 63]);
+    out.push_back(i + 1 < raw.size() ? k[(n >> 6) & 63] : '=');
+    out.push_back(i + 2 < raw.size() ? k[n & 63] : '=');
+  }
+  return out;
+}
+
+void check_session(const Message& m, Session* s) {
+  if (ep::irc::command_is(m.command, "CAP")) {
+    std::string out;
+    s->caps.handle(m, "epchat", "*", &out);
+    FUZZ_CHECK(!out.empty() || (m.nparams >= 1 && ep::irc::command_is(m.params[0], "END")), "CAP without a reply");
+    std::string_view rest = out;
+    while (!rest.empty()) {
+      size_t crlf = rest.find("\r\n");
+      FUZZ_CHECK(crlf != std::string_view::npos, "CAP reply without CRLF");
+      Message r;
+      // An ACK/NAK echoes the client's list, so it may exceed what a client itself may send.
+      ParseError e = ep::irc::parse(rest.substr(0, crlf), &r);
+      FUZZ_CHECK(e == ParseError::None || e == ParseError::BodyTooLong, "CAP reply does not parse");
+      rest.remove_prefix(crlf + 2);
+    }
+    FUZZ_CHECK((s->caps.enabled() & ~offered_bits()) == 0, "unknown capability enabled");
+    if (m.nparams >= 1 && ep::irc::command_is(m.params[0], "END")) FUZZ_CHECK(!s->caps.holding(), "END still holds");
+  } else if (ep::irc::command_is(m.command, "AUTHENTICATE") && m.nparams >= 1) {
+    using R = ep::irc::SaslPlain::Result;
+    R r = s->sasl.feed(m.params[0]);
+    if (r == R::Ready) {
+      const std::string &z = s->sasl.authzid(), &c = s->sasl.authcid(), &p = s->sasl.password();
+      FUZZ_CHECK(!c.empty() && !p.empty(), "empty account or password accepted");
+      FUZZ_CHECK(z.find('\0') == std::string::npos && c.find('\0') == std::string::npos &&
+                 p.find('\0') == std::string::npos, "NUL inside a SASL field");
+      FUZZ_CHECK(c.size() + p.size() + z.size() + 2 <= ep::irc::SaslPlain::kMaxResponse, "response over the bound");
+      s->sasl.forget_password();
+      FUZZ_CHECK(s->sasl.password().empty(), "password kept");
+    }
+    if (r != R::Continue) FUZZ_CHECK(!s->sasl.in_progress(), "SASL still in progress after a result");
+  }
+  // base64: what decodes re-encodes to the same text.
+  for (size_t i = 0; i < m.nparams; ++i) {
+    std::string raw;
+    if (ep::irc::base64_decode(m.params[i], &raw)) FUZZ_CHECK(b64(raw) == m.params[i], "base64 not canonical");
+  }
+}
+
+void check_message(std::string_view line, Session* session) {
   Message m;
   ParseError e = ep::irc::parse(line, &m);
   FUZZ_CHECK(inside(m.tags, line) && inside(m.source, line) && inside(m.command, line), "view outside line");
@@ -105,11 +177,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::Bytes in{data, size};
   size_t max = in.u8();
   std::string_view rest(reinterpret_cast<const char*>(in.p), in.n);
+  Session session;
   for (;;) {
     size_t nl = rest.find('\n');
     std::string_view line = rest.substr(0, nl);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    check_message(line);
+    check_message(line, &session);
     check_text(line, max);
     if (nl == std::string_view::npos) break;
     rest.remove_prefix(nl + 1);

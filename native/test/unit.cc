@@ -14,7 +14,9 @@
 #include <vector>
 
 #include "../core/ilist.h"
+#include "../core/irc_caps.h"
 #include "../core/irc_message.h"
+#include "../core/irc_sasl.h"
 #include "../core/line_codec.h"
 #include "../core/linein.h"
 #include "../core/outq.h"
@@ -458,6 +460,76 @@ TEST(ws_server_frames) {
   CHECK(f.size() == 2 + 125 && uint8_t(f[0]) == 0x88 && uint8_t(f[2]) == 0x03 && uint8_t(f[3]) == 0xF1);
   CHECK(ep::ws::valid_close_code(1000) && ep::ws::valid_close_code(4999) && !ep::ws::valid_close_code(1005) &&
         !ep::ws::valid_close_code(1006) && !ep::ws::valid_close_code(999) && !ep::ws::valid_close_code(5000));
+  return ok;
+}
+
+std::string irc_cap(ep::irc::CapNegotiation& caps, const char* line) {
+  ep::irc::Message m;
+  std::string l(line), out;
+  if (ep::irc::parse(l, &m) != ep::irc::ParseError::None) return "parse error";
+  caps.handle(m, "epchat", "*", &out);
+  return out;
+}
+
+TEST(irc_cap_negotiation) {
+  bool ok = true;
+  ep::irc::CapNegotiation caps;
+  CHECK(irc_cap(caps, "CAP LS 302") ==
+        ":epchat CAP * LS :away-notify cap-notify echo-message message-tags multi-prefix sasl=PLAIN server-time "
+        "userhost-in-names\r\n");
+  CHECK(caps.holding() && caps.version() == 302 && caps.has(ep::irc::kCapCapNotify));
+  CHECK(irc_cap(caps, "CAP REQ :multi-prefix server-time") == ":epchat CAP * ACK :multi-prefix server-time\r\n");
+  CHECK(caps.has(ep::irc::kCapMultiPrefix) && caps.has(ep::irc::kCapServerTime));
+  CHECK(irc_cap(caps, "CAP REQ :echo-message bogus") == ":epchat CAP * NAK :echo-message bogus\r\n");
+  CHECK(!caps.has(ep::irc::kCapEchoMessage));  // all or nothing
+  CHECK(irc_cap(caps, "CAP REQ :-cap-notify") == ":epchat CAP * NAK :-cap-notify\r\n");
+  CHECK(irc_cap(caps, "CAP REQ -server-time") == ":epchat CAP * ACK :-server-time\r\n");
+  CHECK(!caps.has(ep::irc::kCapServerTime));
+  CHECK(irc_cap(caps, "CAP LIST") == ":epchat CAP * LIST :cap-notify multi-prefix\r\n");
+  CHECK(irc_cap(caps, "CAP FOO") == ":epchat 410 * FOO :Invalid CAP command\r\n");
+  CHECK(irc_cap(caps, "CAP END").empty() && !caps.holding());
+  ep::irc::CapNegotiation old;
+  CHECK(irc_cap(old, "CAP LS") == ":epchat CAP * LS :away-notify cap-notify echo-message message-tags multi-prefix sasl "
+                                  "server-time userhost-in-names\r\n");
+  CHECK(!old.has(ep::irc::kCapCapNotify));
+  return ok;
+}
+
+TEST(irc_sasl_plain) {
+  bool ok = true;
+  using R = ep::irc::SaslPlain::Result;
+  ep::irc::SaslPlain s;
+  CHECK(s.feed("EXTERNAL") == R::BadMech && !s.in_progress());
+  CHECK(s.feed("PLAIN") == R::Continue && s.in_progress());
+  CHECK(s.feed("AGtpbQBzZWNyZXQ=") == R::Ready);  // "\0kim\0secret"
+  CHECK(s.authzid().empty() && s.authcid() == "kim" && s.password() == "secret" && !s.in_progress());
+  s.forget_password();
+  CHECK(s.password().empty());
+  CHECK(s.feed("plain") == R::Continue && s.feed("*") == R::Aborted && !s.in_progress());
+  CHECK(s.feed("PLAIN") == R::Continue && s.feed("+") == R::Failed);          // empty response
+  CHECK(s.feed("PLAIN") == R::Continue && s.feed("AGtpbQA=") == R::Failed);   // empty password
+  CHECK(s.feed("PLAIN") == R::Continue && s.feed("a2ltAHNlY3JldA==") == R::Failed);  // one NUL only
+  CHECK(s.feed("PLAIN") == R::Continue && s.feed("!!!!") == R::Failed);
+  // A 400-byte chunk means more follows; then "+" ends a response that filled whole chunks.
+  std::string raw = std::string(1, '\0') + "kim" + '\0' + std::string(295, 'p');  // 300 bytes → 400 in base64
+  std::string enc;
+  {
+    static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < raw.size(); i += 3) {
+      uint32_t n = (uint8_t(raw[i]) << 16) | (uint8_t(raw[i + 1]) << 8) | uint8_t(raw[i + 2]);
+      for (int sh = 18; sh >= 0; sh -= 6) enc.push_back(k[(n >> sh) & 63]);
+    }
+  }
+  CHECK(enc.size() == 400);
+  CHECK(s.feed("PLAIN") == R::Continue && s.feed(enc) == R::Continue && s.feed("+") == R::Ready);
+  CHECK(s.authcid() == "kim" && s.password() == std::string(295, 'p'));
+  CHECK(s.feed("PLAIN") == R::Continue && s.feed(enc) == R::Continue && s.feed(enc) == R::Continue &&
+        s.feed(enc) == R::Continue && s.feed(enc) == R::TooLong);
+  std::string out;
+  CHECK(ep::irc::base64_decode("", &out) && out.empty());
+  CHECK(ep::irc::base64_decode("TWFu", &out) && out == "Man" && ep::irc::base64_decode("TWE=", &out) && out == "Ma");
+  CHECK(!ep::irc::base64_decode("TWF=", &out) && !ep::irc::base64_decode("TQ=x", &out) &&
+        !ep::irc::base64_decode("T===", &out) && !ep::irc::base64_decode("TWFuTQ", &out));
   return ok;
 }
 
