@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -13,11 +14,15 @@
 #include <vector>
 
 #include "../core/ilist.h"
+#include "../core/irc_caps.h"
+#include "../core/irc_message.h"
+#include "../core/irc_sasl.h"
 #include "../core/line_codec.h"
 #include "../core/linein.h"
 #include "../core/outq.h"
 #include "../core/stats.h"
 #include "../core/text.h"
+#include "../core/ws_frame.h"
 
 namespace {
 
@@ -258,6 +263,273 @@ TEST(histogram_percentiles) {
   CHECK(p50 >= 500 && p50 <= 500 * 1.13);
   CHECK(p99 >= 990 && p99 <= 990 * 1.13);
   CHECK(h.mean() == 500);
+  return ok;
+}
+
+
+// --- IRC message layer (irc_message.h)
+
+std::vector<std::string> irc_params(const ep::irc::Message& m) {
+  std::vector<std::string> v;
+  for (size_t i = 0; i < m.nparams; ++i) v.emplace_back(m.params[i]);
+  return v;
+}
+
+TEST(irc_parse_forms) {
+  bool ok = true;
+  ep::irc::Message m;
+  CHECK(ep::irc::parse("PRIVMSG #dev :hello  there", &m) == ep::irc::ParseError::None);
+  CHECK(ep::irc::command_is(m.command, "PRIVMSG") && irc_params(m) == (V{"#dev", "hello  there"}) && m.has_trailing);
+  CHECK(ep::irc::parse(":kim!k@h   privmsg   bob   x", &m) == ep::irc::ParseError::None);
+  CHECK(m.source == "kim!k@h" && ep::irc::command_is(m.command, "PRIVMSG") && irc_params(m) == (V{"bob", "x"}));
+  CHECK(!m.has_trailing);
+  CHECK(ep::irc::parse("TOPIC #dev :", &m) == ep::irc::ParseError::None && irc_params(m) == (V{"#dev", ""}));
+  CHECK(ep::irc::parse("NICK", &m) == ep::irc::ParseError::None && m.nparams == 0);
+  CHECK(ep::irc::parse("001 kim :Welcome", &m) == ep::irc::ParseError::None);
+  // After 14 middles the rest is the last parameter, ':' or not (RFC 2812).
+  CHECK(ep::irc::parse("X 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16", &m) == ep::irc::ParseError::None);
+  CHECK(m.nparams == 15 && m.params[14] == "15 16" && m.has_trailing);
+  return ok;
+}
+
+TEST(irc_parse_refusals) {
+  bool ok = true;
+  ep::irc::Message m;
+  using E = ep::irc::ParseError;
+  CHECK(ep::irc::parse("", &m) == E::Empty);
+  CHECK(ep::irc::parse("   ", &m) == E::Empty);
+  CHECK(ep::irc::parse(":src", &m) == E::NoCommand);
+  CHECK(ep::irc::parse("@a=b", &m) == E::NoCommand);
+  CHECK(ep::irc::parse("@ PING", &m) == E::BadTags);
+  CHECK(ep::irc::parse("@bad_key=1 PING", &m) == E::BadTags);
+  CHECK(ep::irc::parse("12 x", &m) == E::BadCommand);
+  CHECK(ep::irc::parse("1234 x", &m) == E::BadCommand);
+  CHECK(ep::irc::parse("PRIV-MSG x", &m) == E::BadCommand);
+  CHECK(ep::irc::parse(std::string("PING a\0b", 8), &m) == E::BadByte);
+  CHECK(ep::irc::parse("PRIVMSG #a :" + std::string(498, 'x'), &m) == E::None);  // 510 bytes
+  CHECK(ep::irc::parse("PRIVMSG #a :" + std::string(499, 'x'), &m) == E::BodyTooLong);
+  CHECK(ep::irc::parse("@" + std::string(4092, 'k') + " PING", &m) == E::None);  // 4094 with '@' and ' '
+  CHECK(ep::irc::parse("@" + std::string(4093, 'k') + " PING", &m) == E::TagsTooLong);
+  return ok;
+}
+
+TEST(irc_tags) {
+  bool ok = true;
+  ep::irc::Message m;
+  CHECK(ep::irc::parse("@+draft/reply=a\\:b\\sc\\\\d\\;time;;x=\\ PING", &m) == ep::irc::ParseError::None);
+  std::string_view rest = m.tags;
+  ep::irc::Tag t;
+  CHECK(ep::irc::next_tag(&rest, &t) && t.key == "+draft/reply" && ep::irc::unescape_tag_value(t.value) == "a;b c\\d");  // a lone trailing backslash is dropped
+  CHECK(ep::irc::next_tag(&rest, &t) && t.key == "time" && !t.has_value);
+  CHECK(ep::irc::next_tag(&rest, &t) && t.key == "x" && t.has_value && ep::irc::unescape_tag_value(t.value).empty());
+  CHECK(!ep::irc::next_tag(&rest, &t));
+  CHECK(ep::irc::valid_tag_key("+example.com/foo-bar") && !ep::irc::valid_tag_key("ex..com/x"));
+  CHECK(!ep::irc::valid_tag_key("+") && !ep::irc::valid_tag_key("a/"));
+  std::string esc;
+  ep::irc::escape_tag_value("a; b\\\r\n", &esc);
+  CHECK(esc == "a\\:\\sb\\\\\\r\\n");
+  return ok;
+}
+
+TEST(irc_writer) {
+  bool ok = true;
+  std::string s;
+  ep::irc::Writer(&s).tag("time", "2026-11-29T00:00:00.000Z").tag("msgid", "a b").source("kim!kim@epchat")
+      .command("PRIVMSG").param("#dev").trailing("hi there").end();
+  CHECK(s == "@time=2026-11-29T00:00:00.000Z;msgid=a\\sb :kim!kim@epchat PRIVMSG #dev :hi there\r\n");
+  s.clear();
+  ep::irc::Writer(&s).source("epchat").command("001").param("kim").trailing("").end();
+  CHECK(s == ":epchat 001 kim :\r\n");
+  CHECK(ep::irc::valid_middle("#dev") && !ep::irc::valid_middle("") && !ep::irc::valid_middle(":x") &&
+        !ep::irc::valid_middle("a b"));
+  return ok;
+}
+
+TEST(irc_text_helpers) {
+  bool ok = true;
+  std::string_view a;
+  CHECK(ep::irc::ctcp_action("\x01" "ACTION waves\x01", &a) && a == "waves");
+  CHECK(ep::irc::ctcp_action("\x01" "ACTION waves", &a) && a == "waves");
+  CHECK(ep::irc::ctcp_action("\x01" "ACTION\x01", &a) && a.empty());
+  CHECK(!ep::irc::ctcp_action("\x01" "ACTIONS x\x01", &a) && !ep::irc::ctcp_action("ACTION x", &a));
+  CHECK(ep::irc::is_ctcp("\x01VERSION\x01") && !ep::irc::is_ctcp("hi"));
+  CHECK(ep::irc::strip_formatting("\x02" "bold\x02 \x03" "04,12red\x03 \x03" "4x \x04" "ff00ff,00ff00hex\x0f \x1ditalic") ==
+        "bold red x hex italic");
+  CHECK(ep::irc::strip_formatting("\x03,5x") == ",5x");  // no foreground: the comma is text
+  CHECK(ep::irc::strip_formatting("\x03" "123") == "3");  // two digits at most
+  CHECK(ep::irc::has_formatting("a\x1f") && !ep::irc::has_formatting("plain"));
+  CHECK(ep::irc::utf8_prefix("caf\xc3\xa9", 4) == "caf");
+  CHECK(ep::irc::utf8_prefix("caf\xc3\xa9", 5) == "caf\xc3\xa9");
+  CHECK(ep::irc::utf8_prefix("\xf0\x9f\x98\x80z", 3).empty());
+  return ok;
+}
+
+
+// --- WebSocket framing (ws_frame.h)
+
+struct WsLog : ep::ws::Sink {
+  std::vector<std::string> ev;
+  bool on_message(ep::ws::Opcode op, std::string_view p) override {
+    ev.push_back((op == ep::ws::Opcode::Text ? "T:" : "B:") + std::string(p));
+    return true;
+  }
+  bool on_ping(std::string_view p) override { ev.push_back("P:" + std::string(p)); return true; }
+  bool on_pong(std::string_view p) override { ev.push_back("O:" + std::string(p)); return true; }
+  void on_close(uint16_t code, std::string_view r) override { ev.push_back("C:" + std::to_string(code) + ":" + std::string(r)); }
+  void on_error(uint16_t code, const char*) override { ev.push_back("E:" + std::to_string(code)); }
+};
+
+// A masked client frame; header bytes can be overridden for violations.
+std::string ws_client(uint8_t b0, std::string_view payload, bool masked = true) {
+  std::string f;
+  ep::ws::append_header(ep::ws::Opcode::Text, payload.size(), &f);
+  f[0] = static_cast<char>(b0);
+  if (!masked) return f + std::string(payload);
+  f[1] = static_cast<char>(f[1] | 0x80);
+  const char key[4] = {0x12, 0x34, 0x56, 0x78};
+  f.append(key, 4);
+  for (size_t i = 0; i < payload.size(); ++i) f.push_back(payload[i] ^ key[i % 4]);
+  return f;
+}
+
+V ws_read(std::string bytes, size_t chunk = 0, ep::ws::Limits lim = {}) {
+  ep::ws::FrameReader r(lim);
+  WsLog log;
+  for (size_t off = 0; off < bytes.size();) {
+    size_t n = chunk ? std::min(chunk, bytes.size() - off) : bytes.size();
+    if (!r.feed(&bytes[off], n, log)) break;
+    off += n;
+  }
+  return log.ev;
+}
+
+TEST(ws_messages_and_control_between_fragments) {
+  bool ok = true;
+  std::string s = ws_client(0x81, "hello") + ws_client(0x01, "caf\xc3") + ws_client(0x89, "pi") +
+                  ws_client(0x80, "\xa9!") + ws_client(0x8A, "") + ws_client(0x82, std::string(300, 'b')) +
+                  ws_client(0x88, "\x03\xe8" "done");
+  V want{"T:hello", "P:pi", "T:caf\xc3\xa9!", "O:", "B:" + std::string(300, 'b'), "C:1000:done"};
+  CHECK(ws_read(s) == want);
+  CHECK(ws_read(s, 1) == want);  // byte by byte: a UTF-8 sequence split across fragments and reads
+  CHECK(ws_read(s, 7) == want);
+  CHECK(ws_read(ws_client(0x88, "")) == (V{"C:1005:"}));
+  return ok;
+}
+
+TEST(ws_violations_have_their_close_codes) {
+  bool ok = true;
+  CHECK(ws_read(ws_client(0x81, "hi", false)) == (V{"E:1002"}));                   // unmasked
+  CHECK(ws_read(ws_client(0xC1, "hi")) == (V{"E:1002"}));                          // RSV1 without an extension
+  CHECK(ws_read(ws_client(0x83, "hi")) == (V{"E:1002"}));                          // unknown opcode
+  CHECK(ws_read(ws_client(0x09, "x")) == (V{"E:1002"}));                           // fragmented ping
+  CHECK(ws_read(ws_client(0x89, std::string(126, 'x'))) == (V{"E:1002"}));         // control over 125
+  CHECK(ws_read(ws_client(0x80, "x")) == (V{"E:1002"}));                           // continuation first
+  CHECK(ws_read(ws_client(0x01, "a") + ws_client(0x81, "b")) == (V{"E:1002"}));    // new message mid-way
+  std::string nonmin = ws_client(0x81, std::string(200, 'x'));
+  nonmin[2] = 0, nonmin[3] = 5;  // 16-bit length field holding 5
+  CHECK(ws_read(nonmin) == (V{"E:1002"}));
+  CHECK(ws_read(ws_client(0x81, "\xed\xa0\x80")) == (V{"E:1007"}));                // a surrogate
+  CHECK(ws_read(ws_client(0x81, "\xc3")) == (V{"E:1007"}));                        // cut sequence at the end
+  CHECK(ws_read(ws_client(0x88, "\x03")) == (V{"E:1002"}));                        // 1-byte close body
+  CHECK(ws_read(ws_client(0x88, "\x03\xed")) == (V{"E:1002"}));                    // close code 1005
+  CHECK(ws_read(ws_client(0x88, "\x03\xe8\xff")) == (V{"E:1007"}));                // close reason not UTF-8
+  ep::ws::Limits small{16, 20};
+  CHECK(ws_read(ws_client(0x81, std::string(17, 'x')), 0, small) == (V{"E:1009"}));
+  CHECK(ws_read(ws_client(0x01, std::string(16, 'x')) + ws_client(0x80, "12345"), 0, small) == (V{"E:1009"}));
+  // A header announcing too much fails before the payload arrives: nothing is buffered for it.
+  ep::ws::FrameReader r(small);
+  WsLog log;
+  std::string hdr = ws_client(0x82, std::string(70000, 'x')).substr(0, 14);
+  CHECK(!r.feed(&hdr[0], hdr.size(), log) && log.ev == (V{"E:1009"}) && r.buffered() == 0);
+  return ok;
+}
+
+TEST(ws_server_frames) {
+  bool ok = true;
+  std::string f;
+  ep::ws::append_frame(ep::ws::Opcode::Text, "hi", &f);
+  CHECK(f == std::string("\x81\x02hi", 4));
+  f.clear();
+  ep::ws::append_frame(ep::ws::Opcode::Binary, std::string(300, 'x'), &f);
+  CHECK(f.size() == 304 && uint8_t(f[0]) == 0x82 && uint8_t(f[1]) == 126 && uint8_t(f[2]) == 1 && uint8_t(f[3]) == 44);
+  f.clear();
+  ep::ws::append_header(ep::ws::Opcode::Text, 70000, &f);
+  CHECK(f.size() == 10 && uint8_t(f[1]) == 127 && ep::ws::header_size(70000) == 10 && ep::ws::header_size(125) == 2);
+  f.clear();
+  ep::ws::append_close(1009, std::string(130, 'r') , &f);
+  CHECK(f.size() == 2 + 125 && uint8_t(f[0]) == 0x88 && uint8_t(f[2]) == 0x03 && uint8_t(f[3]) == 0xF1);
+  CHECK(ep::ws::valid_close_code(1000) && ep::ws::valid_close_code(4999) && !ep::ws::valid_close_code(1005) &&
+        !ep::ws::valid_close_code(1006) && !ep::ws::valid_close_code(999) && !ep::ws::valid_close_code(5000));
+  return ok;
+}
+
+std::string irc_cap(ep::irc::CapNegotiation& caps, const char* line) {
+  ep::irc::Message m;
+  std::string l(line), out;
+  if (ep::irc::parse(l, &m) != ep::irc::ParseError::None) return "parse error";
+  caps.handle(m, "epchat", "*", &out);
+  return out;
+}
+
+TEST(irc_cap_negotiation) {
+  bool ok = true;
+  ep::irc::CapNegotiation caps;
+  CHECK(irc_cap(caps, "CAP LS 302") ==
+        ":epchat CAP * LS :away-notify cap-notify echo-message message-tags multi-prefix sasl=PLAIN server-time "
+        "userhost-in-names\r\n");
+  CHECK(caps.holding() && caps.version() == 302 && caps.has(ep::irc::kCapCapNotify));
+  CHECK(irc_cap(caps, "CAP REQ :multi-prefix server-time") == ":epchat CAP * ACK :multi-prefix server-time\r\n");
+  CHECK(caps.has(ep::irc::kCapMultiPrefix) && caps.has(ep::irc::kCapServerTime));
+  CHECK(irc_cap(caps, "CAP REQ :echo-message bogus") == ":epchat CAP * NAK :echo-message bogus\r\n");
+  CHECK(!caps.has(ep::irc::kCapEchoMessage));  // all or nothing
+  CHECK(irc_cap(caps, "CAP REQ :-cap-notify") == ":epchat CAP * NAK :-cap-notify\r\n");
+  CHECK(irc_cap(caps, "CAP REQ -server-time") == ":epchat CAP * ACK :-server-time\r\n");
+  CHECK(!caps.has(ep::irc::kCapServerTime));
+  CHECK(irc_cap(caps, "CAP LIST") == ":epchat CAP * LIST :cap-notify multi-prefix\r\n");
+  CHECK(irc_cap(caps, "CAP FOO") == ":epchat 410 * FOO :Invalid CAP command\r\n");
+  CHECK(irc_cap(caps, "CAP END").empty() && !caps.holding());
+  ep::irc::CapNegotiation old;
+  CHECK(irc_cap(old, "CAP LS") == ":epchat CAP * LS :away-notify cap-notify echo-message message-tags multi-prefix sasl "
+                                  "server-time userhost-in-names\r\n");
+  CHECK(!old.has(ep::irc::kCapCapNotify));
+  return ok;
+}
+
+TEST(irc_sasl_plain) {
+  bool ok = true;
+  using R = ep::irc::SaslPlain::Result;
+  ep::irc::SaslPlain s;
+  CHECK(s.feed("EXTERNAL") == R::BadMech && !s.in_progress());
+  CHECK(s.feed("PLAIN") == R::Continue && s.in_progress());
+  CHECK(s.feed("AGtpbQBzZWNyZXQ=") == R::Ready);  // "\0kim\0secret"
+  CHECK(s.authzid().empty() && s.authcid() == "kim" && s.password() == "secret" && !s.in_progress());
+  s.forget_password();
+  CHECK(s.password().empty());
+  CHECK(s.feed("plain") == R::Continue && s.feed("*") == R::Aborted && !s.in_progress());
+  CHECK(s.feed("PLAIN") == R::Continue && s.feed("+") == R::Failed);          // empty response
+  CHECK(s.feed("PLAIN") == R::Continue && s.feed("AGtpbQA=") == R::Failed);   // empty password
+  CHECK(s.feed("PLAIN") == R::Continue && s.feed("a2ltAHNlY3JldA==") == R::Failed);  // one NUL only
+  CHECK(s.feed("PLAIN") == R::Continue && s.feed("!!!!") == R::Failed);
+  // A 400-byte chunk means more follows; then "+" ends a response that filled whole chunks.
+  std::string raw = std::string(1, '\0') + "kim" + '\0' + std::string(295, 'p');  // 300 bytes → 400 in base64
+  std::string enc;
+  {
+    static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < raw.size(); i += 3) {
+      uint32_t n = (uint8_t(raw[i]) << 16) | (uint8_t(raw[i + 1]) << 8) | uint8_t(raw[i + 2]);
+      for (int sh = 18; sh >= 0; sh -= 6) enc.push_back(k[(n >> sh) & 63]);
+    }
+  }
+  CHECK(enc.size() == 400);
+  CHECK(s.feed("PLAIN") == R::Continue && s.feed(enc) == R::Continue && s.feed("+") == R::Ready);
+  CHECK(s.authcid() == "kim" && s.password() == std::string(295, 'p'));
+  CHECK(s.feed("PLAIN") == R::Continue && s.feed(enc) == R::Continue && s.feed(enc) == R::Continue &&
+        s.feed(enc) == R::Continue && s.feed(enc) == R::TooLong);
+  std::string out;
+  CHECK(ep::irc::base64_decode("", &out) && out.empty());
+  CHECK(ep::irc::base64_decode("TWFu", &out) && out == "Man" && ep::irc::base64_decode("TWE=", &out) && out == "Ma");
+  CHECK(!ep::irc::base64_decode("TWF=", &out) && !ep::irc::base64_decode("TQ=x", &out) &&
+        !ep::irc::base64_decode("T===", &out) && !ep::irc::base64_decode("TWFuTQ", &out));
   return ok;
 }
 
