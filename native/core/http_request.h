@@ -31,6 +31,7 @@
 
 namespace ep::http {
 
+// Spans are 32-bit offsets into the head buffer: keep max_head well below 4 GiB.
 struct Limits {
   size_t max_head = 8192;    // bytes, request line + headers + the empty line
   size_t max_headers = 64;   // header lines

@@ -316,7 +316,11 @@ void check_handshake(const RequestReader& r, uint8_t policy) {
   if (r.header_count("Origin")) {
     std::string_view o = r.header("Origin");
     const auto& list = cfg.origins;
-    if (list.size() == 2) FUZZ_CHECK(ieq(o, list[0]) || ieq(o, list[1]), "unlisted origin accepted");
+    if (!list.empty() && list[0] != "*") {
+      bool listed = false;
+      for (const std::string& a : list) listed = listed || ieq(o, a);
+      FUZZ_CHECK(listed, "unlisted origin accepted");
+    }
     if (list.empty()) {
       size_t sep = o.find("://");
       FUZZ_CHECK(sep != std::string_view::npos && ieq(o.substr(sep + 3), r.header("Host")), "cross-host origin accepted");
