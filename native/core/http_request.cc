@@ -40,7 +40,7 @@ void RequestReader::fail(int status, const char* reason) {
 }
 
 size_t RequestReader::feed(const char* p, size_t n) {
-  if (state_ != State::NeedMore) return 0;
+  if (state_ != State::NeedMore || n == 0) return 0;
   size_t old = buf_.size();
   size_t room = limits_.max_head > old ? limits_.max_head - old : 0;
   size_t take = n < room ? n : room;
