@@ -1,19 +1,11 @@
 #include "irc_sasl.h"
 
+#include "base64.h"
 #include "irc_message.h"
 
 namespace ep::irc {
 
 namespace {
-
-int b64_value(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+') return 62;
-  if (c == '/') return 63;
-  return -1;
-}
 
 // Overwrites a string's bytes before it is released (a password must not linger in freed memory).
 void wipe(std::string* s) {
@@ -23,35 +15,6 @@ void wipe(std::string* s) {
 }
 
 }  // namespace
-
-bool base64_decode(std::string_view in, std::string* out) {
-  out->clear();
-  if (in.size() % 4) return false;
-  for (size_t i = 0; i < in.size(); i += 4) {
-    int v[4];
-    int pad = 0;
-    for (int k = 0; k < 4; ++k) {
-      char c = in[i + k];
-      if (c == '=') {
-        // Padding only in the last quantum, only at its end, at most two.
-        if (i + 4 != in.size() || k < 2) return false;
-        ++pad;
-        v[k] = 0;
-        continue;
-      }
-      if (pad) return false;
-      v[k] = b64_value(c);
-      if (v[k] < 0) return false;
-    }
-    uint32_t n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
-    out->push_back(static_cast<char>(n >> 16));
-    if (pad < 2) out->push_back(static_cast<char>((n >> 8) & 0xFF));
-    if (pad < 1) out->push_back(static_cast<char>(n & 0xFF));
-    // Non-canonical encodings (bits set in the padding) are refused.
-    if ((pad == 1 && (v[2] & 0x3)) || (pad == 2 && (v[1] & 0xF))) return false;
-  }
-  return true;
-}
 
 void SaslPlain::reset() {
   step_ = Step::Idle;
@@ -87,7 +50,7 @@ SaslPlain::Result SaslPlain::feed(std::string_view param) {
 
 SaslPlain::Result SaslPlain::finish() {
   std::string raw;
-  bool ok = base64_decode(b64_, &raw);
+  bool ok = base64::decode(b64_, &raw);
   wipe(&b64_);
   step_ = Step::Idle;
   // authzid NUL authcid NUL password; authcid and password not empty, no further NUL.

@@ -9,9 +9,6 @@
 
 namespace ep::irc {
 
-// Strict base64 (RFC 4648, with padding; no whitespace). False on anything else.
-bool base64_decode(std::string_view in, std::string* out);
-
 class SaslPlain {
  public:
   enum class Result : uint8_t {

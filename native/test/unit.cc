@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "../core/ilist.h"
+#include "../core/base64.h"
 #include "../core/irc_caps.h"
 #include "../core/irc_message.h"
 #include "../core/irc_sasl.h"
@@ -526,10 +527,10 @@ TEST(irc_sasl_plain) {
   CHECK(s.feed("PLAIN") == R::Continue && s.feed(enc) == R::Continue && s.feed(enc) == R::Continue &&
         s.feed(enc) == R::Continue && s.feed(enc) == R::TooLong);
   std::string out;
-  CHECK(ep::irc::base64_decode("", &out) && out.empty());
-  CHECK(ep::irc::base64_decode("TWFu", &out) && out == "Man" && ep::irc::base64_decode("TWE=", &out) && out == "Ma");
-  CHECK(!ep::irc::base64_decode("TWF=", &out) && !ep::irc::base64_decode("TQ=x", &out) &&
-        !ep::irc::base64_decode("T===", &out) && !ep::irc::base64_decode("TWFuTQ", &out));
+  CHECK(ep::base64::decode("", &out) && out.empty());
+  CHECK(ep::base64::decode("TWFu", &out) && out == "Man" && ep::base64::decode("TWE=", &out) && out == "Ma");
+  CHECK(!ep::base64::decode("TWF=", &out) && !ep::base64::decode("TQ=x", &out) &&
+        !ep::base64::decode("T===", &out) && !ep::base64::decode("TWFuTQ", &out));
   return ok;
 }
 
