@@ -10,6 +10,7 @@
         "native/core/chat.cc",
         "native/core/engine.cc",
         "native/core/line_codec.cc",
+        "native/core/lists.cc",
         "native/core/outq.cc",
         "native/core/server.cc",
         "native/core/session.cc",

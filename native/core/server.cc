@@ -567,6 +567,10 @@ void Server::flush(Client* c) {
   int err = 0;
   FlushResult r = c->out.flush(c->fd, &written, &err);
   stats_->bytes_out.add(written);
+  if (r == FlushResult::Done && c->list) {
+    r = list_more(c, &written, &err);  // the next chunk of a list reply, only now the queue is empty
+    stats_->bytes_out.add(written);
+  }
   switch (r) {
     case FlushResult::Done:
       set_events(c, false);

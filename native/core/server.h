@@ -86,8 +86,8 @@ class Server {
   void finalize(Client* c);
   void begin_shutdown(bool force);
 
-  // A list reply (`== KIND fields` lines, then `== END KINDS n`) built in one buffer: one allocation
-  // and one queue entry however long the list.
+  // A short list reply (`== KIND fields` lines, then `== END KINDS n`) built in one buffer: one
+  // allocation and one queue entry. Long ones (/who, /users, /rooms) are sent a chunk at a time.
   struct ListReply {
     Client* c;
     std::string_view kind;
@@ -102,6 +102,13 @@ class Server {
   // Registered clients sorted by nick without regard to case (keys lowered once, not per comparison).
   template <typename Range>
   static std::vector<const Client*> by_nick(const Range& clients);
+
+  // --- long list replies, a chunk at a time as the asker drains its socket (lists.cc)
+  void charge_list(Client* c, uint64_t lines);
+  bool list_busy(Client* c);
+  void list_start(Client* c, ListKind kind, uint64_t expected, std::string room);
+  void list_chunk(Client* c);
+  FlushResult list_more(Client* c, size_t* written, int* err);
 
   // --- what clients ask for (session.cc)
   void dispatch(Client* c, std::string_view line);

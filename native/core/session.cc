@@ -207,8 +207,7 @@ void Server::rename(Client* c, std::string_view nick) {
   else fanout(c->room, o, nullptr, false);
 }
 
-// A long list costs its asker flood tokens (one per 1,000 lines), so asking for 19,000 users over
-// and over cannot keep the engine busy for everyone else.
+// A short list reply (/help, /stats, /users of a small room), queued whole.
 void Server::finish(ListReply& r, std::string_view end_kind) {
   r.c->codec->append(Out{OutKind::End, end_kind, {}, {}, r.n}, r.buf);
   Buf* b = Buf::make(r.buf.data(), r.buf.size());
@@ -218,19 +217,7 @@ void Server::finish(ListReply& r, std::string_view end_kind) {
   }
   enqueue(r.c, b);
   b->unref();
-  if (pol_.flood_rate > 0) r.c->tokens -= static_cast<double>(r.n) / 1000.0;
-}
-
-template <typename Range>
-std::vector<const Client*> Server::by_nick(const Range& clients) {
-  std::vector<std::pair<std::string, const Client*>> keyed;
-  for (const Client* c : clients)
-    if (c && c->state == ClientState::Active) keyed.emplace_back(text::lower(c->nick), c);
-  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<const Client*> out;
-  out.reserve(keyed.size());
-  for (auto& k : keyed) out.push_back(k.second);
-  return out;
+  charge_list(r.c, r.n);
 }
 
 void Server::cmd_help(Client* c) {
@@ -238,12 +225,6 @@ void Server::cmd_help(Client* c) {
   for (const HelpLine& h : kHelp) r.add(h.usage, std::string("- ") + h.what);
   for (const std::string& line : pol_.help) r.add({}, line);
   finish(r, "HELP");
-}
-
-void Server::cmd_rooms(Client* c) {
-  ListReply r{c, "ROOM"};
-  for (const Room* room : rooms_.sorted()) r.add(room->name, std::to_string(room->members.size()));
-  finish(r, "ROOMS");
 }
 
 void Server::cmd_join(Client* c, std::string_view name, bool create) {
@@ -289,18 +270,6 @@ void Server::move_to(Client* c, Room* to) {
   Out joined{OutKind::Joined, c->nick, to->name};
   if (quiet(to)) send(c, joined);
   else fanout(to, joined, nullptr, false);
-}
-
-void Server::cmd_users(Client* c) {
-  ListReply r{c, "USER"};
-  for (const Client* m : by_nick(c->room->members)) r.add({}, m->nick);
-  finish(r, "USERS");
-}
-
-void Server::cmd_who(Client* c) {
-  ListReply r{c, "WHO"};
-  for (const Client* u : by_nick(slots_)) r.add(u->nick, u->room->name);
-  finish(r, "WHO");
 }
 
 void Server::cmd_msg(Client* c, std::string_view to, std::string_view text) {
