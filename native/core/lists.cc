@@ -24,6 +24,12 @@ constexpr size_t kListScan = 4096;
 constexpr size_t kUsersDirect = 128;
 }  // namespace
 
+// Bytes of list chunks all askers together may get in one loop pass (after the first chunk of each
+// list, which comes with the command), so that many askers cannot make one pass long: the ones left
+// over keep EPOLLOUT armed and are served first on the next pass (epoll hands out ready descriptors
+// round-robin).
+const size_t kListBytesPerPass = 256 * 1024;
+
 // A long list costs its asker flood tokens (one per 1,000 lines), charged when asked, so asking for
 // 19,000 users over and over cannot keep the engine busy for everyone else.
 void Server::charge_list(Client* c, uint64_t lines) {
@@ -120,6 +126,8 @@ FlushResult Server::list_more(Client* c, size_t* written, int* err) {
     c->list.reset();
     return FlushResult::Done;
   }
+  if (list_budget_ < kListChunk) return FlushResult::Blocked;  // this pass has made enough: the next one
+  list_budget_ -= kListChunk;
   list_chunk(c);
   if (c->fd < 0 || c->state != ClientState::Active) return FlushResult::Done;
   FlushResult r = c->out.flush(c->fd, written, err);

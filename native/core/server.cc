@@ -181,6 +181,7 @@ bool Server::step(int max_wait_ms) {
     begin_shutdown(true);
   }
   now_ms_ = mono_ms();
+  list_budget_ = kListBytesPerPass;
   on_events(evs, n);
   // Input first, then output: while more input is ready right now, read it before flushing, so that
   // under load a recipient gets several messages in one write rather than one write per message.

@@ -27,6 +27,9 @@ namespace ep {
 enum Tag : uint64_t { kListen = 1, kWake = 2, kSignal = 3, kStdin = 4, kClient = 5 };
 constexpr int kTagShift = 56;
 constexpr uint64_t kIdMask = (uint64_t{1} << kTagShift) - 1;
+// Bytes of long list replies made per loop pass, for all askers together (lists.cc).
+extern const size_t kListBytesPerPass;
+
 inline uint64_t tagged(Tag t, uint64_t payload = 0) { return (static_cast<uint64_t>(t) << kTagShift) | payload; }
 
 class Server {
@@ -184,6 +187,7 @@ class Server {
   std::unordered_set<std::string> protected_;
 
   uint64_t now_ms_ = 0;
+  size_t list_budget_ = 0;  // bytes of list replies this loop pass may still make (lists.cc)
   bool stopping_ = false;
   bool done_ = false;
   uint64_t stop_deadline_ = 0;
