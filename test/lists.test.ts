@@ -177,6 +177,7 @@ test('20 askers that never read, 300 /who each of 1,000 users: server memory sta
         if (Date.now() > deadline) throw new Error('the server did not read every /who in 20 s');
       }
       const grown = rssKb(pid) - rss0;
+      process.stderr.write(`    [lists] server RSS +${grown} KiB for 20 non-reading askers × ${ASKS} /who\n`);
       if (!UNDER_ASAN) assert.ok(grown < 24 * 1024, `server RSS grew by ${grown} KiB for 20 non-reading askers (bound 24 MiB)`);
       assert.is(await stat('dropped_slow'), 0);
       // the others are served meanwhile
