@@ -358,12 +358,18 @@ bool Server::on_line(Client* c, std::string_view line, uint64_t read_ns) {
   stats_->messages_in.add();
   touch(c);
   if (!flood_ok(c)) return c->state != ClientState::Closing;
+  line = text::strip_bom(line);
   switch (text::check_line(line)) {
     case text::Check::BadUtf8:
       error(c, "BAD_UTF8", "line is not valid UTF-8; not sent");
       return true;
     case text::Check::ControlChar:
       error(c, "BAD_CHAR", "line contains a control character; not sent");
+      return true;
+    case text::Check::Spoof:
+      error(c, "BAD_CHAR",
+            "line contains a bidirectional control or line separator (U+202A-U+202E, U+2066-U+2069, "
+            "U+2028, U+2029); not sent");
       return true;
     case text::Check::Ok:
       break;

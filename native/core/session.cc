@@ -171,7 +171,10 @@ void Server::detach(Client* c) {
 }
 
 void Server::cmd_text(Client* c, std::string_view text) {
-  if (text.empty()) return;
+  if (text::blank(text)) {
+    error(c, "EMPTY", "nothing to send (the line is blank)");
+    return;
+  }
   fanout(c->room, Out{OutKind::Chat, c->nick, c->room->name, text}, c, true);
   if (pol_.emit_messages) {
     HostEvent ev{EvType::Message, c->id()};
@@ -277,7 +280,7 @@ void Server::cmd_msg(Client* c, std::string_view to, std::string_view text) {
     error(c, "USAGE", "/msg NICK TEXT");
     return;
   }
-  if (text::trim(text).empty()) {
+  if (text::blank(text)) {
     error(c, "EMPTY", "nothing to send");
     return;
   }
@@ -303,7 +306,7 @@ void Server::cmd_msg(Client* c, std::string_view to, std::string_view text) {
 }
 
 void Server::cmd_me(Client* c, std::string_view text) {
-  if (text::trim(text).empty()) {
+  if (text::blank(text)) {
     error(c, "EMPTY", "/me ACTION");
     return;
   }
