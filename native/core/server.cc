@@ -5,6 +5,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +32,17 @@ constexpr uint64_t kAcceptPauseMs = 100;
 constexpr int kReadsPerPass = 4;
 // Extra non-blocking polls for input before a pass flushes its output.
 constexpr int kInputRounds = 4;
+// While shutting down, how often lingering clients are checked for acknowledged output.
+constexpr uint64_t kShutdownPollMs = 10;
+
+// True when everything written to fd has been acknowledged by the peer (TCP) or taken by it (a Unix
+// socket): closing now loses nothing, even if unread input turns the close into a reset. True too
+// when the socket cannot say.
+bool delivered(int fd) {
+  int queued = 0;
+  if (ioctl(fd, SIOCOUTQ, &queued) < 0) return true;
+  return queued == 0;
+}
 
 const char* errno_name(int e) {
   switch (e) {
@@ -431,7 +444,8 @@ void Server::expire(uint64_t now) {
     while (Client* c = reg_list_.head()) {
       if (c->last_ms + pol_.registration_timeout_ms > now) break;
       lifecycle(c, {EvType::Timeout, c->id(), 0, false, "", "registration"});
-      error(c, "REGISTRATION_TIMEOUT", "no nickname chosen in time; disconnected");
+      error(c, "REGISTRATION_TIMEOUT",
+            "no nickname chosen within " + text::seconds(pol_.registration_timeout_ms) + "; disconnected");
       close_client(c, "registration");
     }
   }
@@ -439,13 +453,22 @@ void Server::expire(uint64_t now) {
     while (Client* c = idle_list_.head()) {
       if (c->last_ms + pol_.idle_timeout_ms > now) break;
       lifecycle(c, {EvType::Timeout, c->id(), 0, false, c->nick, "idle"});
-      error(c, "IDLE_TIMEOUT", "idle for too long; disconnected");
+      error(c, "IDLE_TIMEOUT", "idle for " + text::seconds(pol_.idle_timeout_ms) + "; disconnected");
       close_client(c, "idle");
     }
   }
   while (Client* c = linger_list_.head()) {
     if (c->last_ms + kLingerMs > now) break;
     finalize(c);
+  }
+  // Shutting down: a client told and flushed whose bytes the peer has acknowledged is done; the
+  // process does not wait for each peer's FIN (up to kLingerMs) nor for the grace period.
+  if (stopping_) {
+    for (Client* c = linger_list_.head(); c;) {
+      Client* next = c->link.next;
+      if (c->wr_shut && delivered(c->fd)) finalize(c);
+      c = next;
+    }
   }
   drop_overflowed();
 }
@@ -461,6 +484,8 @@ int Server::next_timeout_ms() const {
   if (linger_list_.head()) consider(linger_list_.head()->last_ms + kLingerMs);
   if (accept_resume_ms_) consider(accept_resume_ms_);
   if (stopping_) consider(stop_deadline_);
+  // While shutting down, look again soon for lingering clients whose last bytes have been acknowledged.
+  if (stopping_ && linger_list_.head()) consider(now_ms_ + kShutdownPollMs);
   if (next == UINT64_MAX) return -1;
   uint64_t now = mono_ms();
   if (next <= now) return 0;
@@ -586,7 +611,7 @@ void Server::flush(Client* c) {
         // sending don't turn our close into a reset that could destroy the lines we just sent.
         shutdown(c->fd, SHUT_WR);
         c->wr_shut = true;
-        if (c->peer_eof) finalize(c);
+        if (c->peer_eof || (stopping_ && delivered(c->fd))) finalize(c);
       }
       break;
     case FlushResult::Blocked:

@@ -127,7 +127,8 @@ class Server {
   void cmd_join(Client* c, std::string_view name, bool create);
   void cmd_users(Client* c);
   void cmd_who(Client* c);
-  void cmd_msg(Client* c, std::string_view to, std::string_view text);
+  // typed: the command word as the user wrote it (msg or pm), for the usage line.
+  void cmd_msg(Client* c, std::string_view to, std::string_view text, std::string_view typed);
   void cmd_me(Client* c, std::string_view text);
   void cmd_stats(Client* c);
   void move_to(Client* c, Room* r);
@@ -188,6 +189,7 @@ class Server {
 
   uint64_t now_ms_ = 0;
   size_t list_budget_ = 0;  // bytes of list replies this loop pass may still make (lists.cc)
+  std::string_view quit_reason_;  // set while a /quit closes its client: shown on the room's Bye line
   bool stopping_ = false;
   bool done_ = false;
   uint64_t stop_deadline_ = 0;

@@ -26,7 +26,7 @@ constexpr HelpLine kHelp[] = {
     {"/msg NICK TEXT", "private message (also /pm)"},
     {"/me ACTION", "say what you are doing"},
     {"/stats", "server statistics"},
-    {"/quit [REASON]", "leave the chat"},
+    {"/quit [REASON]", "leave the chat (the room sees the reason)"},
 };
 
 }  // namespace
@@ -60,12 +60,17 @@ void Server::dispatch(Client* c, std::string_view line) {
       break;
     case Cmd::Users: cmd_users(c); break;
     case Cmd::Who: cmd_who(c); break;
-    case Cmd::Msg: cmd_msg(c, r.arg, r.text); break;
+    case Cmd::Msg: cmd_msg(c, r.arg, r.text, r.name); break;
     case Cmd::Me: cmd_me(c, r.text); break;
-    case Cmd::Quit:
-      send(c, Out{OutKind::Bye, c->nick});
+    case Cmd::Quit: {
+      // The reason (already checked like any text) goes on the Bye line, to the user and the room.
+      std::string_view reason = text::blank(r.text) ? std::string_view() : r.text;
+      send(c, Out{OutKind::Bye, c->nick, {}, reason});
+      quit_reason_ = reason;
       close_client(c, "quit");
+      quit_reason_ = {};
       break;
+    }
     case Cmd::Stats: cmd_stats(c); break;
     case Cmd::Other: {
       std::string name = text::lower(r.name);
@@ -167,7 +172,7 @@ void Server::detach(Client* c) {
   if (!c->room) return;
   std::string name;
   Room* still = leave_room(c, &name);
-  if (still && !stopping_ && !quiet(still)) fanout(still, Out{OutKind::Bye, c->nick}, nullptr, false);
+  if (still && !stopping_ && !quiet(still)) fanout(still, Out{OutKind::Bye, c->nick, {}, quit_reason_}, nullptr, false);
 }
 
 void Server::cmd_text(Client* c, std::string_view text) {
@@ -275,9 +280,9 @@ void Server::move_to(Client* c, Room* to) {
   else fanout(to, joined, nullptr, false);
 }
 
-void Server::cmd_msg(Client* c, std::string_view to, std::string_view text) {
+void Server::cmd_msg(Client* c, std::string_view to, std::string_view text, std::string_view typed) {
   if (to.empty()) {
-    error(c, "USAGE", "/msg NICK TEXT");
+    error(c, "USAGE", "/" + text::lower(typed) + " NICK TEXT");  // as typed: /msg or /pm
     return;
   }
   if (text::blank(text)) {

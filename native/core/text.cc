@@ -109,6 +109,16 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+std::string seconds(uint64_t ms) {
+  std::string out = std::to_string(ms / 1000);
+  if (uint64_t frac = ms % 1000) {
+    std::string f = std::to_string(1000 + frac).substr(1);  // three digits
+    while (f.back() == '0') f.pop_back();
+    out += "." + f;
+  }
+  return out + " s";
+}
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);

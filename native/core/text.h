@@ -1,6 +1,7 @@
 // Byte-level checks on client text: UTF-8 validity, control characters, nick and room names.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,9 @@ bool valid_nick(std::string_view s, size_t max_len);
 bool valid_room(std::string_view s);
 
 std::string lower(std::string_view s);
+
+// A duration for people: "300 s", "1.5 s", "0.25 s" (milliseconds shown as seconds, no trailing zeros).
+std::string seconds(uint64_t ms);
 
 // Splits off the first word (leading blanks skipped); `rest` is everything after the one blank
 // that ends it, verbatim, so message text keeps its spacing.

@@ -139,6 +139,16 @@ TEST(text_check_line) {
   return ok;
 }
 
+TEST(text_seconds) {
+  bool ok = true;
+  CHECK(ep::text::seconds(300000) == "300 s");
+  CHECK(ep::text::seconds(1500) == "1.5 s");
+  CHECK(ep::text::seconds(250) == "0.25 s");
+  CHECK(ep::text::seconds(1001) == "1.001 s");
+  CHECK(ep::text::seconds(0) == "0 s");
+  return ok;
+}
+
 TEST(text_bom_and_blank) {
   bool ok = true;
   using ep::text::blank;
