@@ -5,7 +5,7 @@
 //   node dist/bench/run.js [--quick] [--servers epchat,plain,corked] [--scenarios fanout,rooms,...]
 //                          [--reps N] [--no-pin] [--out DIR]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { cpus, release, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -66,6 +66,8 @@ interface ScenarioDef {
   full: string[];
   quick: string[];
   metrics: Metric[];
+  /** The servers that speak what the scenario needs (default: all). */
+  only?: string[];
 }
 
 const lat = (prefix: string): Metric[] => [
@@ -150,6 +152,20 @@ const SCENARIOS: ScenarioDef[] = [
       { key: 'slow_reader_disconnected', better: 'info', label: 'slow reader dropped' },
     ],
   },
+  {
+    // Issue #8: 200 clients ask for /who of 5,000 users (a burst of 6, then 3 a second each: within the
+    // default flood budget) and never read, while two users exchange private messages. The baselines
+    // have no /who or /msg.
+    name: 'listflood', args: ['--scenario', 'listflood', '--askers', '200', '--ask-burst', '6', '--ask-rate', '3', '--rate', '10'],
+    full: ['--clients', '5000', '--duration', '5', '--warmup', '1'], quick: ['--clients', '1000', '--askers', '50', '--duration', '1', '--warmup', '0.2'],
+    only: ['epchat'],
+    metrics: [
+      ...lat('pm_latency'),
+      { key: 'pm_latency_max_us', better: 'lower', label: 'pm_latency max µs' },
+      { key: 'server_cpu_pct', better: 'lower', label: 'server CPU %' },
+      { key: 'server_rss_kb_max', better: 'lower', label: 'server RSS max KiB' },
+    ],
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------------
@@ -191,7 +207,8 @@ function hasTaskset(): boolean {
 }
 
 function ensureStress(): void {
-  if (existsSync(STRESS)) return;
+  // rebuilt when the source is newer, so a new scenario is never run by an old binary
+  if (existsSync(STRESS) && statSync(STRESS).mtimeMs >= statSync(join(ROOT, 'tools', 'stress', 'stress.c')).mtimeMs) return;
   mkdirSync(dirname(STRESS), { recursive: true });
   const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-o', STRESS, join(ROOT, 'tools', 'stress', 'stress.c')], { stdio: 'inherit' });
   if (cc.status !== 0) throw new Error('could not build build-tools/stress');
@@ -413,7 +430,7 @@ function markdown(summary: Summary, servers: string[], scenarios: ScenarioDef[])
   return lines.join('\n') + '\n\nRatios: how many times better the first server is (higher-is-better metrics: a/b; lower-is-better: b/a).\n';
 }
 
-/** The targets of issue #3, checked when epchat ran (informational; the run does not fail on them).
+/** The targets of issues #3 and #8, checked when epchat ran (informational; the run does not fail on them).
  *  "lower bound" marks a ratio measured while the stress tool, not the server, was the limit. */
 function targets(summary: Summary): string[] {
   const num = (sc: string, srv: string, key: string) => summary[sc]?.[srv]?.[key] as number | undefined;
@@ -447,6 +464,7 @@ function targets(summary: Summary): string[] {
   limit('idle, server CPU', 'idle', 'server_idle_cpu_pct', 2, '%');
   ratioTarget('churn, cycles/s', 'churn', 'cycles_per_s', 'plain', 'higher', 3);
   limit('big room, last of the members has it (p50)', 'bigroom', 'completion_p50_us', 20000, 'µs');
+  limit('200 non-reading /who askers, 5,000 users: private message p50 (issue #8)', 'listflood', 'pm_latency_p50_us', 50000, 'µs');
   return out;
 }
 
@@ -474,6 +492,7 @@ async function main(): Promise<number> {
   for (let rep = 1; rep <= opts.reps; rep++) {
     for (const sc of opts.scenarios) {
       for (const server of servers) {
+        if (sc.only !== undefined && !sc.only.includes(server)) continue;
         const r = await runOne(server, sc, rep, opts);
         runs.push(r);
         const t = ((Date.now() - started) / 1000).toFixed(0);

@@ -74,12 +74,12 @@ test('/help lists the commands, closed by END HELP with the count', () => withSe
   }
 }));
 
-test('/quit with a reason: Bye to the user and the room, connection closed', () => withServer({}, async (t) => {
+test('/quit with a reason: Bye with the reason to the user and the room, connection closed', () => withServer({}, async (t) => {
   const [alice, bob] = await t.registerAll('alice', 'bob');
   alice!.send('/quit gone fishing');
-  await alice!.expectNext(bye('alice'));
+  await alice!.expectNext(`${bye('alice')} (gone fishing)`);
   await alice!.expectClosed();
-  await bob!.expectNext(bye('alice'));
+  await bob!.expectNext(`${bye('alice')} (gone fishing)`);
   bob!.send('/who');
   assert.equal(await bob!.reply('WHO'), { rows: ['== WHO bob lobby'], count: 1 });
 }));

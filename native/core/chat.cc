@@ -1,7 +1,5 @@
 #include "chat.h"
 
-#include <algorithm>
-
 #include "client.h"
 #include "text.h"
 
@@ -42,8 +40,7 @@ void Rooms::remove(Client* c) {
 std::vector<const Room*> Rooms::sorted() const {
   std::vector<const Room*> v;
   v.reserve(by_key_.size());
-  for (auto& kv : by_key_) v.push_back(kv.second.get());
-  std::sort(v.begin(), v.end(), [](const Room* a, const Room* b) { return a->key < b->key; });
+  for (auto& kv : by_key_) v.push_back(kv.second.get());  // already in key order
   return v;
 }
 

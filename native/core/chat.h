@@ -2,10 +2,10 @@
 // where. Telling people about it is the server's job.
 #pragma once
 #include <cstddef>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace ep {
@@ -29,9 +29,12 @@ class Rooms {
   void remove(Client* c);
   size_t size() const { return by_key_.size(); }
   std::vector<const Room*> sorted() const;
+  // Ordered by key (lower-case name), so a list reply can resume after the last key it sent.
+  using Index = std::map<std::string, std::unique_ptr<Room>, std::less<>>;
+  const Index& index() const { return by_key_; }
 
  private:
-  std::unordered_map<std::string, std::unique_ptr<Room>> by_key_;
+  Index by_key_;
 };
 
 class Nicks {
@@ -40,9 +43,13 @@ class Nicks {
   void insert(std::string_view nick, Client* c);
   void erase(std::string_view nick);
   size_t size() const { return by_key_.size(); }
+  // Ordered by lower-case nick, so a list reply can resume after the last key it sent (lower_bound)
+  // instead of sorting a snapshot per asker.
+  using Index = std::map<std::string, Client*, std::less<>>;
+  const Index& index() const { return by_key_; }
 
  private:
-  std::unordered_map<std::string, Client*> by_key_;
+  Index by_key_;
 };
 
 }  // namespace ep

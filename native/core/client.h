@@ -3,6 +3,7 @@
 // connection.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "ilist.h"
@@ -18,6 +19,17 @@ struct Room;
 // The host takes part in this client's session (an account login, or a password being checked):
 // it always hears of the client's nick changes and end, even with lifecycle events off.
 constexpr uint8_t kClientWatched = 1;
+
+// A long list reply (/who, /users, /rooms) in progress: made a chunk at a time as the asker's socket
+// drains, resuming after the last key sent, so an asker that does not read holds no snapshot and costs
+// no work. Allocated only while a list is being sent.
+enum class ListKind : uint8_t { Who, Users, Rooms };
+struct ListCursor {
+  ListKind kind;
+  std::string after;  // the last key sent (lower-case nick or room key); empty before the first
+  std::string room;   // /users: the key of the room asked about
+  uint64_t n = 0;     // items sent so far
+};
 
 enum class ClientState : uint8_t {
   Nick,     // connected, waiting for a nickname
@@ -48,6 +60,8 @@ struct Client {
   double tokens = 0;         // flood bucket
   uint64_t tokens_ms = 0;
   uint32_t dropped = 0;      // lines dropped in a row for flooding
+
+  std::unique_ptr<ListCursor> list;  // a list reply being sent, or null
 
   Codec* codec = nullptr;
   LineIn in;

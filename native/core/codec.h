@@ -40,7 +40,7 @@ struct Request {
 enum class OutKind : uint8_t {
   Prompt,    // ask for a nickname
   Welcome,   // a: nick
-  Bye,       // a: nick
+  Bye,       // a: nick, c: the reason the user gave with /quit (optional)
   Joined,    // a: nick, b: room
   Left,      // a: nick, b: room
   Renamed,   // a: old nick, b: new nick

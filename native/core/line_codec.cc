@@ -89,6 +89,7 @@ void LineCodec::append(const Out& o, std::string& s) const {
       break;
     case OutKind::Bye:
       add(">> Bye "), add(o.a), add(" !");
+      if (!o.c.empty()) add(" ("), add(o.c), add(")");
       break;
     case OutKind::Joined:
       add(">> "), add(o.a), add(" joined "), add(o.b);

@@ -5,6 +5,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +32,17 @@ constexpr uint64_t kAcceptPauseMs = 100;
 constexpr int kReadsPerPass = 4;
 // Extra non-blocking polls for input before a pass flushes its output.
 constexpr int kInputRounds = 4;
+// While shutting down, how often lingering clients are checked for acknowledged output.
+constexpr uint64_t kShutdownPollMs = 10;
+
+// True when everything written to fd has been acknowledged by the peer (TCP) or taken by it (a Unix
+// socket): closing now loses nothing, even if unread input turns the close into a reset. True too
+// when the socket cannot say.
+bool delivered(int fd) {
+  int queued = 0;
+  if (ioctl(fd, SIOCOUTQ, &queued) < 0) return true;
+  return queued == 0;
+}
 
 const char* errno_name(int e) {
   switch (e) {
@@ -181,6 +194,7 @@ bool Server::step(int max_wait_ms) {
     begin_shutdown(true);
   }
   now_ms_ = mono_ms();
+  list_budget_ = kListBytesPerPass;
   on_events(evs, n);
   // Input first, then output: while more input is ready right now, read it before flushing, so that
   // under load a recipient gets several messages in one write rather than one write per message.
@@ -357,12 +371,18 @@ bool Server::on_line(Client* c, std::string_view line, uint64_t read_ns) {
   stats_->messages_in.add();
   touch(c);
   if (!flood_ok(c)) return c->state != ClientState::Closing;
+  line = text::strip_bom(line);
   switch (text::check_line(line)) {
     case text::Check::BadUtf8:
       error(c, "BAD_UTF8", "line is not valid UTF-8; not sent");
       return true;
     case text::Check::ControlChar:
       error(c, "BAD_CHAR", "line contains a control character; not sent");
+      return true;
+    case text::Check::Spoof:
+      error(c, "BAD_CHAR",
+            "line contains a bidirectional control or line separator (U+202A-U+202E, U+2066-U+2069, "
+            "U+2028, U+2029); not sent");
       return true;
     case text::Check::Ok:
       break;
@@ -424,7 +444,8 @@ void Server::expire(uint64_t now) {
     while (Client* c = reg_list_.head()) {
       if (c->last_ms + pol_.registration_timeout_ms > now) break;
       lifecycle(c, {EvType::Timeout, c->id(), 0, false, "", "registration"});
-      error(c, "REGISTRATION_TIMEOUT", "no nickname chosen in time; disconnected");
+      error(c, "REGISTRATION_TIMEOUT",
+            "no nickname chosen within " + text::seconds(pol_.registration_timeout_ms) + "; disconnected");
       close_client(c, "registration");
     }
   }
@@ -432,13 +453,22 @@ void Server::expire(uint64_t now) {
     while (Client* c = idle_list_.head()) {
       if (c->last_ms + pol_.idle_timeout_ms > now) break;
       lifecycle(c, {EvType::Timeout, c->id(), 0, false, c->nick, "idle"});
-      error(c, "IDLE_TIMEOUT", "idle for too long; disconnected");
+      error(c, "IDLE_TIMEOUT", "idle for " + text::seconds(pol_.idle_timeout_ms) + "; disconnected");
       close_client(c, "idle");
     }
   }
   while (Client* c = linger_list_.head()) {
     if (c->last_ms + kLingerMs > now) break;
     finalize(c);
+  }
+  // Shutting down: a client told and flushed whose bytes the peer has acknowledged is done; the
+  // process does not wait for each peer's FIN (up to kLingerMs) nor for the grace period.
+  if (stopping_) {
+    for (Client* c = linger_list_.head(); c;) {
+      Client* next = c->link.next;
+      if (c->wr_shut && delivered(c->fd)) finalize(c);
+      c = next;
+    }
   }
   drop_overflowed();
 }
@@ -454,6 +484,8 @@ int Server::next_timeout_ms() const {
   if (linger_list_.head()) consider(linger_list_.head()->last_ms + kLingerMs);
   if (accept_resume_ms_) consider(accept_resume_ms_);
   if (stopping_) consider(stop_deadline_);
+  // While shutting down, look again soon for lingering clients whose last bytes have been acknowledged.
+  if (stopping_ && linger_list_.head()) consider(now_ms_ + kShutdownPollMs);
   if (next == UINT64_MAX) return -1;
   uint64_t now = mono_ms();
   if (next <= now) return 0;
@@ -567,6 +599,10 @@ void Server::flush(Client* c) {
   int err = 0;
   FlushResult r = c->out.flush(c->fd, &written, &err);
   stats_->bytes_out.add(written);
+  if (r == FlushResult::Done && c->list) {
+    r = list_more(c, &written, &err);  // the next chunk of a list reply, only now the queue is empty
+    stats_->bytes_out.add(written);
+  }
   switch (r) {
     case FlushResult::Done:
       set_events(c, false);
@@ -575,7 +611,7 @@ void Server::flush(Client* c) {
         // sending don't turn our close into a reset that could destroy the lines we just sent.
         shutdown(c->fd, SHUT_WR);
         c->wr_shut = true;
-        if (c->peer_eof) finalize(c);
+        if (c->peer_eof || (stopping_ && delivered(c->fd))) finalize(c);
       }
       break;
     case FlushResult::Blocked:

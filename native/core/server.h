@@ -27,6 +27,9 @@ namespace ep {
 enum Tag : uint64_t { kListen = 1, kWake = 2, kSignal = 3, kStdin = 4, kClient = 5 };
 constexpr int kTagShift = 56;
 constexpr uint64_t kIdMask = (uint64_t{1} << kTagShift) - 1;
+// Bytes of long list replies made per loop pass, for all askers together (lists.cc).
+extern const size_t kListBytesPerPass;
+
 inline uint64_t tagged(Tag t, uint64_t payload = 0) { return (static_cast<uint64_t>(t) << kTagShift) | payload; }
 
 class Server {
@@ -86,8 +89,8 @@ class Server {
   void finalize(Client* c);
   void begin_shutdown(bool force);
 
-  // A list reply (`== KIND fields` lines, then `== END KINDS n`) built in one buffer: one allocation
-  // and one queue entry however long the list.
+  // A short list reply (`== KIND fields` lines, then `== END KINDS n`) built in one buffer: one
+  // allocation and one queue entry. Long ones (/who, /users, /rooms) are sent a chunk at a time.
   struct ListReply {
     Client* c;
     std::string_view kind;
@@ -103,6 +106,13 @@ class Server {
   template <typename Range>
   static std::vector<const Client*> by_nick(const Range& clients);
 
+  // --- long list replies, a chunk at a time as the asker drains its socket (lists.cc)
+  void charge_list(Client* c, uint64_t lines);
+  bool list_busy(Client* c);
+  void list_start(Client* c, ListKind kind, uint64_t expected, std::string room);
+  void list_chunk(Client* c);
+  FlushResult list_more(Client* c, size_t* written, int* err);
+
   // --- what clients ask for (session.cc)
   void dispatch(Client* c, std::string_view line);
   void on_prompt_line(Client* c, std::string_view line);
@@ -117,7 +127,8 @@ class Server {
   void cmd_join(Client* c, std::string_view name, bool create);
   void cmd_users(Client* c);
   void cmd_who(Client* c);
-  void cmd_msg(Client* c, std::string_view to, std::string_view text);
+  // typed: the command word as the user wrote it (msg or pm), for the usage line.
+  void cmd_msg(Client* c, std::string_view to, std::string_view text, std::string_view typed);
   void cmd_me(Client* c, std::string_view text);
   void cmd_stats(Client* c);
   void move_to(Client* c, Room* r);
@@ -177,6 +188,8 @@ class Server {
   std::unordered_set<std::string> protected_;
 
   uint64_t now_ms_ = 0;
+  size_t list_budget_ = 0;  // bytes of list replies this loop pass may still make (lists.cc)
+  std::string_view quit_reason_;  // set while a /quit closes its client: shown on the room's Bye line
   bool stopping_ = false;
   bool done_ = false;
   uint64_t stop_deadline_ = 0;

@@ -26,7 +26,7 @@ constexpr HelpLine kHelp[] = {
     {"/msg NICK TEXT", "private message (also /pm)"},
     {"/me ACTION", "say what you are doing"},
     {"/stats", "server statistics"},
-    {"/quit [REASON]", "leave the chat"},
+    {"/quit [REASON]", "leave the chat (the room sees the reason)"},
 };
 
 }  // namespace
@@ -60,12 +60,17 @@ void Server::dispatch(Client* c, std::string_view line) {
       break;
     case Cmd::Users: cmd_users(c); break;
     case Cmd::Who: cmd_who(c); break;
-    case Cmd::Msg: cmd_msg(c, r.arg, r.text); break;
+    case Cmd::Msg: cmd_msg(c, r.arg, r.text, r.name); break;
     case Cmd::Me: cmd_me(c, r.text); break;
-    case Cmd::Quit:
-      send(c, Out{OutKind::Bye, c->nick});
+    case Cmd::Quit: {
+      // The reason (already checked like any text) goes on the Bye line, to the user and the room.
+      std::string_view reason = text::blank(r.text) ? std::string_view() : r.text;
+      send(c, Out{OutKind::Bye, c->nick, {}, reason});
+      quit_reason_ = reason;
       close_client(c, "quit");
+      quit_reason_ = {};
       break;
+    }
     case Cmd::Stats: cmd_stats(c); break;
     case Cmd::Other: {
       std::string name = text::lower(r.name);
@@ -167,11 +172,14 @@ void Server::detach(Client* c) {
   if (!c->room) return;
   std::string name;
   Room* still = leave_room(c, &name);
-  if (still && !stopping_ && !quiet(still)) fanout(still, Out{OutKind::Bye, c->nick}, nullptr, false);
+  if (still && !stopping_ && !quiet(still)) fanout(still, Out{OutKind::Bye, c->nick, {}, quit_reason_}, nullptr, false);
 }
 
 void Server::cmd_text(Client* c, std::string_view text) {
-  if (text.empty()) return;
+  if (text::blank(text)) {
+    error(c, "EMPTY", "nothing to send (the line is blank)");
+    return;
+  }
   fanout(c->room, Out{OutKind::Chat, c->nick, c->room->name, text}, c, true);
   if (pol_.emit_messages) {
     HostEvent ev{EvType::Message, c->id()};
@@ -207,8 +215,7 @@ void Server::rename(Client* c, std::string_view nick) {
   else fanout(c->room, o, nullptr, false);
 }
 
-// A long list costs its asker flood tokens (one per 1,000 lines), so asking for 19,000 users over
-// and over cannot keep the engine busy for everyone else.
+// A short list reply (/help, /stats, /users of a small room), queued whole.
 void Server::finish(ListReply& r, std::string_view end_kind) {
   r.c->codec->append(Out{OutKind::End, end_kind, {}, {}, r.n}, r.buf);
   Buf* b = Buf::make(r.buf.data(), r.buf.size());
@@ -218,19 +225,7 @@ void Server::finish(ListReply& r, std::string_view end_kind) {
   }
   enqueue(r.c, b);
   b->unref();
-  if (pol_.flood_rate > 0) r.c->tokens -= static_cast<double>(r.n) / 1000.0;
-}
-
-template <typename Range>
-std::vector<const Client*> Server::by_nick(const Range& clients) {
-  std::vector<std::pair<std::string, const Client*>> keyed;
-  for (const Client* c : clients)
-    if (c && c->state == ClientState::Active) keyed.emplace_back(text::lower(c->nick), c);
-  std::sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<const Client*> out;
-  out.reserve(keyed.size());
-  for (auto& k : keyed) out.push_back(k.second);
-  return out;
+  charge_list(r.c, r.n);
 }
 
 void Server::cmd_help(Client* c) {
@@ -238,12 +233,6 @@ void Server::cmd_help(Client* c) {
   for (const HelpLine& h : kHelp) r.add(h.usage, std::string("- ") + h.what);
   for (const std::string& line : pol_.help) r.add({}, line);
   finish(r, "HELP");
-}
-
-void Server::cmd_rooms(Client* c) {
-  ListReply r{c, "ROOM"};
-  for (const Room* room : rooms_.sorted()) r.add(room->name, std::to_string(room->members.size()));
-  finish(r, "ROOMS");
 }
 
 void Server::cmd_join(Client* c, std::string_view name, bool create) {
@@ -291,24 +280,12 @@ void Server::move_to(Client* c, Room* to) {
   else fanout(to, joined, nullptr, false);
 }
 
-void Server::cmd_users(Client* c) {
-  ListReply r{c, "USER"};
-  for (const Client* m : by_nick(c->room->members)) r.add({}, m->nick);
-  finish(r, "USERS");
-}
-
-void Server::cmd_who(Client* c) {
-  ListReply r{c, "WHO"};
-  for (const Client* u : by_nick(slots_)) r.add(u->nick, u->room->name);
-  finish(r, "WHO");
-}
-
-void Server::cmd_msg(Client* c, std::string_view to, std::string_view text) {
+void Server::cmd_msg(Client* c, std::string_view to, std::string_view text, std::string_view typed) {
   if (to.empty()) {
-    error(c, "USAGE", "/msg NICK TEXT");
+    error(c, "USAGE", "/" + text::lower(typed) + " NICK TEXT");  // as typed: /msg or /pm
     return;
   }
-  if (text::trim(text).empty()) {
+  if (text::blank(text)) {
     error(c, "EMPTY", "nothing to send");
     return;
   }
@@ -334,7 +311,7 @@ void Server::cmd_msg(Client* c, std::string_view to, std::string_view text) {
 }
 
 void Server::cmd_me(Client* c, std::string_view text) {
-  if (text::trim(text).empty()) {
+  if (text::blank(text)) {
     error(c, "EMPTY", "/me ACTION");
     return;
   }

@@ -1,5 +1,7 @@
 #include "text.h"
 
+#include <cstdint>
+
 namespace ep::text {
 
 namespace {
@@ -17,6 +19,7 @@ Check check_line(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
   bool control = false;
+  bool spoof = false;
   while (p < end) {
     unsigned char c = *p;
     if (c < 0x80) {
@@ -47,9 +50,40 @@ Check check_line(std::string_view s) {
         (cp >= 0xD800 && cp <= 0xDFFF))
       return Check::BadUtf8;
     if (cp >= 0x80 && cp <= 0x9F) control = true;
+    if ((cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 || cp == 0x2029)
+      spoof = true;
     p += need + 1;
   }
-  return control ? Check::ControlChar : Check::Ok;
+  return control ? Check::ControlChar : spoof ? Check::Spoof : Check::Ok;
+}
+
+std::string_view strip_bom(std::string_view s) {
+  if (s.size() >= 3 && s.compare(0, 3, "\xEF\xBB\xBF") == 0) s.remove_prefix(3);
+  return s;
+}
+
+bool blank(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned char c = *p;
+    if (c == ' ' || c == '\t') {
+      ++p;
+      continue;
+    }
+    if (c < 0x80) return false;
+    // Multi-byte: decode (s was checked by check_line, so the sequence is complete and valid).
+    size_t need = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
+    if (static_cast<size_t>(end - p) <= need) return false;
+    uint32_t cp = c & (need == 1 ? 0x1F : need == 2 ? 0x0F : 0x07);
+    for (size_t i = 1; i <= need; ++i) cp = (cp << 6) | (p[i] & 0x3F);
+    bool invisible = cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200D) || cp == 0x202F ||
+                     cp == 0x205F || cp == 0x2060 || cp == 0x3000 || cp == 0xFEFF || cp == 0x2800 ||
+                     cp == 0x115F || cp == 0x1160 || cp == 0x3164 || cp == 0xFFA0;
+    if (!invisible) return false;
+    p += need + 1;
+  }
+  return true;
 }
 
 bool valid_nick(std::string_view s, size_t max_len) {
@@ -73,6 +107,16 @@ std::string lower(std::string_view s) {
   for (char& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
+}
+
+std::string seconds(uint64_t ms) {
+  std::string out = std::to_string(ms / 1000);
+  if (uint64_t frac = ms % 1000) {
+    std::string f = std::to_string(1000 + frac).substr(1);  // three digits
+    while (f.back() == '0') f.pop_back();
+    out += "." + f;
+  }
+  return out + " s";
 }
 
 std::string_view trim(std::string_view s) {

@@ -78,6 +78,8 @@ std::vector<Event> split(std::string_view in, size_t max, fuzz::Chunker* ch, boo
   return ev;
 }
 
+bool inside(std::string_view part, std::string_view whole);
+
 void check_text(std::string_view line) {
   ep::text::Check got = ep::text::check_line(line);
   fuzz::Verdict want = fuzz::classify(line);
@@ -87,8 +89,21 @@ void check_text(std::string_view line) {
     case fuzz::Verdict::Ok: FUZZ_CHECK(got == ep::text::Check::Ok, "check_line refused a good line: %s", buf); break;
     case fuzz::Verdict::BadUtf8: FUZZ_CHECK(got == ep::text::Check::BadUtf8, "check_line missed bad UTF-8: %s", buf); break;
     case fuzz::Verdict::Control: FUZZ_CHECK(got == ep::text::Check::ControlChar, "check_line missed a control: %s", buf); break;
+    case fuzz::Verdict::Spoof: FUZZ_CHECK(got == ep::text::Check::Spoof, "check_line missed a bidi control or separator: %s", buf); break;
   }
-  if (got == ep::text::Check::Ok) FUZZ_CHECK(!fuzz::has_forbidden_byte(line), "accepted a control byte: %s", buf);
+  if (got == ep::text::Check::Ok) {
+    FUZZ_CHECK(!fuzz::has_forbidden_byte(line), "accepted a control byte: %s", buf);
+    FUZZ_CHECK(!fuzz::has_spoof_sequence(line), "accepted a bidi control or separator: %s", buf);
+    // blank() sees nothing visible only where there is no ASCII letter, digit or punctuation
+    bool visible_ascii = false;
+    for (char ch : line) visible_ascii |= ch > ' ' && ch < 0x7F;
+    if (visible_ascii) FUZZ_CHECK(!ep::text::blank(line), "blank() on a line with visible text: %s", buf);
+  }
+  // strip_bom removes exactly one leading EF BB BF and nothing else
+  std::string_view nb = ep::text::strip_bom(line);
+  bool bom = line.size() >= 3 && line.substr(0, 3) == "\xEF\xBB\xBF";
+  FUZZ_CHECK(nb.size() == line.size() - (bom ? 3 : 0) && inside(nb, line) && nb == line.substr(bom ? 3 : 0),
+             "strip_bom: %s", buf);
 }
 
 bool inside(std::string_view part, std::string_view whole) {

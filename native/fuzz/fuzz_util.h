@@ -44,13 +44,35 @@ struct Chunker {
   }
 };
 
-enum class Verdict { Ok, BadUtf8, Control };
+enum class Verdict { Ok, BadUtf8, Control, Spoof };
+
+// The code points no client line may carry (Trojan Source): bidirectional embeddings, overrides and
+// isolates, and the line and paragraph separators. Listed one by one, on purpose.
+inline bool spoof_code_point(uint32_t cp) {
+  static const uint32_t kSpoof[] = {0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066,
+                                    0x2067, 0x2068, 0x2069, 0x2028, 0x2029};
+  for (uint32_t x : kSpoof)
+    if (cp == x) return true;
+  return false;
+}
+
+// Their UTF-8 encodings, to look for in accepted lines and in what the server writes.
+inline bool has_spoof_sequence(std::string_view s) {
+  for (size_t i = 0; i + 2 < s.size(); ++i) {
+    uint8_t a = static_cast<uint8_t>(s[i]), b = static_cast<uint8_t>(s[i + 1]), c = static_cast<uint8_t>(s[i + 2]);
+    if (a == 0xE2 && b == 0x80 && (c == 0xA8 || c == 0xA9 || (c >= 0xAA && c <= 0xAE))) return true;
+    if (a == 0xE2 && b == 0x81 && c >= 0xA6 && c <= 0xA9) return true;
+  }
+  return false;
+}
 
 // Independent strict UTF-8 decoding: lengths from the lead byte's high bits, then the code point
 // must be in the range that length encodes (no overlongs), not a surrogate, at most U+10FFFF.
-// Control: C0 other than tab, DEL, C1. Bad UTF-8 wins over a control character.
+// Control: C0 other than tab, DEL, C1. Spoof: spoof_code_point. Bad UTF-8 wins over a control
+// character, which wins over Spoof.
 inline Verdict classify(std::string_view s) {
   bool control = false;
+  bool spoof = false;
   size_t i = 0;
   while (i < s.size()) {
     uint8_t b = static_cast<uint8_t>(s[i]);
@@ -70,9 +92,10 @@ inline Verdict classify(std::string_view s) {
     static const uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
     if (cp < kMin[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return Verdict::BadUtf8;
     if ((cp < 0x20 && cp != 0x09) || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F)) control = true;
+    if (spoof_code_point(cp)) spoof = true;
     i += static_cast<size_t>(len);
   }
-  return control ? Verdict::Control : Verdict::Ok;
+  return control ? Verdict::Control : spoof ? Verdict::Spoof : Verdict::Ok;
 }
 
 inline bool has_forbidden_byte(std::string_view s) {

@@ -131,6 +131,45 @@ TEST(text_check_line) {
   CHECK(check_line("\xf4\x90\x80\x80") == Check::BadUtf8);       // > U+10FFFF
   CHECK(check_line("\xe2\x82") == Check::BadUtf8);               // truncated
   CHECK(check_line("\x80") == Check::BadUtf8);                   // lone continuation
+  // Trojan Source: bidi embeddings/overrides/isolates and line/paragraph separators
+  CHECK(check_line("abc \xe2\x80\xae cba") == Check::Spoof);      // U+202E RLO
+  CHECK(check_line("\xe2\x80\xaa") == Check::Spoof);              // U+202A LRE
+  CHECK(check_line("\xe2\x80\xac") == Check::Spoof);              // U+202C PDF
+  CHECK(check_line("x\xe2\x81\xa6y") == Check::Spoof);            // U+2066 LRI
+  CHECK(check_line("x\xe2\x81\xa9y") == Check::Spoof);            // U+2069 PDI
+  CHECK(check_line("line\xe2\x80\xa8sep") == Check::Spoof);       // U+2028 LS
+  CHECK(check_line("para\xe2\x80\xa9sep") == Check::Spoof);       // U+2029 PS
+  CHECK(check_line("\xe2\x80\xa7 \xe2\x80\xaf \xe2\x81\xa5 \xe2\x81\xaa") == Check::Ok);  // neighbours
+  CHECK(check_line("\x1b\xe2\x80\xae") == Check::ControlChar);   // a control wins
+  CHECK(check_line("\xe2\x80\xae\xff") == Check::BadUtf8);       // bad UTF-8 wins
+  return ok;
+}
+
+TEST(text_seconds) {
+  bool ok = true;
+  CHECK(ep::text::seconds(300000) == "300 s");
+  CHECK(ep::text::seconds(1500) == "1.5 s");
+  CHECK(ep::text::seconds(250) == "0.25 s");
+  CHECK(ep::text::seconds(1001) == "1.001 s");
+  CHECK(ep::text::seconds(0) == "0 s");
+  return ok;
+}
+
+TEST(text_bom_and_blank) {
+  bool ok = true;
+  using ep::text::blank;
+  using ep::text::strip_bom;
+  CHECK(strip_bom("\xef\xbb\xbfhello") == "hello");
+  CHECK(strip_bom("\xef\xbb\xbf") == "");
+  CHECK(strip_bom("he\xef\xbb\xbfllo") == "he\xef\xbb\xbfllo");
+  CHECK(strip_bom("\xef\xbb") == "\xef\xbb");
+  CHECK(blank(""));
+  CHECK(blank("   \t "));
+  CHECK(blank("\xc2\xa0\xe3\x80\x80\xe2\x80\x8b"));  // NBSP, ideographic space, zero-width space
+  CHECK(blank("\xe2\xa0\x80 \xe3\x85\xa4"));          // braille blank, Hangul filler
+  CHECK(!blank(" a "));
+  CHECK(!blank("\xc3\xa9"));
+  CHECK(!blank("\xe2\xa0\x81"));                        // a braille dot is visible
   return ok;
 }
 

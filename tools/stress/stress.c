@@ -44,7 +44,8 @@ typedef struct {
     int port;
     const char *scenario;
     int clients, senders, window, size, rooms, room_size, talkers, parallel, messages;
-    int connect_parallel;
+    int connect_parallel, askers, ask_burst;
+    double ask_rate;
     double rate, duration, warmup, timeout, drain;
     pid_t server_pid;
     bool json;
@@ -54,7 +55,7 @@ typedef struct {
 static config_t cfg = {
     .host = "127.0.0.1", .port = 0, .scenario = "fanout",
     .clients = -1, .senders = -1, .window = -1, .size = -1, .rooms = -1, .room_size = -1,
-    .talkers = -1, .parallel = -1, .messages = -1, .connect_parallel = 256,
+    .talkers = -1, .parallel = -1, .messages = -1, .connect_parallel = 256, .askers = -1, .ask_rate = -1, .ask_burst = -1,
     .rate = 0, .duration = -1, .warmup = -1, .timeout = -1, .drain = 5,
     .server_pid = 0, .json = false, .tag = "",
 };
@@ -526,6 +527,30 @@ static void on_notice(conn_t *c, const char *line, size_t len)
     }
 }
 
+/* listflood: private messages "[pm from NICK] p SEQ SEND_NS", latency into g.lat. */
+static bool g_pm_mode;
+static uint64_t g_pm_sent, g_pm_got, g_pm_ooo, g_pm_next[2];
+
+static void on_pm(conn_t *c, const char *line, size_t len)
+{
+    const char *end = line + len, *p = memchr(line, ']', len);
+    uint64_t seq, ts;
+    if (!p || p + 4 > end || memcmp(p, "] p ", 4) != 0 || c->idx > 1 || !(p = parse_u64(p + 4, end, &seq)) ||
+        !(p = parse_u64(p, end, &ts))) {
+        g.corrupt++;
+        return;
+    }
+    uint64_t now = now_ns();
+    if (seq < g_pm_next[c->idx])
+        g_pm_ooo++;
+    else
+        g_pm_next[c->idx] = seq + 1;
+    g_pm_got++;
+    g.last_delivery = now;
+    if (in_window(ts))
+        hist_add(&g.lat, now - ts);
+}
+
 static void on_line(conn_t *c, const char *line, size_t len)
 {
     if (len && line[len - 1] == '\r')
@@ -534,6 +559,8 @@ static void on_line(conn_t *c, const char *line, size_t len)
         on_notice(c, line, len);
     } else if (len >= 3 && memcmp(line, "!! ", 3) == 0) {
         die(2, "client %d (%s) got a server error: %.*s", c->idx, c->nick, (int)(len > 200 ? 200 : len), line);
+    } else if (g_pm_mode && len >= 9 && memcmp(line, "[pm from ", 9) == 0) {
+        on_pm(c, line, len);
     } else if ((len >= 3 && memcmp(line, "== ", 3) == 0) || (len >= 2 && memcmp(line, "* ", 2) == 0) ||
                (len >= 1 && line[0] == '[')) {
         return;
@@ -1130,6 +1157,104 @@ static void scenario_idle(void)
     jclose();
 }
 
+/* listflood: C clients (5,000) in the default room; the last A (200) send --ask-burst /who at once (6),
+ * then --ask-rate a second (3), all at the same moments, and never read after registering: within the
+ * default flood budget (burst 40, 20 a second), as a /who of 5,000 lines costs 6 tokens; clients 0 and 1 exchange private messages at --rate (10 a second
+ * each way). Reports the private messages' latency: what everyone else sees while lists are asked for. */
+static bool step_listflood(uint64_t now)
+{
+    sample_rss(now);
+    if (!g_probe_started && now >= g.t_m0) {
+        probe_start(&g_probe);
+        g_probe_started = true;
+    }
+    if (g.sending && now >= g.t_m1) {
+        probe_stop(&g_probe);
+        g_probe_stopped = true;
+        g.sending = false;
+    }
+    if (g.sending) {
+        double el = (double)(now - g.t_run) / 1e9;
+        uint64_t pm_target = (uint64_t)(el * cfg.rate) + 1;
+        for (int k = 0; k < 2; k++) {
+            conn_t *from = &g.conns[k], *to = &g.conns[1 - k];
+            while (g.senders[k].next_seq < pm_target) {
+                conn_printf(from, "/msg %s p %llu %llu x\n", to->nick, (unsigned long long)g.senders[k].next_seq++,
+                            (unsigned long long)now_ns());
+                g_pm_sent++;
+            }
+        }
+        for (int i = g.nconns - cfg.askers; i < g.nconns; i++) {
+            conn_t *c = &g.conns[i];
+            /* all together, as an attacker would: --ask-burst at once, then --ask-rate a second */
+            uint64_t target = (uint64_t)(el * cfg.ask_rate) + (uint64_t)cfg.ask_burst;
+            if (c->fd < 0)
+                continue;
+            while (c->next_seq[0] < target) {
+                conn_write(c, "/who\n", 5);
+                c->next_seq[0]++;
+                g.sent++;
+                if (in_window(now))
+                    g.sent_win++;
+            }
+        }
+    }
+    return !g.sending && (g_pm_got >= g_pm_sent || now > g.t_m1 + (uint64_t)(cfg.drain * 1e9));
+}
+
+static void scenario_listflood(void)
+{
+    if (cfg.askers < 0)
+        cfg.askers = 200;
+    if (cfg.ask_rate < 0)
+        cfg.ask_rate = 3;
+    if (cfg.ask_burst < 0)
+        cfg.ask_burst = 6;
+    if (cfg.rate <= 0)
+        cfg.rate = 10;
+    defaults(5000, 0, 0, 5);
+    if (cfg.clients < cfg.askers + 2)
+        die(1, "need --clients >= --askers + 2");
+    cfg.window = 0;
+    g_pm_mode = true;
+    build_topology(1, cfg.clients, 2, false);
+    for (int i = 0; i < g.nconns; i++) {
+        free(g.conns[i].next_seq);
+        g.conns[i].next_seq = xcalloc(1, sizeof *g.conns[i].next_seq);
+    }
+    setup_clients();
+    for (int i = g.nconns - cfg.askers; i < g.nconns; i++) {
+        g.conns[i].slow = true; /* never reads from now on */
+        conn_set_events(&g.conns[i]);
+    }
+    uint64_t rss_before = proc_rss_kb(cfg.server_pid);
+    g.t_run = now_ns();
+    g.t_m0 = g.t_run + (uint64_t)(cfg.warmup * 1e9);
+    g.t_m1 = g.t_m0 + (uint64_t)(cfg.duration * 1e9);
+    g.rss_max = rss_before;
+    g.sending = true;
+    run_loop("listflood", step_listflood, g_deadline);
+    int dropped = 0;
+    for (int i = g.nconns - cfg.askers; i < g.nconns; i++)
+        dropped += g.conns[i].fd < 0;
+    jopen();
+    report_common();
+    jnum("askers", cfg.askers);
+    jnum("ask_rate", cfg.ask_rate);
+    jnum("ask_burst", cfg.ask_burst);
+    jnum("who_sent_per_s", (double)g.sent_win / g_probe.wall_s);
+    jnum("askers_disconnected", dropped);
+    jnum("pm_sent", (double)g_pm_sent);
+    jnum("pm_received", (double)g_pm_got);
+    jnum("pm_lost", (double)(g_pm_sent - (g_pm_got < g_pm_sent ? g_pm_got : g_pm_sent)));
+    jnum("pm_out_of_order", (double)g_pm_ooo);
+    report_hist("pm_latency", &g.lat);
+    report_probe(&g_probe, 0);
+    if (cfg.server_pid > 0)
+        jnum("server_rss_kb_before", (double)rss_before);
+    jclose();
+}
+
 /* churn: K slots; each runs connect -> prompt -> nick -> welcome -> /quit -> EOF, then starts again
  * with a fresh nickname. */
 static uint64_t g_churn_nick;
@@ -1213,9 +1338,10 @@ static void scenario_churn(void)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: stress --port P [--host 127.0.0.1] [--scenario fanout|rooms|idle|churn|bigroom|slowreader]\n"
+            "usage: stress --port P [--host 127.0.0.1] [--scenario fanout|rooms|idle|churn|bigroom|slowreader|listflood]\n"
             "  --clients N --senders S --window W | --rate R  --size B --duration D --warmup D\n"
             "  --rooms R --room-size M --talkers T (rooms)   --parallel K (churn)   --messages M (bigroom)\n"
+            "  --askers A --ask-burst B --ask-rate N (listflood: A clients send B /who, then N a second; never read)\n"
             "  --server-pid PID  --json  --timeout S  --drain S  --connect-parallel N  --tag X\n");
     exit(1);
 }
@@ -1237,7 +1363,9 @@ static void parse_args(int argc, char **argv)
         {"duration", 1, 0, 'd'}, {"warmup", 1, 0, 'W'}, {"timeout", 1, 0, 'T'}, {"drain", 1, 0, 'D'},
         {"rooms", 1, 0, 'R'}, {"room-size", 1, 0, 'M'}, {"talkers", 1, 0, 't'}, {"parallel", 1, 0, 'K'},
         {"messages", 1, 0, 'm'}, {"server-pid", 1, 0, 'P'}, {"json", 0, 0, 'j'},
-        {"connect-parallel", 1, 0, 'C'}, {"tag", 1, 0, 'g'}, {"help", 0, 0, '?'}, {0, 0, 0, 0},
+        {"connect-parallel", 1, 0, 'C'}, {"tag", 1, 0, 'g'}, {"askers", 1, 0, 'A'}, {"ask-rate", 1, 0, 'a'},
+        {"ask-burst", 1, 0, 'b'},
+        {"help", 0, 0, '?'}, {0, 0, 0, 0},
     };
     int o, li;
     while ((o = getopt_long(argc, argv, "", opts, &li)) != -1) {
@@ -1264,6 +1392,9 @@ static void parse_args(int argc, char **argv)
         case 'j': cfg.json = true; break;
         case 'C': cfg.connect_parallel = (int)num_arg(n, optarg); break;
         case 'g': snprintf(cfg.tag, sizeof cfg.tag, "%s", optarg); break;
+        case 'A': cfg.askers = (int)num_arg(n, optarg); break;
+        case 'a': cfg.ask_rate = num_arg(n, optarg); break;
+        case 'b': cfg.ask_burst = (int)num_arg(n, optarg); break;
         default: usage();
         }
         li = -1;
@@ -1331,6 +1462,8 @@ int main(int argc, char **argv)
         scenario_bigroom();
     else if (strcmp(cfg.scenario, "slowreader") == 0)
         scenario_slowreader();
+    else if (strcmp(cfg.scenario, "listflood") == 0)
+        scenario_listflood();
     else
         die(1, "unknown scenario '%s'", cfg.scenario);
     for (int i = 0; i < g.nconns; i++) {
