@@ -324,12 +324,25 @@ void Server::cmd_stats(Client* c) {
   finish(r, "STATS");
 }
 
+// The command's sequence number goes with it; the client's next lines wait (feed() stops at this
+// line) until the host finishes that number, so replies keep the order of the lines.
 void Server::emit_command(Client* c, std::string_view name, std::string_view args) {
-  HostEvent ev{EvType::Command, c->id()};
+  stop_waiting(c);  // (never waiting here: a waiting client's lines do not run)
+  if (++c->last_seq == 0) c->last_seq = 1;
+  c->wait_seq = c->last_seq;
+  c->wait_ms = now_ms_;
+  wait_list_.push_back(c);
+  HostEvent ev{EvType::Command, c->id(), c->wait_seq};
   ev.a = c->state == ClientState::Active ? c->nick : std::string();
   ev.b = std::string(name);
   ev.c = std::string(args);
   bridge_->emit(std::move(ev));
+}
+
+void Server::stop_waiting(Client* c) {
+  if (!c->wait_seq) return;
+  wait_list_.remove(c);
+  c->wait_seq = 0;
 }
 
 std::vector<UserRec> Server::user_list() const {
