@@ -53,6 +53,31 @@ test('a delegated command with no handler is answered in its place too', () => w
   await alice.expectLines([err('UNKNOWN_COMMAND'), '== USER alice', '== END USERS 1']);
 }));
 
+test('a long list, then more lines in the same write: the list is complete before their replies', () => withServer({ accounts: false, floodRate: 0 }, async (t) => {
+  // 200 users of 24-character nicks: /who is ~7 KB, more than one chunk (docs/protocol.md, "Long lists")
+  const names = Array.from({ length: 200 }, (_, i) => `user${String(i).padStart(5, '0')}${'x'.repeat(15)}`);
+  const others: LineClient[] = [];
+  for (let i = 0; i < names.length; i += 50) {
+    others.push(...await Promise.all(names.slice(i, i + 50).map(async (n) => {
+      const c = await t.connect(n);
+      await c.expectNext(PROMPT);
+      c.send(n);
+      await c.expect(welcome(n));
+      return c;
+    })));
+  }
+  const alice = await t.register('alice');
+  await alice.sendRaw(`/who\n/msg ${names[7]} hi\n/users\n/rooms\n`);
+  const who = await alice.reply('WHO');
+  assert.is(who.count, 201);
+  assert.ok(who.rows.every((r) => r.startsWith('== WHO ')), 'nothing inside the list');
+  await alice.expectNext(`[pm to ${names[7]}] hi`);
+  const users = await alice.reply('USERS');
+  assert.is(users.count, 201);
+  await alice.expectLines(['== ROOM lobby 201', '== END ROOMS 1']);
+  await others[7]!.expect(`[pm from alice] hi`);
+}));
+
 test('a half-closed client gets every reply before the close', () => withAccounts({}, async (t) => {
   await createOffline(t, PW, 'kim');
   const watcher = await t.register('watcher');

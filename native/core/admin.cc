@@ -112,10 +112,14 @@ void Server::finish_command(Client* c, uint32_t seq, bool close) {
   }
   if (!c->wait_seq || c->wait_seq != seq) return;
   stop_waiting(c);
+  resume_input(c);
+}
+
+void Server::resume_input(Client* c) {
   std::string held;
   held.swap(c->held);  // feed() may hold a new rest in c->held
   if (!held.empty()) feed(c, held.data(), held.size(), mono_ns());
-  if (c->fd >= 0 && c->state != ClientState::Closing && !c->wait_seq && !set_reading(c, true))
+  if (c->fd >= 0 && c->state != ClientState::Closing && !input_held(c) && !set_reading(c, true))
     close_client(c, "error", true);
 }
 

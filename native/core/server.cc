@@ -378,8 +378,8 @@ void Server::feed(Client* c, const char* p, size_t n, uint64_t read_ns) {
         return true;
       },
       &used);
-  if (!c->wait_seq || c->fd < 0 || c->state == ClientState::Closing) return;
-  // A line made c wait on the host: the rest of this read waits with the socket. At most one read's
+  if (!input_held(c) || c->fd < 0 || c->state == ClientState::Closing) return;
+  // A line made c's input wait (on the host, or on its own list): the rest of this read waits with the socket. At most one read's
   // worth (the shared buffer's size) is held; the kernel's buffers and TCP flow control hold the rest.
   c->held.assign(p + used, n - used);
   if (!set_reading(c, false)) close_client(c, "error", true);
@@ -408,7 +408,7 @@ bool Server::on_line(Client* c, std::string_view line, uint64_t read_ns) {
   dispatch(c, line);
   drop_overflowed();
   stats_->latency.record((mono_ns() - read_ns) / 1000);
-  return c->state != ClientState::Closing && c->wait_seq == 0;
+  return c->state != ClientState::Closing && !input_held(c);
 }
 
 bool Server::flood_ok(Client* c) {
@@ -639,7 +639,8 @@ void Server::flush(Client* c) {
   int err = 0;
   FlushResult r = c->out.flush(c->fd, &written, &err);
   stats_->bytes_out.add(written);
-  if (r == FlushResult::Done && c->list) {
+  bool listing = c->list != nullptr;
+  if (r == FlushResult::Done && listing) {
     r = list_more(c, &written, &err);  // the next chunk of a list reply, only now the queue is empty
     stats_->bytes_out.add(written);
   }
@@ -662,6 +663,9 @@ void Server::flush(Client* c) {
       else close_client(c, "reset", true);
       break;
   }
+  // The list is over (its END line queued): the lines that waited behind it run now. Here, after this
+  // flush's own work; what they queue is flushed in this pass (flush_dirty picks c up again).
+  if (listing && !c->list && c->fd >= 0 && c->state == ClientState::Active && !input_held(c)) resume_input(c);
 }
 
 // ---------------------------------------------------------------------------------------- lifetimes

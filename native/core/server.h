@@ -60,9 +60,14 @@ class Server {
   void on_accept();
   void on_client(Client* c, uint32_t events);
   void on_readable(Client* c);
-  // Runs the lines in p[0..n); if one makes c wait on the host, keeps the rest in c->held and stops
-  // reading c's socket until finish_command().
+  // Runs the lines in p[0..n); if one makes c's input wait (input_held), keeps the rest in c->held
+  // and stops reading c's socket until resume_input().
   void feed(Client* c, const char* p, size_t n, uint64_t read_ns);
+  // c's next line must wait: a command of c waits on the host, or a list reply to c is still being
+  // made (its replies would otherwise land inside the list).
+  static bool input_held(const Client* c) { return c->wait_seq != 0 || c->list != nullptr; }
+  // Runs the lines held for c, and reads c's socket again once none is left.
+  void resume_input(Client* c);
   bool on_line(Client* c, std::string_view line, uint64_t read_ns);
   void expire(uint64_t now);
   int next_timeout_ms() const;
