@@ -47,6 +47,7 @@ test('SIGTERM with 1,000 failed logins queued: exit 0 within seconds, final stat
     const took = Date.now() - t0;
     assert.is(code, 0, `exit code (after ${took} ms)`);
     assert.ok(took < 5000, `exited in ${took} ms (grace 2000 ms)`);
+    if (process.env.EPCHAT_TEST_VERBOSE) console.log(`SIGTERM with 1,000 logins queued: exit 0 after ${took} ms`);
     const stats = finalStats(p);
     assert.ok(stats, 'final stats printed');
     assert.is(stats!.accepted, 250);
