@@ -160,11 +160,11 @@ export class Community implements Hub {
     this.#sessions.clear();
     this.#pendingAuth.clear();
     this.#gone.clear();
-    if (this.#open) {
-      this.#open = false;
-      if (opts.discard && this.storage.discard) await this.storage.discard();
-      else await this.storage.close();
-    }
+    const wasOpen = this.#open;
+    this.#open = false;
+    // A failed start discards even a storage whose open() failed half-way (a directory it created).
+    if (opts.discard && this.storage.discard) await this.storage.discard();
+    else if (wasOpen) await this.storage.close();
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -292,7 +292,7 @@ export class Community implements Hub {
     const mine = ctx.nick?.toLowerCase() === name.toLowerCase();
     if (!mine && (await this.deliver([name], '')).length === 0) return this.#refuse(ctx, fail('NICK_TAKEN', `nickname ${name} is taken`));
     // Registrations per address: each one that gets this far costs a hash and may create an account.
-    const from = [`r:${hostOf(ctx.address)}`];
+    const from = [`r:${hostOf(ctx.address ?? 'unknown')}`];
     this.#registrations.maxFailures = this.config.registerMaxPerAddress;
     this.#registrations.windowMs = this.config.registerWindowMs;
     const wait = this.#registrations.check(from);

@@ -13,13 +13,20 @@ export const LOCK_FILE = 'epchat.lock';
 /** Lock files held by this process (a pid check cannot tell two servers of one process apart). */
 const held = new Set<string>();
 
+/** The process `pid` runs and may be an epchat server (a pid reused by an unrelated program after a
+ *  crash does not hold the lock: on Linux its command line must name node or epchat). */
 function alive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false; // EPERM: runs, someone else's
+  }
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return /node|epchat/i.test(cmdline);
+  } catch {
+    return true; // no /proc (or not readable): trust the pid
   }
 }
 
