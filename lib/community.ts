@@ -292,7 +292,7 @@ export class Community implements Hub {
     const mine = ctx.nick?.toLowerCase() === name.toLowerCase();
     if (!mine && (await this.deliver([name], '')).length === 0) return this.#refuse(ctx, fail('NICK_TAKEN', `nickname ${name} is taken`));
     // Registrations per address: each one that gets this far costs a hash and may create an account.
-    const from = [`r:${hostOf(ctx.address ?? 'unknown')}`];
+    const from = [`r:${addressKey(ctx.address ?? 'unknown')}`];
     this.#registrations.maxFailures = this.config.registerMaxPerAddress;
     this.#registrations.windowMs = this.config.registerWindowMs;
     const wait = this.#registrations.check(from);
@@ -396,6 +396,20 @@ export class Community implements Hub {
     if (to.startsWith('@')) return this.#needLogin(ctx, (account) => this.groups.send(ctx, account, to.slice(1), text));
     await this.mailbox.msg(ctx, to, text);
   }
+}
+
+/** What `/register` is throttled by: the IPv4 address, or the /64 of an IPv6 one (one host usually
+ *  has a whole /64); an IPv4-mapped IPv6 address counts as its IPv4 address. */
+export function addressKey(address: string): string {
+  const host = hostOf(address).replace(/%.*$/, '');
+  if (!host.includes(':')) return host;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(host);
+  if (mapped) return mapped[1]!;
+  const [head = '', tail] = host.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t];
+  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
 }
 
 /** The host part of an engine address (`1.2.3.4:5678` → `1.2.3.4`, `[::1]:5678` → `::1`). */

@@ -348,7 +348,7 @@ const SPECS: { [K in SettingName]: SettingSpec<K> } = {
   },
   registerMaxPerAddress: {
     kind: integer(1, 1_000_000), default: 10,
-    description: 'Accounts `/register` may create from one IP address within `registerWindowMs`; then REGISTER_THROTTLED.', reloadable: true, engine: false,
+    description: 'Accounts `/register` may create from one IP address (one /64 for IPv6) within `registerWindowMs`; then REGISTER_THROTTLED.', reloadable: true, engine: false,
   },
   registerWindowMs: {
     kind: integer(1, INT32_MAX), default: 3_600_000,

@@ -8,6 +8,7 @@ import { createServer, createLogger } from '../lib/index.js';
 import {
   PROMPT, TEST_DEFAULTS, err, until, withTimeout, type LineClient,
 } from './helpers.js';
+import { addressKey } from '../lib/community.js';
 import { loggedIn, registerAccount, removeDir, tempDir, withAccounts } from './community-helpers.js';
 
 const test = suite('quotas');
@@ -118,6 +119,15 @@ test('/register is throttled per address (registerMaxPerAddress in registerWindo
     t2.send('/register dave x');
     await t2.expectNext(err('PASSWORD_INVALID'));
   }));
+
+test('registrations are counted per IPv4 address, per /64 for IPv6', () => {
+  assert.is(addressKey('127.0.0.1:5000'), '127.0.0.1');
+  assert.is(addressKey('[::ffff:10.1.2.3]:80'), '10.1.2.3');
+  assert.is(addressKey('[2001:db8:1:2:aaaa::1]:7000'), '2001:db8:1:2::/64');
+  assert.is(addressKey('[2001:db8:1:2:bbbb:cccc:dddd:eeee]:7001'), '2001:db8:1:2::/64');
+  assert.is(addressKey('[::1]:7000'), '0:0:0:0::/64');
+  assert.is(addressKey('[fe80::1%eth0]:7000'), 'fe80:0:0:0::/64');
+});
 
 test('an account may create at most maxGroupsPerUser groups (GROUP_QUOTA); leaving one frees a place', () =>
   withAccounts({ maxGroupsPerUser: 2, maxGroups: 100 }, async (t) => {
