@@ -333,6 +333,9 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   /** Applies reloadable settings (validated like any config; others throw EPCHAT_CONFIG_INVALID).
    *  Works before listen() too (the values apply at listen). Returns what changed. */
   reload(update: Partial<ReloadableConfig>): ReloadChange[] {
+    if (update === null || typeof update !== 'object' || Array.isArray(update)) {
+      throw new EpchatError(ErrorCodes.INVALID_ARGUMENT, 'reload(update) must be an object of settings');
+    }
     const checked = checkReloadable(update as Record<string, unknown>);
     const next = Object.freeze({ ...this.#config, ...checked }) as Config;
     const changes = diffConfig(this.#config, next);
@@ -618,5 +621,9 @@ function storageError(err: unknown, location: string): unknown {
 /** A chat server configured from `options` over the defaults (no environment, no file: see
  *  resolveConfig for those). Throws EPCHAT_CONFIG_INVALID on a bad option. */
 export function createServer(options: Partial<Config> = {}, deps: ServerDeps = {}): ChatServer {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new EpchatError(ErrorCodes.INVALID_ARGUMENT, 'createServer(options) must be an object of settings');
+  }
+  if (deps === null || typeof deps !== 'object') throw new EpchatError(ErrorCodes.INVALID_ARGUMENT, 'createServer(deps) must be an object');
   return new ChatServer(configFromOptions(options), deps);
 }

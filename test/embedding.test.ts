@@ -50,6 +50,10 @@ test('announce, kick, deliver, send, protectNicks, registerCommand refuse bad ar
     assert.throws(() => call('registerCommand', 5, () => undefined), INVALID, 'registerCommand with a number');
     assert.throws(() => call('registerCommand', 'ok', () => undefined, { help: '/ok - x' }), INVALID, 'help as a string');
     assert.throws(() => call('registerCommand', 'ok', () => undefined, { help: ['/ok - x\n!! fake'] }), INVALID, 'help with a newline');
+    assert.throws(() => call('reload', null), INVALID, 'reload(null)');
+    assert.throws(() => call('reload', 'maxLineBytes=10'), INVALID, 'reload with a string');
+    assert.throws(() => (createServer as (o: unknown) => unknown)(null), INVALID, 'createServer(null)');
+    assert.throws(() => (createServer as (o: unknown) => unknown)(['port']), INVALID, 'createServer([...])');
     // nothing of the above reached anyone; valid calls still work
     await alice!.quiet();
     await bob!.quiet();
