@@ -45,8 +45,9 @@ export function usage(): string {
     'Options (precedence: defaults < config file < EPCHAT_* environment < flags):',
     renderHelp(),
     '',
-    'Signals: SIGINT/SIGTERM shut down gracefully; SIGHUP re-reads the config file and applies the',
-    'reloadable settings. With a terminal on stdin, the admin console reads commands (try /help).',
+    'Signals: SIGINT/SIGTERM shut down gracefully (exit 0; a second one exits at once with 130); SIGHUP',
+    're-reads the config file and applies the reloadable settings. With a terminal on stdin, the admin',
+    'console reads commands (try /help).',
     '',
   ].join('\n');
 }
