@@ -8,7 +8,7 @@ import { createServer, createLogger } from '../lib/index.js';
 import {
   PROMPT, TEST_DEFAULTS, err, until, withTimeout, type LineClient,
 } from './helpers.js';
-import { addressKey } from '../lib/community.js';
+import { addressKey } from '../lib/address.js';
 import { loggedIn, registerAccount, removeDir, tempDir, withAccounts } from './community-helpers.js';
 
 const test = suite('quotas');
