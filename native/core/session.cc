@@ -325,10 +325,13 @@ void Server::cmd_stats(Client* c) {
 }
 
 void Server::emit_command(Client* c, std::string_view name, std::string_view args) {
+  // The host may keep work for this client (a queued password hash): it must hear of its end.
+  c->flags |= kClientWatched;
   HostEvent ev{EvType::Command, c->id()};
   ev.a = c->state == ClientState::Active ? c->nick : std::string();
   ev.b = std::string(name);
   ev.c = std::string(args);
+  ev.d = c->addr;  // for per-address limits (e.g. /register)
   bridge_->emit(std::move(ev));
 }
 

@@ -27,8 +27,8 @@
 //     deliver's offline list is a subsequence of the nicks asked for and holds every nick that
 //     cannot be online (bad syntax); a kick of such a nick fails; a users/rooms query pair agrees;
 //   - with lifecycle events off (for the whole pass), no connect / register / nick / join / leave /
-//     disconnect / timeout event for a client the host never logged in and that never entered the
-//     password step;
+//     disconnect / timeout event for a client the host never logged in, that never entered the
+//     password step and never sent a delegated command;
 //   - once the clients are closed the server frees them all: no connection, no user, no room but
 //     the default one (and ASan/LSan see no error and no leak).
 #include <signal.h>
@@ -302,6 +302,8 @@ struct Session {
       case EvType::Command:
         FUZZ_CHECK(peer_id(ev.id), "command from a client not of this input");
         FUZZ_CHECK(delegate_ever.count(ev.b), "command event %s: never delegated", ev.b.c_str());
+        FUZZ_CHECK(!ev.d.empty(), "command event without the client's address");
+        watched.insert(ev.id);  // a client that sent a delegated command is watched from then on
         if (ev.b == "auth" || ev.b == "password") {
           FUZZ_CHECK(ev.a.empty(), "%s from a registered client", ev.b.c_str());
         } else {
