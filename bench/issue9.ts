@@ -49,7 +49,7 @@ const CPU = 'server_cpu_ns_per_delivery';
 
 /** The targets of issue #9, as lines to print: met / not met, or pending when a server did not run
  *  (`skipped` maps a server to why). Informational: the run does not fail on them. */
-export function issue9Targets(summary: Summary, skipped: Map<string, string>): string[] {
+export function issue9Targets(summary: Summary, skipped: Map<string, string>, scenarios: string[]): string[] {
   const out: string[] = [];
   const cpu = (sc: string, srv: string): number | undefined => {
     const v = summary[sc]?.[srv]?.[CPU];
@@ -58,7 +58,7 @@ export function issue9Targets(summary: Summary, skipped: Map<string, string>): s
   const f = (x: number): string => x.toFixed(2);
   const verdict = (ok: boolean): string => (ok ? 'met' : 'NOT MET');
   const pending = (srv: string): string => `pending (${srv}: ${skipped.get(srv) ?? 'not run'})`;
-  for (const sc of IRC_SCENARIOS.map((s) => s.name)) {
+  for (const sc of IRC_SCENARIOS.map((s) => s.name).filter((n) => scenarios.includes(n))) {
     const e = cpu(sc, 'epchat-irc');
     const c = cpu(sc, 'cref-irc');
     const i = cpu(sc, 'inspircd');
@@ -75,7 +75,7 @@ export function issue9Targets(summary: Summary, skipped: Map<string, string>): s
     const n = cpu(sc, 'ngircd');
     if (c !== undefined && n !== undefined) out.push(`#9 ${sc}, info: ngIRCd costs ${f(n / c)}× cref-irc`);
   }
-  for (const [sc, start] of Object.entries(ISSUE9_LINE_START)) {
+  for (const [sc, start] of Object.entries(ISSUE9_LINE_START).filter(([n]) => scenarios.includes(n))) {
     const e = cpu(sc, 'epchat');
     const c = cpu(sc, 'cref');
     const label = `#9 ${sc} (line protocol) keeps its figures: epchat/cref CPU per delivery`;

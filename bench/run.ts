@@ -50,15 +50,16 @@ function crefMissing(): string | null {
 
 const SERVERS: Record<string, ServerSpec> = {
   epchat: {
-    args: (port) => [join(ROOT, 'bin', 'epchat.js'), '--host', '127.0.0.1', '--port', String(port), ...EPCHAT_ARGS],
+    args: (port, dir) => [join(ROOT, 'bin', 'epchat.js'), '--host', '127.0.0.1', '--port', String(port), ...EPCHAT_ARGS,
+      '--data-dir', dir],
     readyPattern: /listening on [^\s"]*:\d+/,
     missing: epchatMissing,
   },
   // The IRC listener on the harness's port; the line listener on a port of its own choosing.
   'epchat-irc': {
     proto: 'irc',
-    args: (port) => [join(ROOT, 'bin', 'epchat.js'), '--host', '127.0.0.1', '--port', '0',
-      '--irc-host', '127.0.0.1', EPCHAT_IRC_FLAG, String(port), ...EPCHAT_ARGS],
+    args: (port, dir) => [join(ROOT, 'bin', 'epchat.js'), '--host', '127.0.0.1', '--port', '0',
+      '--irc-host', '127.0.0.1', EPCHAT_IRC_FLAG, String(port), ...EPCHAT_ARGS, '--data-dir', dir],
     readyPattern: /^(?!)/, // ready = accepts on the IRC port
     missing: epchatIrcMissing,
   },
@@ -533,7 +534,7 @@ async function main(): Promise<number> {
   const summary = summarize(runs);
   const table = [...protos].map((p) => markdown(summary, servers.filter((s) => protoOf(SERVERS[s]!) === p),
     opts.scenarios.filter((sc) => protoOf(sc) === p))).join('\n');
-  const checks = [...targets(summary), ...issue9Targets(summary, skipped)];
+  const checks = [...targets(summary), ...issue9Targets(summary, skipped, opts.scenarios.map((sc) => sc.name))];
   const when = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
   mkdirSync(opts.out, { recursive: true });
   const file = join(opts.out, `${when}${opts.quick ? '-quick' : ''}.json`);
