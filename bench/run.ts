@@ -534,7 +534,7 @@ async function main(): Promise<number> {
   const summary = summarize(runs);
   const table = [...protos].map((p) => markdown(summary, servers.filter((s) => protoOf(SERVERS[s]!) === p),
     opts.scenarios.filter((sc) => protoOf(sc) === p))).join('\n');
-  const checks = [...targets(summary), ...issue9Targets(summary, skipped, opts.scenarios.map((sc) => sc.name))];
+  const checks = [...targets(summary), ...issue9Targets(summary, skipped, opts.scenarios.map((sc) => sc.name), opts.quick)];
   const when = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
   mkdirSync(opts.out, { recursive: true });
   const file = join(opts.out, `${when}${opts.quick ? '-quick' : ''}.json`);
