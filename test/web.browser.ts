@@ -47,7 +47,7 @@ async function open(ctx: Ctx, viewport: { width: number; height: number; mobile?
 async function signIn(page: Page, nick: string): Promise<void> {
   await page.fill('#login-nick', nick);
   await page.click('#login-submit');
-  await page.locator('#status-dot.on').waitFor(WAIT);
+  await page.locator('#status-dot.on').waitFor({ ...WAIT, state: 'attached' });
   assert.is(await page.locator('#me-nick').textContent(), nick);
 }
 
@@ -80,6 +80,7 @@ web.after(async (ctx) => {
 
 web('two users sign in; the first creates a room from the room browser, the second finds it with its member count', async (ctx) => {
   const alice = (ctx.alice = await open(ctx, { width: 1280, height: 800 }));
+  await alice.screenshot({ path: join(outDir, 'web-login.png') });
   await signIn(alice, 'alice');
   // No rooms yet: the room browser opens by itself.
   await alice.locator('#rooms-dialog').waitFor(WAIT);
@@ -194,6 +195,7 @@ web('the room list shows member counts and refreshes', async (ctx) => {
   const lobby = alice.locator('.room-row', { hasText: 'lobby' });
   await lobby.locator('.room-count', { hasText: '2' }).waitFor(WAIT);
   await alice.locator('.room-row', { hasText: 'random' }).locator('.room-count', { hasText: '1' }).waitFor(WAIT);
+  await alice.screenshot({ path: join(outDir, 'web-rooms.png') });
   await alice.click('#rooms-close');
   await openDrawerItem(bob, 'lobby');
 });

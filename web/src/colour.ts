@@ -11,9 +11,15 @@ export function hash(s: string): number {
   return h >>> 0;
 }
 
-/** A hue in degrees; the stylesheet picks lightness and saturation for light and dark schemes. */
+/**
+ * Hues that stay apart from each other and read well as text on light and dark backgrounds
+ * (the stylesheet picks lightness and saturation per scheme).
+ */
+const HUES = [4, 24, 40, 88, 140, 165, 188, 205, 222, 250, 275, 300, 322, 345];
+
+/** A hue in degrees for a nick: the same nick always gets the same colour. */
 export function nickHue(nick: string): number {
-  return hash(foldCase(nick)) % 360;
+  return HUES[hash(foldCase(nick)) % HUES.length]!;
 }
 
 export function initial(nick: string): string {

@@ -44,8 +44,17 @@ const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2
 const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric' });
 const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
 
-function timeEl(d: Date): HTMLTimeElement {
-  const t = el('time', 'time', timeFmt.format(d));
+/** "11:36" without the day period: fits the narrow gutter beside grouped lines and events. */
+function shortTime(d: Date): string {
+  return timeFmt
+    .formatToParts(d)
+    .filter((p) => p.type === 'hour' || p.type === 'minute' || (p.type === 'literal' && p.value.trim() !== ''))
+    .map((p) => p.value)
+    .join('');
+}
+
+function timeEl(d: Date, short = false): HTMLTimeElement {
+  const t = el('time', 'time', short ? shortTime(d) : timeFmt.format(d));
   t.dateTime = d.toISOString();
   t.title = fullFmt.format(d);
   return t;
@@ -280,7 +289,7 @@ export class View {
     this.lastLine = line;
     if (line.kind === 'event' || line.kind === 'info' || line.kind === 'error') {
       const row = el('div', `line ${line.kind}`);
-      row.append(timeEl(line.time), el('span', 'line-text', line.text));
+      row.append(timeEl(line.time, true), el('span', 'line-text', line.text));
       if (line.kind === 'error') row.setAttribute('role', 'alert');
       out.push(row);
       return out;
@@ -300,7 +309,7 @@ export class View {
     const body = el('div', 'body');
     if (grouped) {
       row.classList.add('grouped');
-      gutter.append(timeEl(line.time));
+      gutter.append(timeEl(line.time, true));
     } else if (line.kind !== 'action') {
       gutter.append(avatar(line.nick));
       const meta = el('div', 'meta');
@@ -308,7 +317,7 @@ export class View {
       if (line.kind === 'notice') meta.append(el('span', 'tag', 'notice'));
       body.append(meta);
     } else {
-      gutter.append(timeEl(line.time));
+      gutter.append(timeEl(line.time, true));
     }
     const text = el('div', 'text');
     if (line.kind === 'action') {
