@@ -127,6 +127,7 @@ function onStatus(s: Status): void {
 
 function connect(nick: string, account?: { name: string; password: string }): void {
   everOnline = false;
+  let firstRegistration = true;
   state.nick = nick;
   const c = new IrcConnection(
     { url: serverUrl(), nick, ...(account ? { account } : {}) },
@@ -139,8 +140,10 @@ function connect(nick: string, account?: { name: string; password: string }): vo
         const rooms = state.rooms().map((r) => r.name);
         // Rejoin after a reconnect, in batches that keep each JOIN line short.
         for (let i = 0; i < rooms.length; i += 10) c.sendCommand('JOIN', rooms.slice(i, i + 10).join(','));
-        if (rooms.length === 0 && state.dms().length === 0) openRooms();
+        // A newcomer sees the room browser first; a reconnect only refreshes the list.
+        if (firstRegistration && rooms.length === 0 && state.dms().length === 0) openRooms();
         else requestList();
+        firstRegistration = false;
         state.touch('status', 'sidebar');
       },
     },

@@ -170,14 +170,16 @@ export class ChatState {
     const line: Line = { id: nextLineId++, time: time ?? new Date(), kind, nick, text, self, highlight };
     conv.lines.push(line);
     if (conv.lines.length > MAX_LINES) conv.lines.splice(0, conv.lines.length - MAX_LINES);
-    const inView = conv.key === this.activeKey && typeof document !== 'undefined' && document.visibilityState !== 'hidden';
+    const hidden = typeof document !== 'undefined' && document.visibilityState === 'hidden';
+    const inView = conv.key === this.activeKey && !hidden;
     if (conv.key === this.activeKey) {
       this.appended.push(line);
       this.touch('messages');
     }
+    // Unread: not in view, or in view while the page is hidden (the title then shows the count).
     if (!inView && !self && (kind === 'message' || kind === 'action' || kind === 'notice')) {
-      if (conv.key !== this.activeKey) conv.unread += 1;
-      if (highlight && conv.key !== this.activeKey) conv.mentions += 1;
+      conv.unread += 1;
+      if (highlight) conv.mentions += 1;
       this.touch('sidebar', 'status');
     }
     return line;
