@@ -229,6 +229,21 @@ web('after the server restarts, both reconnect with back-off and rejoin their ro
   await message(alice, 'back again').waitFor(WAIT);
 });
 
+web('account login on a server without SASL says so and returns to the form', async (ctx) => {
+  const { alice } = ctx as Required<Ctx>;
+  const page = await alice.context().newPage();
+  await page.goto(`${ctx.web!.origin}/?server=${encodeURIComponent(ctx.ws!.url)}`);
+  await page.fill('#login-nick', 'carol');
+  await page.click('#login-account summary');
+  await page.fill('#login-user', 'carol');
+  await page.fill('#login-pass', 'correct horse battery staple');
+  await page.click('#login-submit');
+  await page.locator('#login-error', { hasText: 'does not offer account login' }).waitFor(WAIT);
+  assert.ok(await page.locator('#login').isVisible());
+  assert.not.ok(await page.locator('#app').isVisible());
+  await page.close();
+});
+
 web('nothing was fetched from elsewhere and no page reported an error', async (ctx) => {
   // Lost connections during the restart are expected; everything else is a problem.
   const problems = ctx.problems.filter((p) => !/WebSocket connection to 'ws:\/\/127\.0\.0\.1/.test(p));

@@ -58,6 +58,7 @@ export function runInput(state: ChatState, conn: Sender, input: string, fx: Effe
   if (!input.startsWith('/') || input.startsWith('//')) {
     const text = input.startsWith('//') ? input.slice(1) : input;
     if (active.kind === 'server') return err('Join a room first (/join #room), or pick one from the list.');
+    if (!conn.isOnline) return err('Not connected: the message was not sent (it stays in the box).');
     if (active.kind === 'room' && !active.joined) return err(`You are not in ${active.name} (/join ${active.name})`);
     sendText(state, conn, active.name, text);
     return true;
