@@ -273,7 +273,7 @@ export class View {
     } else if (conv.kind === 'dm') {
       d.append(avatar(conv.name, 'avatar large'), el('h2', '', conv.name), el('p', '', `Messages here are only between you and ${conv.name}.`));
     } else {
-      d.append(el('h2', '', 'Connecting…'));
+      d.append(el('h2', '', 'Server'), el('p', '', 'Notices from the server appear here. Open a room from the sidebar, or type /join #room.'));
     }
     return d;
   }
