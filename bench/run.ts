@@ -1,42 +1,83 @@
-// `npm run bench`: runs build-tools/stress against epchat and the two node:net baselines, several
-// repetitions, takes medians, computes ratios against each baseline, saves JSON under bench/results/
-// and prints a markdown table. See docs/performance.md.
+// `npm run bench`: runs build-tools/stress against epchat, the two node:net baselines, the C reference
+// (tools/cref) and, over IRC, InspIRCd and ngIRCd; several repetitions, takes medians, computes ratios,
+// saves JSON under bench/results/ and prints markdown tables (one per protocol). See docs/performance.md.
 //
-//   node dist/bench/run.js [--quick] [--servers epchat,plain,corked] [--scenarios fanout,rooms,...]
+//   node dist/bench/run.js [--quick] [--servers epchat,plain,corked,cref,...] [--scenarios fanout,rooms,...]
 //                          [--reps N] [--no-pin] [--out DIR]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
-import { cpus, release, totalmem } from 'node:os';
+import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { INSPIRCD, NGIRCD } from './ircd.js';
+import { IRC_SCENARIOS, issue9Targets, REFERENCE_PAIRS } from './issue9.js';
+import type { Metric, Proto, ScenarioDef, ServerSpec } from './spec.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STRESS = join(ROOT, 'build-tools', 'stress');
+const CREF = join(ROOT, 'build-tools', 'cref');
 const BASELINES = ['plain', 'corked'];
 
 // ---------------------------------------------------------------------------------------------------
-// Servers: the command line and how readiness is detected, in one place. The harness picks a free
-// loopback port and passes it, so nothing depends on what a server logs; a server is ready once it
-// prints its port line or accepts a TCP connection, whichever comes first.
+// Servers: the command line and how readiness is detected, in one place (ServerSpec in spec.ts). The
+// harness picks a free loopback port and passes it, so nothing depends on what a server logs; a
+// server is ready once it prints its ready line or accepts a TCP connection, whichever comes first.
 
-interface ServerSpec {
-  args(port: number): string[];
-  /** Optional fast path: matched against everything the server prints. */
-  readyPattern: RegExp;
-  /** Why it cannot run, or null when it can. */
-  missing(): string | null;
+const EPCHAT_ARGS = ['--backlog', '4096', '--max-clients', '20000', '--flood-rate', '0', '--idle-timeout-ms', '0',
+  '--no-console', '--log-level', 'warn'];
+
+function epchatMissing(): string | null {
+  return !existsSync(join(ROOT, 'bin', 'epchat.js')) ? 'bin/epchat.js not found'
+    : !existsSync(join(ROOT, 'build', 'Release', 'epchat.node')) ? 'build/Release/epchat.node not built (npx node-gyp rebuild)'
+    : !existsSync(join(ROOT, 'dist', 'lib', 'cli.js')) ? 'dist/lib missing (npm run build:ts)' : null;
+}
+
+/** epchat's IRC listener flag (issue #9). The entry runs once `epchat --help` lists it. */
+const EPCHAT_IRC_FLAG = '--irc-port';
+
+function epchatIrcMissing(): string | null {
+  const base = epchatMissing();
+  if (base !== null) return base;
+  const help = spawnSync(process.execPath, [join(ROOT, 'bin', 'epchat.js'), '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 15_000 });
+  return (help.stdout ?? '').includes(EPCHAT_IRC_FLAG) ? null
+    : `epchat has no IRC listener yet (\`epchat --help\` lists no ${EPCHAT_IRC_FLAG}); nothing measured`;
+}
+
+function crefMissing(): string | null {
+  return ensureTool(CREF, join(ROOT, 'tools', 'cref', 'cref.c')) ? null : 'could not build build-tools/cref with cc';
 }
 
 const SERVERS: Record<string, ServerSpec> = {
   epchat: {
-    args: (port) => [join(ROOT, 'bin', 'epchat.js'), '--host', '127.0.0.1', '--port', String(port), '--backlog', '4096',
-      '--max-clients', '20000', '--flood-rate', '0', '--idle-timeout-ms', '0', '--no-console', '--log-level', 'warn'],
+    args: (port, dir) => [join(ROOT, 'bin', 'epchat.js'), '--host', '127.0.0.1', '--port', String(port), ...EPCHAT_ARGS,
+      '--data-dir', dir],
     readyPattern: /listening on [^\s"]*:\d+/,
-    missing: () => !existsSync(join(ROOT, 'bin', 'epchat.js')) ? 'bin/epchat.js not found'
-      : !existsSync(join(ROOT, 'build', 'Release', 'epchat.node')) ? 'build/Release/epchat.node not built (npx node-gyp rebuild)'
-      : !existsSync(join(ROOT, 'dist', 'lib', 'cli.js')) ? 'dist/lib missing (npm run build:ts)' : null,
+    missing: epchatMissing,
   },
+  // The IRC listener on the harness's port; the line listener on a port of its own choosing.
+  'epchat-irc': {
+    proto: 'irc',
+    args: (port, dir) => [join(ROOT, 'bin', 'epchat.js'), '--host', '127.0.0.1', '--port', '0',
+      '--irc-host', '127.0.0.1', EPCHAT_IRC_FLAG, String(port), ...EPCHAT_ARGS, '--data-dir', dir],
+    readyPattern: /^(?!)/, // ready = accepts on the IRC port
+    missing: epchatIrcMissing,
+  },
+  cref: {
+    command: () => CREF,
+    args: (port) => ['--port', String(port), '--proto', 'line'],
+    readyPattern: /^listening \d+$/m,
+    missing: crefMissing,
+  },
+  'cref-irc': {
+    proto: 'irc',
+    command: () => CREF,
+    args: (port) => ['--port', String(port), '--proto', 'irc'],
+    readyPattern: /^listening \d+$/m,
+    missing: crefMissing,
+  },
+  inspircd: INSPIRCD,
+  ngircd: NGIRCD,
   plain: {
     args: (port) => [join(ROOT, 'dist', 'bench', 'baseline-plain.js'), '--port', String(port)],
     readyPattern: /^listening \d+$/m,
@@ -50,25 +91,8 @@ const SERVERS: Record<string, ServerSpec> = {
 };
 
 // ---------------------------------------------------------------------------------------------------
-// Scenarios: stress arguments for full and quick runs, and the metrics the table shows.
-
-type Better = 'higher' | 'lower' | 'info';
-
-interface Metric {
-  key: string;
-  better: Better;
-  label: string;
-}
-
-interface ScenarioDef {
-  name: string;
-  args: string[];
-  full: string[];
-  quick: string[];
-  metrics: Metric[];
-  /** The servers that speak what the scenario needs (default: all). */
-  only?: string[];
-}
+// Scenarios: stress arguments for full and quick runs, and the metrics the table shows. The line
+// protocol's are here; the IRC ones (issue #9) in issue9.ts, appended in ALL_SCENARIOS below.
 
 const lat = (prefix: string): Metric[] => [
   { key: `${prefix}_p50_us`, better: 'lower', label: `${prefix} p50 µs` },
@@ -168,6 +192,10 @@ const SCENARIOS: ScenarioDef[] = [
   },
 ];
 
+const ALL_SCENARIOS: ScenarioDef[] = [...SCENARIOS, ...IRC_SCENARIOS];
+const protoOf = (p: { proto?: Proto }): Proto => p.proto ?? 'line';
+const DEFAULT_SERVERS = 'epchat,plain,corked,cref,epchat-irc,cref-irc,inspircd,ngircd';
+
 // ---------------------------------------------------------------------------------------------------
 // options
 
@@ -186,12 +214,12 @@ function parseOptions(argv: string[]): Options {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const quick = argv.includes('--quick');
-  const servers = (value('--servers') ?? 'epchat,plain,corked').split(',').filter(Boolean);
+  const servers = (value('--servers') ?? DEFAULT_SERVERS).split(',').filter(Boolean);
   for (const s of servers) if (!(s in SERVERS)) throw new Error(`unknown server ${s} (have ${Object.keys(SERVERS).join(', ')})`);
-  const names = (value('--scenarios') ?? SCENARIOS.map((s) => s.name).join(',')).split(',').filter(Boolean);
+  const names = (value('--scenarios') ?? ALL_SCENARIOS.map((s) => s.name).join(',')).split(',').filter(Boolean);
   const scenarios = names.map((n) => {
-    const def = SCENARIOS.find((s) => s.name === n);
-    if (def === undefined) throw new Error(`unknown scenario ${n} (have ${SCENARIOS.map((s) => s.name).join(', ')})`);
+    const def = ALL_SCENARIOS.find((s) => s.name === n);
+    if (def === undefined) throw new Error(`unknown scenario ${n} (have ${ALL_SCENARIOS.map((s) => s.name).join(', ')})`);
     return def;
   });
   const reps = Number(value('--reps') ?? (quick ? 1 : 3));
@@ -206,12 +234,16 @@ function hasTaskset(): boolean {
   return cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 }
 
+/** Builds a one-file C tool with cc when it is missing or older than its source. */
+function ensureTool(bin: string, src: string): boolean {
+  if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return true;
+  mkdirSync(dirname(bin), { recursive: true });
+  const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-o', bin, src], { stdio: 'inherit' });
+  return cc.status === 0;
+}
+
 function ensureStress(): void {
-  // rebuilt when the source is newer, so a new scenario is never run by an old binary
-  if (existsSync(STRESS) && statSync(STRESS).mtimeMs >= statSync(join(ROOT, 'tools', 'stress', 'stress.c')).mtimeMs) return;
-  mkdirSync(dirname(STRESS), { recursive: true });
-  const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-o', STRESS, join(ROOT, 'tools', 'stress', 'stress.c')], { stdio: 'inherit' });
-  if (cc.status !== 0) throw new Error('could not build build-tools/stress');
+  if (!ensureTool(STRESS, join(ROOT, 'tools', 'stress', 'stress.c'))) throw new Error('could not build build-tools/stress');
 }
 
 function pinned(cpu: number, pin: boolean, args: string[]): [string, string[]] {
@@ -223,6 +255,7 @@ interface RunningServer {
   pid: number;
   port: number;
   output: () => string;
+  dir: string;
 }
 
 function freePort(): Promise<number> {
@@ -247,7 +280,9 @@ function accepts(port: number): Promise<boolean> {
 async function startServer(name: string, pin: boolean): Promise<RunningServer> {
   const spec = SERVERS[name]!;
   const port = await freePort();
-  const [cmd, args] = pinned(0, pin, [process.execPath, ...spec.args(port)]);
+  const dir = mkdtempSync(join(tmpdir(), `epchat-bench-${name}-`));
+  spec.prepare?.(port, dir);
+  const [cmd, args] = pinned(0, pin, [spec.command?.() ?? process.execPath, ...spec.args(port, dir)]);
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   let exited = false;
@@ -258,21 +293,24 @@ async function startServer(name: string, pin: boolean): Promise<RunningServer> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline && !exited) {
     if (spec.readyPattern.test(text) || (await accepts(port))) {
-      return { child, pid: child.pid!, port, output: () => text };
+      return { child, pid: child.pid!, port, output: () => text, dir };
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
   throw new Error(`${name} ${exited ? `exited (${child.exitCode})` : 'did not listen within 15 s'} on port ${port}:\n${text.slice(-2000)}`);
 }
 
 async function stopServer(server: RunningServer): Promise<void> {
-  if (server.child.exitCode !== null || server.child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => server.child.once('exit', () => r()));
-  server.child.kill('SIGTERM');
-  const timer = setTimeout(() => server.child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(timer);
+  if (server.child.exitCode === null && server.child.signalCode === null) {
+    const exited = new Promise<void>((r) => server.child.once('exit', () => r()));
+    server.child.kill('SIGTERM');
+    const timer = setTimeout(() => server.child.kill('SIGKILL'), 3000);
+    await exited;
+    clearTimeout(timer);
+  }
+  rmSync(server.dir, { recursive: true, force: true });
 }
 
 interface ToolResult {
@@ -337,7 +375,7 @@ async function runOne(server: string, sc: ScenarioDef, rep: number, opts: Option
     srv = await startServer(server, opts.pin);
     const timeoutS = opts.quick ? 30 : 90;
     const args = ['--port', String(srv.port), '--server-pid', String(srv.pid), '--json', '--timeout', String(timeoutS),
-      ...sc.args, ...(opts.quick ? sc.quick : sc.full)];
+      ...sc.args, ...(opts.quick ? sc.quick : sc.full), ...(SERVERS[server]!.stressArgs ?? [])];
     const res = await runStress(args, opts.pin, (timeoutS + 15) * 1000);
     record.exitCode = res.code;
     record.result = res.json;
@@ -402,10 +440,13 @@ function fmt(v: number | boolean | undefined): string {
   return Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 2 : 0);
 }
 
-/** Each server against each baseline that ran: epchat vs plain, epchat vs corked, corked vs plain. */
+/** Each server against each baseline that ran: epchat vs plain, epchat vs corked, corked vs plain;
+ *  then the reference pairs of issue #9 that ran (epchat vs cref, the IRC servers vs cref-irc, …). */
 function comparePairs(servers: string[]): Array<readonly [string, string]> {
   const rank = (s: string): number => (BASELINES.includes(s) ? BASELINES.indexOf(s) : BASELINES.length);
-  return servers.flatMap((s) => servers.filter((b) => BASELINES.includes(b) && rank(b) < rank(s)).map((b) => [s, b] as const));
+  const base = servers.flatMap((s) => servers.filter((b) => BASELINES.includes(b) && rank(b) < rank(s) && s !== 'cref')
+    .map((b) => [s, b] as const));
+  return [...base, ...REFERENCE_PAIRS.filter(([a, b]) => servers.includes(a) && servers.includes(b))];
 }
 
 function markdown(summary: Summary, servers: string[], scenarios: ScenarioDef[]): string {
@@ -482,16 +523,22 @@ async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
   opts.pin = opts.pin && hasTaskset();
   ensureStress();
+  const skipped = new Map<string, string>();
+  const protos = new Set(opts.scenarios.map(protoOf));
   const servers = opts.servers.filter((s) => {
+    if (!protos.has(protoOf(SERVERS[s]!))) return false; /* no scenario of its protocol: not even checked */
     const why = SERVERS[s]!.missing();
-    if (why !== null) process.stderr.write(`bench: skipping ${s}: ${why}\n`);
+    if (why !== null) {
+      process.stderr.write(`bench: skipping ${s}: ${why}\n`);
+      skipped.set(s, why);
+    }
     return why === null;
   });
   const started = Date.now();
   const runs: RunRecord[] = [];
   for (let rep = 1; rep <= opts.reps; rep++) {
     for (const sc of opts.scenarios) {
-      for (const server of servers) {
+      for (const server of servers.filter((s) => protoOf(SERVERS[s]!) === protoOf(sc))) {
         if (sc.only !== undefined && !sc.only.includes(server)) continue;
         const r = await runOne(server, sc, rep, opts);
         runs.push(r);
@@ -501,13 +548,15 @@ async function main(): Promise<number> {
     }
   }
   const summary = summarize(runs);
-  const table = markdown(summary, servers, opts.scenarios);
-  const checks = targets(summary);
+  const table = [...protos].map((p) => markdown(summary, servers.filter((s) => protoOf(SERVERS[s]!) === p),
+    opts.scenarios.filter((sc) => protoOf(sc) === p))).join('\n');
+  const checks = [...targets(summary), ...issue9Targets(summary, skipped, opts.scenarios.map((sc) => sc.name), opts.quick)];
   const when = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
   mkdirSync(opts.out, { recursive: true });
   const file = join(opts.out, `${when}${opts.quick ? '-quick' : ''}.json`);
   const doc = { date: new Date().toISOString(), machine: machine(opts.pin), quick: opts.quick, reps: opts.reps,
-    servers, scenarios: opts.scenarios.map((s) => ({ name: s.name, args: [...s.args, ...(opts.quick ? s.quick : s.full)] })),
+    servers, skipped: Object.fromEntries(skipped),
+    scenarios: opts.scenarios.map((s) => ({ name: s.name, args: [...s.args, ...(opts.quick ? s.quick : s.full)] })),
     summary, targets: checks, runs };
   writeFileSync(file, JSON.stringify(doc, null, 2) + '\n');
   process.stdout.write(`${table}\n${checks.map((c) => `- ${c}`).join('\n')}\n\nmedians of ${opts.reps} run(s); saved ${file} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);

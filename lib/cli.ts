@@ -6,7 +6,7 @@ import {
   diffConfig, parseArgs, renderHelp, resolveConfigDetailed, RELOADABLE,
   type Config, type ResolveInput,
 } from './config.js';
-import { EpchatError, hasCode } from './errors.js';
+import { EpchatError, hasCode, type ConfigIssue } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { createServer, type ChatServer } from './server.js';
 import { runClient, CLIENT_USAGE } from './client.js';
@@ -45,8 +45,9 @@ export function usage(): string {
     'Options (precedence: defaults < config file < EPCHAT_* environment < flags):',
     renderHelp(),
     '',
-    'Signals: SIGINT/SIGTERM shut down gracefully; SIGHUP re-reads the config file and applies the',
-    'reloadable settings. With a terminal on stdin, the admin console reads commands (try /help).',
+    'Signals: SIGINT/SIGTERM shut down gracefully (exit 0; a second one exits at once with 130); SIGHUP',
+    're-reads the config file and applies the reloadable settings. With a terminal on stdin, the admin',
+    'console reads commands (try /help).',
     '',
   ].join('\n');
 }
@@ -78,14 +79,16 @@ async function runServer(argv: readonly string[]): Promise<number> {
   const input: ResolveInput = { argv, env: process.env, defaults: CLI_DEFAULTS };
   let config: Config;
   let configFile: string | undefined;
+  let warnings: ConfigIssue[];
   try {
-    ({ config, configFile } = resolveConfigDetailed(input));
+    ({ config, configFile, warnings } = resolveConfigDetailed(input));
   } catch (err) {
     if (err instanceof EpchatError) return fail(`${err.message}\nRun 'epchat --help' for the settings.`, EXIT_USAGE);
     throw err;
   }
 
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  for (const w of warnings) log.warn({ variable: w.key }, `${w.key} (from the ${w.source}) ${w.problem}`);
   const server = createServer(config, { logger: log });
   const finished = supervise(server, log, input, configFile);
 
@@ -138,6 +141,10 @@ function supervise(server: ChatServer, log: Logger, input: ResolveInput, configF
 
     if (server.config.handleSignals) {
       server.on('signal', (signal) => onSignal(signal, true));
+      // The engine takes SIGINT/SIGTERM while it runs and gives them back when it stops; a signal after
+      // that (the storage still closing) must not kill the process with the default action. Installed
+      // before listen(), so the engine saves these handlers and restores them, never the reverse.
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => shutdown(signal, false));
     } else {
       for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => onSignal(signal, false));
     }

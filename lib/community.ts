@@ -17,6 +17,8 @@ import type { Storage } from './storage/storage.js';
 import {
   LoginThrottle, dummyHash, hashPassword, passwordProblem, verifyPassword, type ScryptParams,
 } from './accounts.js';
+import { addressKey } from './address.js';
+import { HashQueue, HashRefused, isHashRefused } from './hashqueue.js';
 import { Mailbox } from './mailbox.js';
 import { Groups } from './groups.js';
 import { fail, plural, splitWord, type Hub } from './hub.js';
@@ -38,6 +40,12 @@ export class Community implements Hub {
   /** connection → tail of its command chain. */
   #queues = new Map<ClientId, Promise<void>>();
   #throttle: LoginThrottle;
+  /** Registrations per address (`/register`). */
+  #registrations: LoginThrottle;
+  /** Every password hash of the server (logins, registrations, password changes), bounded. */
+  #hashes: HashQueue;
+  /** Connections that went away with commands still in their chain (their hashes are dropped). */
+  #gone = new Set<ClientId>();
   #sweeper: NodeJS.Timeout | null = null;
   #dummy: Promise<string> | null = null;
   #unhook: Array<() => void> = [];
@@ -50,6 +58,11 @@ export class Community implements Hub {
     this.storage = storage;
     this.log = server.log;
     this.#throttle = new LoginThrottle(server.config.loginMaxFailures, server.config.loginWindowMs);
+    this.#registrations = new LoginThrottle(server.config.registerMaxPerAddress, server.config.registerWindowMs);
+    this.#hashes = new HashQueue({
+      concurrency: () => this.config.hashConcurrency,
+      maxQueued: () => this.config.hashQueueMax,
+    });
     this.mailbox = new Mailbox(this);
     this.groups = new Groups(this);
   }
@@ -79,7 +92,7 @@ export class Community implements Hub {
     this.#accounts = await this.storage.accountNames();
     const s = this.#server;
     const cmd = (name: string, fn: (ctx: CommandContext) => Promise<void>, help: string[], delegate = true) =>
-      this.#unhook.push(s.registerCommand(name, (ctx) => this.#serial(ctx.id, () => fn(ctx)), { delegate, help }));
+      this.#unhook.push(s.registerCommand(name, (ctx) => this.#serial(ctx.id, () => fn(ctx).catch((e: unknown) => this.#refused(ctx, e))), { delegate, help }));
     cmd('register', (c) => this.#register(c), ['/register NAME PASSWORD - create an account for a nickname and log in']);
     cmd('login', (c) => this.#login(c), ['/login NAME PASSWORD - log in to your account (also at the prompt)']);
     cmd('passwd', (c) => this.#passwd(c), ['/passwd OLD NEW - change your password']);
@@ -114,6 +127,13 @@ export class Community implements Hub {
     this.#sessions.delete(ev.id);
     this.#pendingAuth.delete(ev.id);
     this.#throttle.forget(`c:${ev.id}`);
+    // Its waiting hashes never run, nor do the ones its queued commands would start.
+    this.#hashes.abandon(ev.id);
+    const chain = this.#queues.get(ev.id);
+    if (chain) {
+      this.#gone.add(ev.id);
+      void chain.then(() => this.#gone.delete(ev.id));
+    }
   }
 
   /** Account nicknames, protected by the engine from its first connection on. */
@@ -125,23 +145,31 @@ export class Community implements Hub {
   started(): number {
     const names = this.#accounts;
     this.#accounts = [];
-    this.#sweeper = setInterval(() => this.#throttle.sweep(), Math.max(1000, this.config.loginWindowMs)).unref();
+    this.#sweeper = setInterval(() => {
+      this.#throttle.sweep();
+      this.#registrations.sweep();
+    }, Math.max(1000, Math.min(this.config.loginWindowMs, this.config.registerWindowMs))).unref();
     this.log.info({ storage: this.storage.location, accounts: names.length }, `accounts: ${names.length} in ${this.storage.location}`);
     return names.length;
   }
 
-  /** The engine has stopped: waits for commands in flight, closes the storage. */
-  async close(): Promise<void> {
+  /** The engine has stopped: drops the hashes still waiting, waits for commands in flight (at most
+   *  `hashConcurrency` hashes are still running), closes the storage. With `discard` (a failed start),
+   *  the storage also removes what its open() created, if it can. */
+  async close(opts: { discard?: boolean } = {}): Promise<void> {
     if (this.#sweeper) clearInterval(this.#sweeper);
     this.#sweeper = null;
+    this.#hashes.close();
     for (const u of this.#unhook.splice(0)) u();
     await Promise.allSettled([...this.#queues.values()]);
     this.#sessions.clear();
     this.#pendingAuth.clear();
-    if (this.#open) {
-      this.#open = false;
-      await this.storage.close();
-    }
+    this.#gone.clear();
+    const wasOpen = this.#open;
+    this.#open = false;
+    // A failed start discards even a storage whose open() failed half-way (a directory it created).
+    if (opts.discard && this.storage.discard) await this.storage.discard();
+    else if (wasOpen) await this.storage.close();
   }
 
   // -------------------------------------------------------------------------------------------------
@@ -154,6 +182,26 @@ export class Community implements Hub {
     this.#queues.set(id, tail);
     void tail.then(() => { if (this.#queues.get(id) === tail) this.#queues.delete(id); });
     return run;
+  }
+
+  /** Runs a password hash for connection `id` through the server-wide queue. */
+  #hash<T>(id: ClientId, job: () => Promise<T>): Promise<T> {
+    if (this.#gone.has(id)) return Promise.reject(new HashRefused('abandoned'));
+    return this.#hashes.run(id, job);
+  }
+
+  /** A command that stopped because its hash was refused: busy → `!! BUSY` (and the prompt again
+   *  before registration); a client gone or a server closing → nothing to say. Other errors go on. */
+  #refused(ctx: CommandContext, err: unknown): void {
+    if (!isHashRefused(err)) throw err;
+    if (err.reason === 'busy') {
+      this.log.warn({ id: ctx.id, command: ctx.name }, 'password hashing queue full: BUSY');
+      const busy = fail('BUSY', 'the server is busy checking passwords; try again in a few seconds');
+      // In the password step the next line is a password again, never a nickname (docs/protocol.md).
+      const nick = ctx.name === 'password' ? this.#pendingAuth.get(ctx.id) : undefined;
+      if (nick !== undefined) ctx.reply(`${busy}\n${passwordPrompt(nick)}`);
+      else this.#refuse(ctx, busy);
+    }
   }
 
   #scrypt(): ScryptParams {
@@ -208,7 +256,14 @@ export class Community implements Hub {
     const account = await this.storage.getAccount(name);
     // Unknown accounts cost the same time as known ones.
     const hash = account?.password ?? await (this.#dummy ??= dummyHash(this.#scrypt()));
-    const ok = await verifyPassword(password, hash) && account !== null;
+    let ok: boolean;
+    try {
+      ok = await this.#hash(id, () => verifyPassword(password, hash)) && account !== null;
+    } catch (err) {
+      // Not checked at all (busy): not a failed attempt. Abandoned ones stay charged.
+      if (isHashRefused(err, 'busy')) this.#throttle.refund(token);
+      throw err;
+    }
     if (ok) {
       this.#throttle.refund(token);
       return 'ok';
@@ -245,7 +300,22 @@ export class Community implements Hub {
     if (await this.storage.getAccount(name)) return this.#refuse(ctx, fail('ACCOUNT_EXISTS', `${name} is already registered; /login ${name} PASSWORD`));
     const mine = ctx.nick?.toLowerCase() === name.toLowerCase();
     if (!mine && (await this.deliver([name], '')).length === 0) return this.#refuse(ctx, fail('NICK_TAKEN', `nickname ${name} is taken`));
-    const hash = await hashPassword(password, this.#scrypt());
+    // Registrations per address: each one that gets this far costs a hash and may create an account.
+    const from = [`r:${addressKey(ctx.address ?? 'unknown')}`];
+    this.#registrations.maxFailures = this.config.registerMaxPerAddress;
+    this.#registrations.windowMs = this.config.registerWindowMs;
+    const wait = this.#registrations.check(from);
+    if (wait > 0) {
+      return this.#refuse(ctx, fail('REGISTER_THROTTLED', `too many registrations from your address; try again in ${Math.ceil(wait / 1000)} s`));
+    }
+    const charge = this.#registrations.charge(from);
+    let hash: string;
+    try {
+      hash = await this.#hash(ctx.id, () => hashPassword(password, this.#scrypt()));
+    } catch (err) {
+      if (isHashRefused(err, 'busy')) this.#registrations.refund(charge);
+      throw err;
+    }
     if (!await this.storage.createAccount(name, hash, this.now())) {
       return this.#refuse(ctx, fail('ACCOUNT_EXISTS', `${name} is already registered; /login ${name} PASSWORD`));
     }
@@ -316,7 +386,7 @@ export class Community implements Hub {
       const r = await this.#checkPassword(ctx.id, account, old);
       if (typeof r === 'number') return ctx.reply(this.#throttled(r));
       if (r === 'bad') return ctx.reply(fail('AUTH_FAILED', 'wrong password'));
-      await this.storage.setPassword(account, await hashPassword(next, this.#scrypt()));
+      await this.storage.setPassword(account, await this.#hash(ctx.id, () => hashPassword(next, this.#scrypt())));
       this.log.info({ id: ctx.id, account }, 'password changed');
       ctx.reply('>> Password changed');
     });

@@ -22,12 +22,20 @@ export interface Config extends EngineSettings {
   mailboxMax: number;
   /** Groups the server stores. */
   maxGroups: number;
+  /** Groups one account may have created (that still exist). */
+  maxGroupsPerUser: number;
   /** Members a group may have. */
   groupMaxMembers: number;
   /** Failed logins allowed per connection and per account within `loginWindowMs`. */
   loginMaxFailures: number;
   loginWindowMs: number;
   passwordMinLength: number;
+  /** Password hashes computed at once, and waiting to start (more: BUSY). */
+  hashConcurrency: number;
+  hashQueueMax: number;
+  /** Accounts `/register` may create from one address within `registerWindowMs`. */
+  registerMaxPerAddress: number;
+  registerWindowMs: number;
   /** scrypt cost parameters for new password hashes. */
   scryptN: number;
   scryptR: number;
@@ -310,6 +318,10 @@ const SPECS: { [K in SettingName]: SettingSpec<K> } = {
     kind: integer(0, 10_000_000), default: 10000,
     description: 'Groups the server stores; more get GROUP_LIMIT.', reloadable: true, engine: false,
   },
+  maxGroupsPerUser: {
+    kind: integer(1, 10_000_000), default: 20,
+    description: 'Groups one account may have created (those that still exist); more get GROUP_QUOTA.', reloadable: true, engine: false,
+  },
   groupMaxMembers: {
     kind: integer(2, 100_000), default: 100,
     description: 'Members a group may have; more get GROUP_FULL.', reloadable: true, engine: false,
@@ -325,6 +337,22 @@ const SPECS: { [K in SettingName]: SettingSpec<K> } = {
   passwordMinLength: {
     kind: integer(1, 128), default: 8,
     description: 'Shortest password accepted by `/register` and `/passwd`.', reloadable: true, engine: false,
+  },
+  hashConcurrency: {
+    kind: integer(1, 64), default: 2,
+    description: 'Password hashes (scrypt) computed at once, server-wide.', reloadable: true, engine: false,
+  },
+  hashQueueMax: {
+    kind: integer(0, 100_000), default: 64,
+    description: 'Password hashes waiting for a free slot, server-wide; past it a login, `/register` or `/passwd` gets BUSY. Waiting hashes of a client that disconnects, and all of them at shutdown, are dropped.', reloadable: true, engine: false,
+  },
+  registerMaxPerAddress: {
+    kind: integer(1, 1_000_000), default: 10,
+    description: 'Accounts `/register` may create from one IP address (one /64 for IPv6) within `registerWindowMs`; then REGISTER_THROTTLED.', reloadable: true, engine: false,
+  },
+  registerWindowMs: {
+    kind: integer(1, INT32_MAX), default: 3_600_000,
+    description: 'Window for counting registrations per address, in ms.', reloadable: true, engine: false,
   },
   scryptN: {
     kind: powerOfTwo(16, 1_048_576), default: 16384,
@@ -383,7 +411,8 @@ export const RELOADABLE: readonly SettingName[] = SETTINGS.filter((s) => s.reloa
 
 /** The settings `reload()` accepts: the engine's reloadable policy plus the façade's own. */
 export type ReloadableConfig = EngineReloadable & Pick<Config,
-  'logLevel' | 'mailboxMax' | 'maxGroups' | 'groupMaxMembers' | 'loginMaxFailures' | 'loginWindowMs' | 'passwordMinLength' |
+  'logLevel' | 'mailboxMax' | 'maxGroups' | 'maxGroupsPerUser' | 'groupMaxMembers' | 'loginMaxFailures' | 'loginWindowMs' |
+  'passwordMinLength' | 'hashConcurrency' | 'hashQueueMax' | 'registerMaxPerAddress' | 'registerWindowMs' |
   'scryptN' | 'scryptR' | 'scryptP'>;
 
 /** The config file: `--config FILE` or `EPCHAT_CONFIG`. */
@@ -458,6 +487,24 @@ function envEntries(env: NodeJS.ProcessEnv): ConfigEntry[] {
     // An empty variable counts as unset, except for lists where it means "none".
     if (raw === '' && s.metavar !== 'LIST') continue;
     out.push({ key: s.name, raw, source: s.env, textual: true });
+  }
+  return out;
+}
+
+/** EPCHAT_* variables that are not settings but are read elsewhere (the addon's path, test and fuzz
+ *  knobs); any other unknown EPCHAT_* variable is most likely a typo and is warned about. */
+const OTHER_ENV = [CONFIG_ENV, 'EPCHAT_ADDON', 'EPCHAT_ASAN_DIR'];
+const OTHER_ENV_PREFIXES = ['EPCHAT_TEST_', 'EPCHAT_FUZZ_'];
+
+/** Unknown EPCHAT_* variables, each with a suggestion when one is close (not an error: the
+ *  environment is shared with other programs, so these are warnings). */
+export function unknownEnv(env: NodeJS.ProcessEnv): ConfigIssue[] {
+  const known = new Set([...SETTINGS.map((s) => s.env), ...OTHER_ENV]);
+  const out: ConfigIssue[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith('EPCHAT_') || known.has(name) || OTHER_ENV_PREFIXES.some((p) => name.startsWith(p))) continue;
+    const issue = unknownIssue(name, 'environment', [...known], 'setting');
+    out.push({ ...issue, problem: `${issue.problem}; ignored` });
   }
   return out;
 }
@@ -570,6 +617,8 @@ export interface ResolvedConfig {
   sources: Record<SettingName, string>;
   /** The config file used, if a path. */
   configFile: string | undefined;
+  /** Problems that do not stop the server (unknown EPCHAT_* variables), to be logged. */
+  warnings: ConfigIssue[];
 }
 
 function processTerminal(): Terminal {
@@ -587,7 +636,7 @@ function tableDefaults(terminal: Terminal): Config {
 }
 
 /** Applies layers in order over `base`; collects every issue and throws one ConfigError if any. */
-function applyLayers(base: Config, baseSource: string, layers: readonly ConfigEntry[][], issues: ConfigIssue[] = []): ResolvedConfig & { configFile: undefined } {
+function applyLayers(base: Config, baseSource: string, layers: readonly ConfigEntry[][], issues: ConfigIssue[] = []): Omit<ResolvedConfig, 'warnings'> & { configFile: undefined } {
   const config: Record<string, unknown> = { ...base };
   const sources = Object.fromEntries(NAMES.map((n) => [n, baseSource])) as Record<SettingName, string>;
   for (const layer of layers) {
@@ -624,7 +673,7 @@ export function resolveConfigDetailed(input: ResolveInput = {}): ResolvedConfig 
   layers.push(envEntries(env), args.entries);
 
   const resolved = applyLayers(tableDefaults(input.terminal ?? processTerminal()), 'default', layers, issues);
-  return { ...resolved, configFile };
+  return { ...resolved, configFile, warnings: unknownEnv(env) };
 }
 
 /** defaults < config file < environment < flags. Throws EpchatError EPCHAT_CONFIG_INVALID. */

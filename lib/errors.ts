@@ -17,8 +17,12 @@ export const ErrorCodes = {
   NOT_RELOADABLE: 'EPCHAT_NOT_RELOADABLE',
   /** `registerCommand()` with a bad name, or a name that already has a handler. */
   COMMAND_INVALID: 'EPCHAT_COMMAND_INVALID',
-  /** A bad argument to a public method (e.g. `announce('')`). */
+  /** A bad argument to a public method: a non-string, a text with a newline or a control character
+   *  (`announce`, `kick`, `deliver`), a string where an array is expected, … (nothing is sent). */
   INVALID_ARGUMENT: 'EPCHAT_INVALID_ARGUMENT',
+  /** The storage (the data directory, its database or its lock) cannot be opened at start: the message
+   *  names the path. */
+  STORAGE: 'EPCHAT_STORAGE',
   /** The native addon could not be found (same code as lib/native.ts uses). */
   NO_ADDON: 'EPCHAT_NO_ADDON',
 } as const;

@@ -53,8 +53,9 @@ export class Groups {
     if (members.length > hub.config.groupMaxMembers) {
       return ctx.reply(fail('GROUP_FULL', `a group has at most ${hub.config.groupMaxMembers} members`));
     }
-    const r = await hub.storage.createGroup(name, account, members, hub.now(), hub.config.maxGroups);
+    const r = await hub.storage.createGroup(name, account, members, hub.now(), hub.config.maxGroups, hub.config.maxGroupsPerUser);
     if (r === 'exists') return ctx.reply(fail('GROUP_EXISTS', `group @${name} already exists`));
+    if (r === 'quota') return ctx.reply(fail('GROUP_QUOTA', `you have created ${hub.config.maxGroupsPerUser} groups that still exist, the most one account may`));
     if (r === 'limit') return ctx.reply(fail('GROUP_LIMIT', `the server has reached its group limit (${hub.config.maxGroups})`));
     ctx.reply(`>> Group @${name} created with ${plural(members.length, 'member')}: ${members.join(', ')}`);
   }

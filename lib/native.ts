@@ -47,7 +47,8 @@ export interface EngineSettings {
 export interface EngineHostOptions {
   /** (reloadable) emit connect, register, nick, join, leave, disconnect and timeout events for every
    *  client. Off, the engine reports only the clients whose session the host takes part in (those it
-   *  logged in with `login()`, or whose password it is checking): their register, nick and disconnect. */
+   *  logged in with `login()`, whose password it is checking, or that sent it a delegated command): their
+   *  register, nick and disconnect. */
   lifecycleEvents: boolean;
   /** Nicknames (lower case) owned by accounts from the start, before the first connection. */
   protectedNicks: string[];
@@ -82,9 +83,11 @@ export type EngineEvent =
   | { type: 'message'; id: ClientId; nick: string; room: string | null; to: string | null; text: string }
   | { type: 'disconnect'; id: ClientId; nick: string | null; reason: DisconnectReason }
   | { type: 'timeout'; id: ClientId; nick: string | null; kind: 'idle' | 'registration' }
-  /** A delegated command (see `delegate`); `nick` is null before registration. The client's later
-   *  lines wait until the host calls `finish(id, seq, …)`. */
-  | { type: 'command'; id: ClientId; nick: string | null; name: string; args: string; seq: number }
+  /** A delegated command (see `delegate`); `nick` is null before registration; `address` is the
+   *  client's `host:port` (as in `connect`). The client's disconnect is reported even with lifecycle
+   *  events off, so the host can drop work it keeps for it. The client's later lines wait until the
+   *  host calls `finish(id, seq, …)`. */
+  | { type: 'command'; id: ClientId; nick: string | null; name: string; args: string; address: string; seq: number }
   /** A line the admin console prints (already formatted, no newline). */
   | { type: 'console'; text: string }
   | { type: 'signal'; signal: 'SIGHUP' | 'SIGINT' | 'SIGTERM' }

@@ -12,6 +12,7 @@ import {
   type Config, type ReloadableConfig, type SettingName,
 } from './config.js';
 import { EpchatError, ErrorCodes } from './errors.js';
+import { checkClientId, checkFunction, checkStringList, checkText } from './args.js';
 import { createLogger, type Logger } from './log.js';
 import { Community } from './community.js';
 import type { Storage } from './storage/storage.js';
@@ -39,6 +40,8 @@ export interface CommandContext {
   name: string;
   /** Everything after the command name, as typed (may hold a password: never log it). */
   args: string;
+  /** The client's address, `host:port` (`[v6]:port` for IPv6), as in the `connect` event. */
+  address: string;
   /** Sends one or more lines to the client (`\n` separated). */
   reply(text: string): void;
   /** Registers the client under `nick` (an authenticated login). */
@@ -142,6 +145,8 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   /** Accounts, mailboxes and groups, while listening with `accounts` on. */
   #community: Community | null = null;
   #starting = false;
+  /** close() was called while listen() was still starting: listen() gives up before the engine runs. */
+  #abortStart: { promise: Promise<EngineStats>; resolve: (stats: EngineStats) => void } | null = null;
 
   constructor(config: Config, deps: ServerDeps = {}) {
     super();
@@ -203,25 +208,39 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     let bound: Address;
     let engine: NativeEngine;
     let options: EngineOptions;
+    // close() during the awaits below: give up before the engine runs (nothing is left listening).
+    const aborted = () => {
+      if (this.#abortStart) throw new EpchatError(ErrorCodes.CLOSED, 'close() was called while the server was starting');
+    };
     try {
       const binding = this.#binding ?? loadNative();
       if (this.#config.accounts) {
         // Loaded on demand: better-sqlite3 is a native module that servers without accounts never need.
         const storage = this.#storage ?? new (await import('./storage/sqlite.js')).SqliteStorage({ dataDir: this.#config.dataDir });
+        aborted();
         community = new Community(this, storage);
         this.#community = community;
-        await community.open();
+        try {
+          await community.open();
+        } catch (err) {
+          throw storageError(err, storage.location);
+        }
       }
+      aborted();
       options = this.#engineOptions();
       engine = new binding.Engine(options, (events) => this.#onEvents(events));
       // A bind error (EADDRINUSE, EACCES, …) rejects as is: the caller decides how to report it.
       bound = engine.listen();
     } catch (err) {
       this.#community = null;
-      if (community) await community.close().catch((e: unknown) => this.log.error({ err: e }, 'closing the storage failed'));
+      // A failed start leaves nothing behind: what the storage created at open() is removed.
+      if (community) await community.close({ discard: true }).catch((e: unknown) => this.log.error({ err: e }, 'closing the storage failed'));
       throw err;
     } finally {
       this.#starting = false;
+      const abort = this.#abortStart;
+      this.#abortStart = null;
+      abort?.resolve(this.#finalStats ?? { ...ZERO_STATS });
     }
     this.#engine = engine;
     this.#messagesOn = options.emitMessages;
@@ -240,6 +259,15 @@ export class ChatServer extends EventEmitter<ServerEvents> {
    *  counters when the engine has stopped. Idempotent; before listen() it resolves with zero counters. */
   close(): Promise<EngineStats> {
     if (this.#closing) return this.#closing;
+    if (this.#starting) {
+      // listen() is between its awaits: it rejects with EPCHAT_CLOSED and this resolves once it has.
+      if (!this.#abortStart) {
+        let resolve!: (stats: EngineStats) => void;
+        const promise = new Promise<EngineStats>((r) => { resolve = r; });
+        this.#abortStart = { promise, resolve };
+      }
+      return this.#abortStart.promise;
+    }
     if (this.#state === 'idle' || this.#state === 'closed') return Promise.resolve(this.#finalStats ?? { ...ZERO_STATS });
     const closing = this.#expectClose();
     try {
@@ -257,14 +285,22 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     throw new EpchatError(ErrorCodes.NOT_LISTENING, 'server is not listening');
   }
 
-  /** `>> [server] text` to every registered user (one announcement per line of `text`). */
+  /** `>> [server] text` to every registered user. `text` is one non-empty line without control
+   *  characters (else EPCHAT_INVALID_ARGUMENT, and nothing is sent). */
   announce(text: string): void {
-    const engine = this.#requireEngine();
-    for (const line of String(text).split(/\r?\n/)) if (line.length > 0) engine.announce(line);
+    checkText('announce(text)', text);
+    this.#requireEngine().announce(text);
   }
 
-  /** Disconnects `nick` with `!! KICKED reason`. Resolves false when nobody has that nick. */
+  /** Disconnects `nick` with `!! KICKED reason`. Resolves false when nobody has that nick. Rejects
+   *  with EPCHAT_INVALID_ARGUMENT for a non-string nick or a reason that is not one line of text. */
   kick(nick: string, reason = 'kicked by the admin'): Promise<boolean> {
+    try {
+      checkText('kick(nick)', nick);
+      checkText('kick(reason)', reason);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.#request((req, engine) => engine.kick(req, nick, reason)) as Promise<boolean>;
   }
 
@@ -272,7 +308,14 @@ export class ChatServer extends EventEmitter<ServerEvents> {
    *  online, with one shared buffer; resolves with the nicks that were not online. With `text` empty it
    *  sends nothing: it only tells who is offline. */
   deliver(nicks: readonly string[], text: string): Promise<string[]> {
-    return this.#request((req, engine) => engine.deliver(req, [...nicks], text)) as Promise<string[]>;
+    let list: string[];
+    try {
+      list = checkStringList('deliver(nicks)', nicks);
+      checkText('deliver(text)', text, { allowEmpty: true });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#request((req, engine) => engine.deliver(req, list, text)) as Promise<string[]>;
   }
 
   users(): Promise<UserInfo[]> {
@@ -283,19 +326,26 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     return this.#request((req, engine) => engine.query(req, 'rooms')) as Promise<RoomInfo[]>;
   }
 
-  /** Queues text to one client. */
+  /** Queues text to one client: one or more lines (`\n` separated), no control characters. */
   send(id: ClientId, text: string): void {
+    checkClientId('send(id)', id);
+    checkText('send(text)', text, { multiline: true });
     this.#requireEngine().send(id, text);
   }
 
   /** Nicknames owned by accounts (see NativeEngine.protectNicks). */
   protectNicks(add: readonly string[], remove: readonly string[] = []): void {
-    this.#requireEngine().protectNicks(add.map((n) => n.toLowerCase()), remove.map((n) => n.toLowerCase()));
+    const a = checkStringList('protectNicks(add)', add);
+    const r = checkStringList('protectNicks(remove)', remove);
+    this.#requireEngine().protectNicks(a.map((n) => n.toLowerCase()), r.map((n) => n.toLowerCase()));
   }
 
   /** Applies reloadable settings (validated like any config; others throw EPCHAT_CONFIG_INVALID).
    *  Works before listen() too (the values apply at listen). Returns what changed. */
   reload(update: Partial<ReloadableConfig>): ReloadChange[] {
+    if (update === null || typeof update !== 'object' || Array.isArray(update)) {
+      throw new EpchatError(ErrorCodes.INVALID_ARGUMENT, 'reload(update) must be an object of settings');
+    }
     const checked = checkReloadable(update as Record<string, unknown>);
     const next = Object.freeze({ ...this.#config, ...checked }) as Config;
     const changes = diffConfig(this.#config, next);
@@ -315,6 +365,13 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   /** Handles `/name` in JavaScript: the name is added to the engine's `delegate` list (unless
    *  `delegate: false`). Returns a function that removes the handler. */
   registerCommand(name: string, handler: CommandHandler, opts: RegisterCommandOptions = {}): () => void {
+    checkText('registerCommand(name)', name);
+    checkFunction('registerCommand(handler)', handler);
+    if (opts === null || typeof opts !== 'object') throw new EpchatError(ErrorCodes.INVALID_ARGUMENT, 'registerCommand(opts) must be an object');
+    if (opts.delegate !== undefined && typeof opts.delegate !== 'boolean') {
+      throw new EpchatError(ErrorCodes.INVALID_ARGUMENT, 'registerCommand(opts.delegate) must be a boolean');
+    }
+    if (opts.help !== undefined) checkStringList('registerCommand(opts.help)', opts.help);
     const key = name.replace(/^\//, '').toLowerCase();
     if (!COMMAND_NAME.test(key)) throw new EpchatError(ErrorCodes.COMMAND_INVALID, `invalid command name ${JSON.stringify(name)}`);
     if (this.#commands.has(key)) throw new EpchatError(ErrorCodes.COMMAND_INVALID, `command /${key} already has a handler`);
@@ -552,8 +609,9 @@ export class ChatServer extends EventEmitter<ServerEvents> {
       nick: ev.nick,
       name: ev.name,
       args: ev.args,
-      reply: (text) => live('reply', (e) => e.send(ev.id, text)),
-      login: (nick) => live('login', (e) => e.login(ev.id, nick)),
+      address: ev.address,
+      reply: (text) => { checkText('reply(text)', text, { multiline: true }); live('reply', (e) => e.send(ev.id, text)); },
+      login: (nick) => { checkText('login(nick)', nick); live('login', (e) => e.login(ev.id, nick)); },
       prompt: () => live('prompt', (e) => e.prompt(ev.id)),
       close: () => {
         if (closing) return;
@@ -595,8 +653,20 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   }
 }
 
+/** A storage failure at start as EPCHAT_STORAGE naming the place (coded errors of ours pass as they are). */
+function storageError(err: unknown, location: string): unknown {
+  if (err instanceof EpchatError && err.code.startsWith('EPCHAT_')) return err;
+  const detail = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  return new EpchatError(ErrorCodes.STORAGE, `storage ${location}: ${detail}${typeof code === 'string' && !detail.includes(code) ? ` (${code})` : ''}`, { cause: err });
+}
+
 /** A chat server configured from `options` over the defaults (no environment, no file: see
  *  resolveConfig for those). Throws EPCHAT_CONFIG_INVALID on a bad option. */
 export function createServer(options: Partial<Config> = {}, deps: ServerDeps = {}): ChatServer {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new EpchatError(ErrorCodes.INVALID_ARGUMENT, 'createServer(options) must be an object of settings');
+  }
+  if (deps === null || typeof deps !== 'object') throw new EpchatError(ErrorCodes.INVALID_ARGUMENT, 'createServer(deps) must be an object');
   return new ChatServer(configFromOptions(options), deps);
 }

@@ -248,7 +248,8 @@ test('close() tells every client SHUTDOWN, closes them, resolves with the final 
 }));
 
 test('listen() on a port in use rejects with code EADDRINUSE', () => withServer({}, async (t) => {
-  const other = createServer({ ...TEST_DEFAULTS, port: t.port });
+  // accounts off: a second server on the same data directory would be refused first (EPCHAT_STORAGE)
+  const other = createServer({ ...TEST_DEFAULTS, accounts: false, port: t.port });
   try {
     let caught: unknown;
     try {

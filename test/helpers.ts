@@ -376,6 +376,8 @@ export const ERROR_CODES = new Set([
   'ACCOUNT_EXISTS', 'AUTH_FAILED', 'LOGIN_THROTTLED', 'LOGIN_REQUIRED', 'ALREADY_LOGGED_IN', 'PASSWORD_INVALID',
   'NO_SUCH_ACCOUNT', 'MAILBOX_FULL', 'STORAGE_ERROR', 'NO_SUCH_GROUP', 'GROUP_EXISTS', 'GROUP_INVALID', 'GROUP_LIMIT',
   'GROUP_FULL', 'NOT_A_MEMBER', 'ALREADY_MEMBER',
+  // resource bounds
+  'BUSY', 'REGISTER_THROTTLED', 'GROUP_QUOTA',
 ]);
 
 const NICK_RE = '[A-Za-z_][A-Za-z0-9_-]*';
@@ -532,7 +534,9 @@ export interface Proc {
 export function spawnBin(args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Proc {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
-    env: { ...process.env, NO_COLOR: '1', EPCHAT_DATA_DIR: TEST_DATA_DIR, ...opts.env },
+    // Each process its own data directory (inside TEST_DATA_DIR, removed at exit): one server per data
+    // directory, so a CLI server never collides with an in-process one or another process.
+    env: { ...process.env, NO_COLOR: '1', EPCHAT_DATA_DIR: mkdtempSync(join(TEST_DATA_DIR, 'proc-')), ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   liveChildren.add(child);

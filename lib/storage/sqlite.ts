@@ -8,14 +8,18 @@
 // - better-sqlite3 is synchronous: calls run on the JavaScript thread, never on the engine's thread,
 //   so a slow disk delays account commands but never chat traffic.
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EpchatError, ErrorCodes } from '../errors.js';
+import { DirLock, LOCK_FILE } from './lock.js';
 import type {
   Account, AddMemberResult, CreateGroupResult, Group, MailMessage, NewMail, Storage, StoreResult,
 } from './storage.js';
 
 export const DB_FILE = 'epchat.db';
+/** The database and the files SQLite keeps beside it (write-ahead log, shared-memory index). */
+const DB_FILES = [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`, `${DB_FILE}-journal`];
 
 export interface Migration { version: number; name: string; sql: string }
 
@@ -53,35 +57,79 @@ export interface SqliteOptions {
   migrationsDir?: string;
 }
 
+/** `dir` and the ancestors of it that do not exist yet, outermost first. */
+function missingDirs(dir: string): string[] {
+  const out: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) {
+    out.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  return out;
+}
+
+/** The data directory is epchat's own (so its mode may be tightened): it holds nothing but epchat's
+ *  files. A shared directory given as dataDir by mistake (`/tmp`, a home) is left as it is. */
+function ownedDataDir(dir: string): boolean {
+  if (!statSync(dir).isDirectory()) return false;
+  const ours = new Set([...DB_FILES, LOCK_FILE]);
+  return readdirSync(dir).every((f) => ours.has(f) || f.startsWith(`${LOCK_FILE}.`));
+}
+
 const key = (name: string) => name.toLowerCase();
 const byName = (a: string, b: string) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 
 export class SqliteStorage implements Storage {
   readonly location: string;
+  /** The data directory (absolute). */
+  readonly dir: string;
   #opts: SqliteOptions;
   #db: Database.Database | null = null;
   #st: Statements | null = null;
+  #lock: DirLock;
+  /** What open() created (removed again by discard()): the directories, outermost first, and the
+   *  database files. */
+  #created: { dirs: string[]; db: boolean } = { dirs: [], db: false };
 
   constructor(opts: SqliteOptions) {
     this.#opts = opts;
-    this.location = join(resolve(opts.dataDir), DB_FILE);
+    this.dir = resolve(opts.dataDir);
+    this.location = join(this.dir, DB_FILE);
+    this.#lock = new DirLock(this.dir);
   }
 
+  /** Creates the data directory (0700) if needed, takes its lock, opens the database (its files 0600)
+   *  and migrates it. Throws EPCHAT_STORAGE naming the path on any failure, with nothing held. */
   async open(): Promise<void> {
     if (this.#db) return;
-    mkdirSync(dirname(this.location), { recursive: true });
-    const db = new Database(this.location);
+    let step = `cannot create the data directory ${this.dir}`;
+    let db: Database.Database | null = null;
     try {
+      this.#created = { dirs: missingDirs(this.dir), db: !existsSync(this.location) };
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      step = `cannot lock the data directory ${this.dir}`;
+      this.#lock.acquire(this.dir);
+      step = `cannot open the database ${this.location}`;
+      // Private: the directory 0700 (when it is epchat's own), the database 0600 before SQLite opens it,
+      // so the -wal and -shm files SQLite creates beside it get the same mode.
+      if (ownedDataDir(this.dir)) chmodSync(this.dir, 0o700);
+      closeSync(openSync(this.location, 'a', 0o600));
+      for (const f of DB_FILES) if (existsSync(join(this.dir, f))) chmodSync(join(this.dir, f), 0o600);
+      db = new Database(this.location);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
       db.pragma('busy_timeout = 5000');
       migrate(db, loadMigrations(this.#opts.migrationsDir));
-      this.#db = db;
       this.#st = prepareStatements(db);
+      this.#db = db;
     } catch (err) {
-      db.close();
-      throw err;
+      try { db?.close(); } catch { /* already failing */ }
+      this.#lock.release();
+      if (err instanceof EpchatError) throw err;
+      const e = err as NodeJS.ErrnoException;
+      const code = typeof e?.code === 'string' ? e.code : undefined;
+      const detail = err instanceof Error ? err.message : String(err);
+      throw new EpchatError(ErrorCodes.STORAGE, `${step}: ${detail}${code && !detail.includes(code) ? ` (${code})` : ''}`, { cause: err });
     }
   }
 
@@ -90,6 +138,16 @@ export class SqliteStorage implements Storage {
     this.#db = null;
     this.#st = null;
     if (db) db.close();
+    this.#lock.release();
+  }
+
+  /** Closes, then removes the database and the directories that open() created (a failed start). */
+  async discard(): Promise<void> {
+    await this.close();
+    const { dirs, db } = this.#created;
+    this.#created = { dirs: [], db: false };
+    if (db) for (const f of DB_FILES) { try { unlinkSync(join(this.dir, f)); } catch { /* not there */ } }
+    for (const d of [...dirs].reverse()) { try { rmdirSync(d); } catch { /* not empty, or gone */ } }
   }
 
   /** The journal mode and synchronous level in effect (2 = FULL), for tests and diagnostics. */
@@ -168,11 +226,12 @@ export class SqliteStorage implements Storage {
     }).immediate();
   }
 
-  async createGroup(name: string, createdBy: string, members: readonly string[], createdAt: number, maxGroups: number): Promise<CreateGroupResult> {
+  async createGroup(name: string, createdBy: string, members: readonly string[], createdAt: number, maxGroups: number, maxPerCreator = Infinity): Promise<CreateGroupResult> {
     const { db, st } = this.#need();
     return db.transaction((): CreateGroupResult => {
       if (st.getGroup.get(key(name))) return 'exists';
       if (st.groupCount.get()!.n >= maxGroups) return 'limit';
+      if (st.groupsCreatedBy.get(key(createdBy))!.n >= maxPerCreator) return 'quota';
       st.insertGroup.run(key(name), name, key(createdBy), createdAt);
       for (const m of new Set(members.map(key))) st.insertMember.run(key(name), m, createdAt);
       return 'created';
@@ -233,6 +292,7 @@ function prepareStatements(db: Database.Database) {
     pruneRead: db.prepare(`DELETE FROM mail WHERE owner = ? AND read_at IS NOT NULL AND id NOT IN
       (SELECT id FROM mail WHERE owner = ? AND read_at IS NOT NULL ORDER BY id DESC LIMIT ?)`),
     groupCount: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM groups'),
+    groupsCreatedBy: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM groups WHERE created_by = ?'),
     getGroup: db.prepare<[string], { key: string; name: string; created_by: string }>('SELECT key, name, created_by FROM groups WHERE key = ?'),
     insertGroup: db.prepare('INSERT OR IGNORE INTO groups (key, name, created_by, created_at) VALUES (?, ?, ?, ?)'),
     members: db.prepare<[string], { name: string }>(

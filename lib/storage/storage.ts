@@ -51,13 +51,17 @@ export interface Group {
   members: string[];
 }
 
-export type CreateGroupResult = 'created' | 'exists' | 'limit';
+export type CreateGroupResult = 'created' | 'exists' | 'limit' | 'quota';
 export type AddMemberResult = 'added' | 'no-group' | 'already' | 'full';
 
 export interface Storage {
-  /** Opens (creating and migrating as needed). */
+  /** Opens (creating and migrating as needed). A store that one server at a time may use (a data
+   *  directory) is locked here: a second opener is refused. Failures name the place. */
   open(): Promise<void>;
   close(): Promise<void>;
+  /** Optional: closes and removes what open() created (the server failed to start, e.g. its port was
+   *  in use): a failed start leaves nothing behind. Without it, close() is used. */
+  discard?(): Promise<void>;
   /** Where the data lives, for logs (a path, a URL without credentials, …). */
   readonly location: string;
 
@@ -84,8 +88,9 @@ export interface Storage {
 
   // Groups
   /** Creates a group with its members (account names; the creator included by the caller), unless one
-   *  with that name exists or `maxGroups` groups exist. */
-  createGroup(name: string, createdBy: string, members: readonly string[], createdAt: number, maxGroups: number): Promise<CreateGroupResult>;
+   *  with that name exists ('exists'), `maxGroups` groups exist ('limit') or `createdBy` has created
+   *  `maxPerCreator` groups that still exist ('quota'). */
+  createGroup(name: string, createdBy: string, members: readonly string[], createdAt: number, maxGroups: number, maxPerCreator?: number): Promise<CreateGroupResult>;
   getGroup(name: string): Promise<Group | null>;
   addMember(group: string, member: string, addedAt: number, maxMembers: number): Promise<AddMemberResult>;
   /** Removes a member; a group left empty is deleted. False when not a member. */

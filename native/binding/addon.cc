@@ -245,7 +245,7 @@ Napi::Object to_js(Napi::Env env, const ep::HostEvent& e) {
     case ep::EvType::Timeout: type("timeout"), id(), o.Set("nick", nick_or_null(env, e.a)), o.Set("kind", e.b); break;
     case ep::EvType::Command:
       type("command"), id(), o.Set("nick", nick_or_null(env, e.a)), o.Set("name", e.b), o.Set("args", e.c),
-          o.Set("seq", Napi::Number::New(env, e.req));
+          o.Set("address", e.d), o.Set("seq", Napi::Number::New(env, e.req));
       break;
     case ep::EvType::Console: type("console"), o.Set("text", e.a); break;
     case ep::EvType::Signal: type("signal"), o.Set("signal", e.a); break;

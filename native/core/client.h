@@ -16,7 +16,8 @@ class Codec;
 struct Room;
 
 // Client::flags
-// The host takes part in this client's session (an account login, or a password being checked):
+// The host takes part in this client's session (an account login, a password being checked, or a
+// delegated command it may still be working on):
 // it always hears of the client's nick changes and end, even with lifecycle events off.
 constexpr uint8_t kClientWatched = 1;
 

@@ -328,6 +328,8 @@ void Server::cmd_stats(Client* c) {
 // line) until the host finishes that number, so replies keep the order of the lines.
 void Server::emit_command(Client* c, std::string_view name, std::string_view args) {
   stop_waiting(c);  // (never waiting here: a waiting client's lines do not run)
+  // The host may keep work for this client (a queued password hash): it must hear of its end.
+  c->flags |= kClientWatched;
   if (++c->last_seq == 0) c->last_seq = 1;
   c->wait_seq = c->last_seq;
   c->wait_ms = now_ms_;
@@ -336,6 +338,7 @@ void Server::emit_command(Client* c, std::string_view name, std::string_view arg
   ev.a = c->state == ClientState::Active ? c->nick : std::string();
   ev.b = std::string(name);
   ev.c = std::string(args);
+  ev.d = c->addr;  // for per-address limits (e.g. /register)
   bridge_->emit(std::move(ev));
 }
 

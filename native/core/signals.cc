@@ -101,8 +101,22 @@ void Server::restore_signals() {
   }
   int wr = g_sig_wr.exchange(-1);
   if (wr >= 0) close(wr);
+  // A SIGINT/SIGTERM that came after the loop's last read (a second signal during the last pass of a
+  // shutdown) is not lost: it goes to the handler restored above (the host's, or the default action).
+  // SIGHUP is dropped: there is nothing left to reload.
+  bool again[2] = {false, false};
+  unsigned char sigs[64];
+  ssize_t n;
+  while ((n = read(sig_rd_, sigs, sizeof sigs)) > 0 || (n < 0 && errno == EINTR)) {
+    for (ssize_t i = 0; i < n; ++i) {
+      if (sigs[i] == SIGINT) again[0] = true;
+      if (sigs[i] == SIGTERM) again[1] = true;
+    }
+  }
   close(sig_rd_);
   sig_rd_ = -1;
+  if (again[0]) raise(SIGINT);
+  if (again[1]) raise(SIGTERM);
 }
 
 void Server::on_signal_pipe() {

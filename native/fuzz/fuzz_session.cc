@@ -32,8 +32,8 @@
 //     deliver's offline list is a subsequence of the nicks asked for and holds every nick that
 //     cannot be online (bad syntax); a kick of such a nick fails; a users/rooms query pair agrees;
 //   - with lifecycle events off (for the whole pass), no connect / register / nick / join / leave /
-//     disconnect / timeout event for a client the host never logged in and that never entered the
-//     password step;
+//     disconnect / timeout event for a client the host never logged in, that never entered the
+//     password step and never sent a delegated command;
 //   - once the clients are closed the server frees them all: no connection, no user, no room but
 //     the default one (and ASan/LSan see no error and no leak).
 #include <signal.h>
@@ -320,6 +320,8 @@ struct Session {
         FUZZ_CHECK(ev.req > last_seq[ev.id], "command sequence %u after %u", ev.req, last_seq[ev.id]);
         last_seq[ev.id] = ev.req;
         waiting[ev.id] = ev.req;
+        FUZZ_CHECK(!ev.d.empty(), "command event without the client's address");
+        watched.insert(ev.id);  // a client that sent a delegated command is watched from then on
         if (ev.b == "auth" || ev.b == "password") {
           FUZZ_CHECK(ev.a.empty(), "%s from a registered client", ev.b.c_str());
         } else {

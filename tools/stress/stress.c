@@ -8,6 +8,12 @@
  * side (also this process) measures end-to-end latency, counts deliveries and detects losses,
  * misroutes and out-of-order deliveries (per sender, per receiver).
  *
+ * With --proto irc it speaks IRC instead (RFC 1459/2812 subset): NICK + USER, waits for 001 (answering
+ * PING, ignoring other numerics), optionally OPER + MODE (--irc-oper, --irc-umode: ngIRCd throttles
+ * users without +F), JOINs the scenario's channels (#bench when there is one room), sends
+ * "PRIVMSG #chan :<payload>" and parses the PRIVMSG lines it receives exactly as the line mode parses
+ * "nick: <payload>". The line protocol mode is unchanged.
+ *
  * Exit status: 0 ok; 1 usage; 2 connection failure, protocol error or timeout; 3 the run finished but
  * saw losses, out-of-order, misrouted or corrupt deliveries.
  */
@@ -50,6 +56,9 @@ typedef struct {
     pid_t server_pid;
     bool json;
     char tag[8];
+    bool irc;               /* --proto irc */
+    const char *irc_oper;   /* --irc-oper NAME:PASS: senders become IRC operators after 001 */
+    const char *irc_umode;  /* --irc-umode MODES: then set these user modes (e.g. +F on ngIRCd) */
 } config_t;
 
 static config_t cfg = {
@@ -234,6 +243,8 @@ typedef struct {
     size_t out_off;
     uint64_t t_start;
     char nick[32];
+    bool sender;      /* irc: some sender_t sends through this connection */
+    uint8_t irc_step; /* irc registration: 0 waiting for 001, 1 for 381 (OPER), 2 for our MODE */
 } conn_t;
 
 typedef struct {
@@ -273,9 +284,16 @@ static struct {
 
 static char scratch[1 << 16];
 
+/* A slow reader stops reading once registered (line) or once it has joined (irc: it must read the
+ * JOIN echo first). */
+static bool not_reading(const conn_t *c)
+{
+    return c->slow && (cfg.irc ? c->state == ST_READY : c->state >= ST_REG);
+}
+
 static void conn_set_events(conn_t *c)
 {
-    uint32_t ev = c->slow && c->state >= ST_REG ? EPOLLRDHUP : EPOLLIN;
+    uint32_t ev = not_reading(c) ? EPOLLRDHUP : EPOLLIN;
     if (c->state == ST_CONNECTING || c->out.len > c->out_off)
         ev |= EPOLLOUT;
     if (ev == c->events)
@@ -335,6 +353,7 @@ static void conn_open(conn_t *c)
         die(2, "connect to %s:%d failed: %s", cfg.host, cfg.port, strerror(errno));
     c->fd = fd;
     c->state = ST_CONNECTING;
+    c->irc_step = 0;
     c->events = EPOLLOUT;
     c->t_start = now_ns();
     struct epoll_event e = {.events = EPOLLOUT, .data.ptr = c};
@@ -361,10 +380,12 @@ static void conn_connected(conn_t *c)
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err)
         die(2, "client %d: connect to %s:%d failed: %s", c->idx, cfg.host, cfg.port, strerror(err));
-    c->state = ST_PROMPT;
+    c->state = cfg.irc ? ST_WELCOME : ST_PROMPT;
     conn_set_events(c);
     if (c->out.len)
         conn_flush(c);
+    if (cfg.irc)
+        conn_printf(c, "NICK %s\r\nUSER %s 0 * :stress\r\n", c->nick, c->nick);
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -415,6 +436,14 @@ static void send_message(sender_t *s)
     g.expected += (uint64_t)s->recipients;
     if (in_window(t))
         g.sent_win++;
+    if (cfg.irc) {
+        char msg[sizeof line + 64];
+        int h = snprintf(msg, 64, "PRIVMSG %s :", g.rooms[s->room].name);
+        memcpy(msg + h, line, n - 1); /* the payload without its '\n' */
+        memcpy(msg + h + n - 1, "\r\n", 2);
+        conn_write(&g.conns[s->conn], msg, (size_t)h + n + 1);
+        return;
+    }
     conn_write(&g.conns[s->conn], line, n);
 }
 
@@ -550,11 +579,16 @@ static void on_pm(conn_t *c, const char *line, size_t len)
     if (in_window(ts))
         hist_add(&g.lat, now - ts);
 }
+static void on_irc_line(conn_t *c, const char *line, size_t len);
 
 static void on_line(conn_t *c, const char *line, size_t len)
 {
     if (len && line[len - 1] == '\r')
         len--;
+    if (cfg.irc) {
+        on_irc_line(c, line, len);
+        return;
+    }
     if (len >= 3 && memcmp(line, ">> ", 3) == 0) {
         on_notice(c, line, len);
     } else if (len >= 3 && memcmp(line, "!! ", 3) == 0) {
@@ -570,6 +604,186 @@ static void on_line(conn_t *c, const char *line, size_t len)
             die(2, "client %d (%s) got an unparseable line: %.*s", c->idx, c->nick, (int)(len > 200 ? 200 : len), line);
         on_chat(c, sep + 2, len - (size_t)(sep + 2 - line));
     }
+}
+
+/* ---- IRC mode ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    const char *nick; /* source nick (up to '!', '@' or ' '), or NULL */
+    size_t nick_len;
+    const char *cmd;
+    size_t cmd_len;
+    const char *arg[4]; /* middle parameters */
+    size_t arg_len[4];
+    int nargs;
+    const char *trail; /* the trailing parameter (after " :"), or NULL */
+    size_t trail_len;
+} irc_msg_t;
+
+/* Splits "[@tags ][:source ]CMD [params] [:trailing]" without copying. */
+static bool irc_parse(const char *p, size_t len, irc_msg_t *m)
+{
+    const char *end = p + len;
+    memset(m, 0, sizeof *m);
+    if (p < end && *p == '@') { /* IRCv3 tags: skipped */
+        const char *sp = memchr(p, ' ', (size_t)(end - p));
+        if (!sp)
+            return false;
+        p = sp + 1;
+    }
+    if (p < end && *p == ':') {
+        const char *sp = memchr(p, ' ', (size_t)(end - p));
+        if (!sp)
+            return false;
+        m->nick = p + 1;
+        const char *q = m->nick;
+        while (q < sp && *q != '!' && *q != '@')
+            q++;
+        m->nick_len = (size_t)(q - m->nick);
+        p = sp + 1;
+    }
+    while (p < end && *p == ' ')
+        p++;
+    m->cmd = p;
+    while (p < end && *p != ' ')
+        p++;
+    m->cmd_len = (size_t)(p - m->cmd);
+    while (p < end) {
+        while (p < end && *p == ' ')
+            p++;
+        if (p >= end)
+            break;
+        if (*p == ':') {
+            m->trail = p + 1;
+            m->trail_len = (size_t)(end - p - 1);
+            break;
+        }
+        const char *a = p;
+        while (p < end && *p != ' ')
+            p++;
+        if (m->nargs < 4) {
+            m->arg[m->nargs] = a;
+            m->arg_len[m->nargs++] = (size_t)(p - a);
+        }
+    }
+    return m->cmd_len > 0;
+}
+
+static bool tok_is(const char *t, size_t n, const char *want)
+{
+    return t && strlen(want) == n && strncasecmp(t, want, n) == 0;
+}
+
+/* The i-th parameter, counting the trailing one as the last. */
+static bool irc_param(const irc_msg_t *m, int i, const char **p, size_t *n)
+{
+    if (i < m->nargs) {
+        *p = m->arg[i];
+        *n = m->arg_len[i];
+        return true;
+    }
+    if (i == m->nargs && m->trail) {
+        *p = m->trail;
+        *n = m->trail_len;
+        return true;
+    }
+    return false;
+}
+
+static void irc_registered(conn_t *c)
+{
+    c->irc_step = 3;
+    c->state = ST_REG;
+    on_registered(c);
+}
+
+static void on_irc_line(conn_t *c, const char *line, size_t len)
+{
+    irc_msg_t m;
+    const char *p;
+    size_t n;
+    if (len == 0)
+        return;
+    if (!irc_parse(line, len, &m))
+        die(2, "client %d (%s) got an unparseable line: %.*s", c->idx, c->nick, (int)(len > 200 ? 200 : len), line);
+    if (tok_is(m.cmd, m.cmd_len, "PRIVMSG")) {
+        if (!m.trail || m.nargs < 1) {
+            g.corrupt++;
+            return;
+        }
+        const room_t *rm = c->room >= 0 ? &g.rooms[c->room] : NULL;
+        if (!rm || !tok_is(m.arg[0], m.arg_len[0], rm->name)) {
+            g.misrouted++;
+            return;
+        }
+        /* the source must be the nick of the sender the payload names */
+        uint64_t sid = 0;
+        if (parse_u64(m.trail, m.trail + m.trail_len, &sid) && sid < (uint64_t)g.nsenders) {
+            const char *want = g.conns[g.senders[sid].conn].nick;
+            if (!tok_is(m.nick, m.nick_len, want)) {
+                g.misrouted++;
+                return;
+            }
+        }
+        on_chat(c, m.trail, m.trail_len);
+        return;
+    }
+    if (tok_is(m.cmd, m.cmd_len, "PING")) {
+        if (irc_param(&m, 0, &p, &n))
+            conn_printf(c, "PONG :%.*s\r\n", (int)(n > 200 ? 200 : n), p);
+        else
+            conn_printf(c, "PONG\r\n");
+        return;
+    }
+    if (tok_is(m.cmd, m.cmd_len, "ERROR")) {
+        if (c->state == ST_QUIT)
+            return; /* the answer to our QUIT; EOF follows */
+        die(2, "client %d (%s) got a server error: %.*s", c->idx, c->nick, (int)(len > 200 ? 200 : len), line);
+    }
+    if (m.cmd_len == 3 && m.cmd[0] >= '0' && m.cmd[0] <= '9') {
+        int code = atoi(m.cmd); /* the line goes on with a space, so atoi stops there */
+        if (code >= 400 && code < 600)
+            die(2, "client %d (%s) got an error numeric: %.*s", c->idx, c->nick, (int)(len > 200 ? 200 : len), line);
+        if (code == 1 && c->state == ST_WELCOME && c->irc_step == 0) {
+            if (cfg.irc_oper && c->sender) {
+                const char *colon = strchr(cfg.irc_oper, ':');
+                c->irc_step = 1;
+                conn_printf(c, "OPER %.*s %s\r\n", (int)(colon - cfg.irc_oper), cfg.irc_oper, colon + 1);
+            } else {
+                irc_registered(c);
+            }
+        } else if (code == 381 && c->state == ST_WELCOME && c->irc_step == 1) {
+            if (cfg.irc_umode) {
+                c->irc_step = 2;
+                conn_printf(c, "MODE %s %s\r\n", c->nick, cfg.irc_umode);
+            } else {
+                irc_registered(c);
+            }
+        }
+        return;
+    }
+    if (tok_is(m.cmd, m.cmd_len, "MODE")) {
+        if (c->state == ST_WELCOME && c->irc_step == 2 && irc_param(&m, 0, &p, &n) && tok_is(p, n, c->nick))
+            irc_registered(c);
+        return;
+    }
+    if (tok_is(m.cmd, m.cmd_len, "JOIN")) {
+        if (c->state == ST_JOINING && tok_is(m.nick, m.nick_len, c->nick) && irc_param(&m, 0, &p, &n) &&
+            tok_is(p, n, g.rooms[c->room].name)) {
+            c->state = ST_READY;
+            on_joined(c);
+        }
+        return;
+    }
+    if (tok_is(m.cmd, m.cmd_len, "QUIT")) {
+        if (c->room >= 0 && g.rooms[c->room].slow >= 0 && !g.slow_bye &&
+            tok_is(m.nick, m.nick_len, g.conns[g.rooms[c->room].slow].nick)) {
+            g.slow_bye = true;
+            g.slow_bye_ns = now_ns() - g.t_run;
+        }
+        return;
+    }
+    /* NOTICE, NICK, PART, TOPIC, CAP, MODE of channels, …: not measured */
 }
 
 static void feed(conn_t *c, const char *data, size_t n)
@@ -624,7 +838,7 @@ static void on_event(conn_t *c, uint32_t ev)
             conn_connected(c);
         return;
     }
-    if (c->slow && c->state >= ST_REG) {
+    if (not_reading(c)) {
         if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
             conn_close(c);
         return;
@@ -706,6 +920,15 @@ static bool step_join(uint64_t now)
 
 static void join_rooms(void)
 {
+    if (cfg.irc) { /* IRC creates a channel on its first JOIN; every client joins, even with one room */
+        for (int i = 0; i < g.nconns; i++) {
+            conn_t *c = &g.conns[i];
+            c->state = ST_JOINING;
+            conn_printf(c, "JOIN %s\r\n", g.rooms[c->room].name);
+        }
+        run_loop("join channels", step_join, g_deadline);
+        return;
+    }
     if (g.nrooms == 1)
         return;
     for (int r = 0; r < g.nrooms; r++) {
@@ -743,10 +966,14 @@ static void build_topology(int nrooms, int room_size, int talkers, bool slow)
         rm->nsenders = talkers;
         rm->first_sender = r * talkers;
         rm->slow = slow ? rm->first + room_size - 1 : -1;
-        snprintf(rm->name, sizeof rm->name, "r%s%d", cfg.tag, r);
+        if (cfg.irc && nrooms == 1)
+            snprintf(rm->name, sizeof rm->name, "#bench");
+        else
+            snprintf(rm->name, sizeof rm->name, "%sr%s%d", cfg.irc ? "#" : "", cfg.tag, r);
         for (int k = 0; k < talkers; k++) {
             sender_t *s = &g.senders[r * talkers + k];
             s->conn = rm->first + k;
+            g.conns[s->conn].sender = true;
             s->room = r;
             s->slot = k;
             s->recipients = room_size - 1 - (slow ? 1 : 0);
@@ -954,6 +1181,8 @@ static void report_hist(const char *prefix, const hist_t *h)
 static void report_common(void)
 {
     jstr("scenario", cfg.scenario);
+    if (cfg.irc)
+        jstr("proto", "irc");
     jnum("server_pid", cfg.server_pid);
     jnum("clients", g.nconns);
 }
@@ -1288,7 +1517,10 @@ static bool step_churn(uint64_t now)
         conn_t *c = &g.conns[i];
         if (c->state == ST_REG) {
             c->state = ST_QUIT;
-            conn_printf(c, "/quit\n");
+            if (cfg.irc)
+                conn_printf(c, "QUIT :bye\r\n");
+            else
+                conn_printf(c, "/quit\n");
         }
     }
     if (!g_probe_started && now >= g.t_m0) {
@@ -1342,7 +1574,8 @@ static void usage(void)
             "  --clients N --senders S --window W | --rate R  --size B --duration D --warmup D\n"
             "  --rooms R --room-size M --talkers T (rooms)   --parallel K (churn)   --messages M (bigroom)\n"
             "  --askers A --ask-burst B --ask-rate N (listflood: A clients send B /who, then N a second; never read)\n"
-            "  --server-pid PID  --json  --timeout S  --drain S  --connect-parallel N  --tag X\n");
+            "  --server-pid PID  --json  --timeout S  --drain S  --connect-parallel N  --tag X\n"
+            "  --proto line|irc  --irc-oper NAME:PASS  --irc-umode MODES (irc: senders OPER, then set MODES)\n");
     exit(1);
 }
 
@@ -1365,6 +1598,7 @@ static void parse_args(int argc, char **argv)
         {"messages", 1, 0, 'm'}, {"server-pid", 1, 0, 'P'}, {"json", 0, 0, 'j'},
         {"connect-parallel", 1, 0, 'C'}, {"tag", 1, 0, 'g'}, {"askers", 1, 0, 'A'}, {"ask-rate", 1, 0, 'a'},
         {"ask-burst", 1, 0, 'b'},
+        {"proto", 1, 0, 'X'}, {"irc-oper", 1, 0, 'O'}, {"irc-umode", 1, 0, 'U'},
         {"help", 0, 0, '?'}, {0, 0, 0, 0},
     };
     int o, li;
@@ -1395,6 +1629,17 @@ static void parse_args(int argc, char **argv)
         case 'A': cfg.askers = (int)num_arg(n, optarg); break;
         case 'a': cfg.ask_rate = num_arg(n, optarg); break;
         case 'b': cfg.ask_burst = (int)num_arg(n, optarg); break;
+        case 'X':
+            if (strcmp(optarg, "irc") != 0 && strcmp(optarg, "line") != 0)
+                die(1, "--proto wants line or irc, got '%s'", optarg);
+            cfg.irc = strcmp(optarg, "irc") == 0;
+            break;
+        case 'O':
+            if (!strchr(optarg, ':'))
+                die(1, "--irc-oper wants NAME:PASSWORD");
+            cfg.irc_oper = optarg;
+            break;
+        case 'U': cfg.irc_umode = optarg; break;
         default: usage();
         }
         li = -1;
@@ -1403,6 +1648,10 @@ static void parse_args(int argc, char **argv)
         usage();
     if (cfg.size > 60000)
         die(1, "--size at most 60000");
+    if (cfg.irc && cfg.size > 400) /* an IRC line is 512 bytes with the source, command and channel */
+        die(1, "--size at most 400 with --proto irc");
+    if (!cfg.irc && (cfg.irc_oper || cfg.irc_umode))
+        die(1, "--irc-oper and --irc-umode need --proto irc");
     if (cfg.connect_parallel < 1)
         cfg.connect_parallel = 1;
 }
@@ -1449,7 +1698,8 @@ int main(int argc, char **argv)
     g.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (g.epfd < 0)
         die(2, "epoll_create1: %s", strerror(errno));
-    fprintf(stderr, "stress: scenario %s against %s:%d (tag %s)\n", cfg.scenario, cfg.host, cfg.port, cfg.tag);
+    fprintf(stderr, "stress: scenario %s against %s:%d (tag %s%s)\n", cfg.scenario, cfg.host, cfg.port, cfg.tag,
+            cfg.irc ? ", IRC" : "");
     if (strcmp(cfg.scenario, "fanout") == 0)
         scenario_fanout();
     else if (strcmp(cfg.scenario, "rooms") == 0)

@@ -1,0 +1,43 @@
+// The shapes bench/run.ts and its server/scenario modules share (types only, no imports, so no cycles).
+
+/** Which protocol a server speaks and a scenario drives (stress --proto). */
+export type Proto = 'line' | 'irc';
+
+/** How a server is started. The harness picks a free loopback port and passes it, so nothing depends
+ *  on what a server logs; a server is ready once it prints `readyPattern` or accepts a TCP connection. */
+export interface ServerSpec {
+  /** Default 'line'. A server only runs the scenarios of its protocol. */
+  proto?: Proto;
+  /** The executable; default: this node binary (for the TypeScript servers). */
+  command?: () => string;
+  /** `dir` is a fresh temporary directory for this run (configs, logs), removed after it. */
+  args(port: number, dir: string): string[];
+  /** Called before start, e.g. to write a config file into `dir`. */
+  prepare?(port: number, dir: string): void;
+  /** Extra stress arguments this server needs (e.g. ngIRCd: become an operator to lift throttling). */
+  stressArgs?: string[];
+  /** Optional fast path: matched against everything the server prints. */
+  readyPattern: RegExp;
+  /** Why it cannot run, or null when it can. May install what is missing (and say so). */
+  missing(): string | null;
+}
+
+export type Better = 'higher' | 'lower' | 'info';
+
+export interface Metric {
+  key: string;
+  better: Better;
+  label: string;
+}
+
+export interface ScenarioDef {
+  name: string;
+  /** Default 'line'. */
+  proto?: Proto;
+  args: string[];
+  full: string[];
+  quick: string[];
+  metrics: Metric[];
+  /** The servers that speak what the scenario needs (default: all of its protocol). */
+  only?: string[];
+}
