@@ -147,6 +147,27 @@ test('a wrong password keeps the password step: the next line is never a nicknam
   await watcher.quiet();
 }));
 
+test('BUSY in the password step asks for the password again: the next line is never a nickname', () =>
+  // scrypt N = 65536 (~0.2 s a hash): five passwords sent together find the first still running
+  withAccounts({ scryptN: 65536, hashConcurrency: 1, hashQueueMax: 1, loginMaxFailures: 100 }, async (t) => {
+    await createOffline(t, PW, 'kim');
+    const watcher = await t.register('watcher');
+    const cs: LineClient[] = [];
+    for (let i = 0; i < 5; i++) {
+      const c = await t.connect(`c${i}`);
+      await c.expectNext(PROMPT);
+      c.send('kim');
+      await c.expectNext(passwordPrompt('kim'));
+      cs.push(c);
+    }
+    // each sends a wrong password, then a word that would be a valid nickname
+    for (const c of cs) await c.sendRaw('wrong-pass\nhunter22\n');
+    const answers = await Promise.all(cs.map((c) => c.expect(/^!! (BUSY|AUTH_FAILED) /, 10_000)));
+    assert.ok(answers.some((a) => a.startsWith('!! BUSY ')), JSON.stringify(answers));
+    for (const c of cs) await c.expectNext(passwordPrompt('kim'));
+    await watcher.quiet();
+  }));
+
 test('LOGIN_THROTTLED ends the connection: a password sent after it is never a nickname', () => withAccounts({ loginMaxFailures: 2 }, async (t) => {
   await createOffline(t, PW, 'kim');
   const watcher = await t.register('watcher');
