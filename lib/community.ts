@@ -5,8 +5,10 @@
 // prompt / protectNicks.
 //
 // A connection's delegated commands run one at a time, in the order typed, even though hashing and
-// storage are asynchronous. Passwords (the `password` step, and the arguments of /register, /login,
-// /passwd, /unregister) are never logged.
+// storage are asynchronous (the engine holds the client's next line until the command is finished).
+// Passwords (the `password` step, and the arguments of /register, /login, /passwd, /unregister) are
+// never logged, and never shown: a refused password step never lets the next line become a nickname
+// (a wrong password asks again; LOGIN_THROTTLED ends the connection).
 import type { ChatServer, CommandContext } from './server.js';
 import type { ClientId } from './native.js';
 import type { Config } from './config.js';
@@ -22,6 +24,8 @@ import { Groups } from './groups.js';
 import { fail, plural, splitWord, type Hub } from './hub.js';
 
 const NICK = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+const passwordPrompt = (nick: string) => `>> ${nick} is a registered account; password:`;
 
 export class Community implements Hub {
   readonly storage: Storage;
@@ -192,7 +196,11 @@ export class Community implements Hub {
     if (!isHashRefused(err)) throw err;
     if (err.reason === 'busy') {
       this.log.warn({ id: ctx.id, command: ctx.name }, 'password hashing queue full: BUSY');
-      this.#refuse(ctx, fail('BUSY', 'the server is busy checking passwords; try again in a few seconds'));
+      const busy = fail('BUSY', 'the server is busy checking passwords; try again in a few seconds');
+      // In the password step the next line is a password again, never a nickname (docs/protocol.md).
+      const nick = ctx.name === 'password' ? this.#pendingAuth.get(ctx.id) : undefined;
+      if (nick !== undefined) ctx.reply(`${busy}\n${passwordPrompt(nick)}`);
+      else this.#refuse(ctx, busy);
     }
   }
 
@@ -331,32 +339,41 @@ export class Community implements Hub {
     await this.#complete(ctx, account.name, 'login');
   }
 
-  /** A protected nick typed at the prompt: ask for its password (unless throttled). */
+  /** A protected nick typed at the prompt: ask for its password. Throttled, the connection ends: a
+   *  script's next line is the password, which must not become a nickname at the prompt. */
   async #auth(ctx: CommandContext): Promise<void> {
     const nick = ctx.args.trim();
     this.#syncThrottle();
     const wait = this.#throttle.check([`c:${ctx.id}`, `a:${nick.toLowerCase()}`]);
     if (wait > 0) {
       ctx.reply(this.#throttled(wait));
-      ctx.prompt();
+      ctx.close();
       return;
     }
     this.#pendingAuth.set(ctx.id, nick);
-    ctx.reply(`>> ${nick} is a registered account; password:`);
+    ctx.reply(passwordPrompt(nick));
   }
 
-  /** The line after `auth`: the password (never logged). */
+  /** A line in the password step: the password (never logged). Wrong, the step asks again (so the next
+   *  line is a password too, never a nickname; `/quit` leaves); throttled, the connection ends. */
   async #password(ctx: CommandContext): Promise<void> {
     const nick = this.#pendingAuth.get(ctx.id);
-    this.#pendingAuth.delete(ctx.id);
     if (nick === undefined) return ctx.prompt();
     const r = await this.#checkPassword(ctx.id, nick, ctx.args.trim());
     if (r === 'ok') {
       const account = await this.storage.getAccount(nick);
-      if (account) return this.#complete(ctx, account.name, 'login');
+      if (account) {
+        this.#pendingAuth.delete(ctx.id);
+        return this.#complete(ctx, account.name, 'login');
+      }
     }
-    ctx.reply(typeof r === 'number' ? this.#throttled(r) : fail('AUTH_FAILED', 'wrong password'));
-    ctx.prompt();
+    if (typeof r === 'number') {
+      this.#pendingAuth.delete(ctx.id);
+      ctx.reply(this.#throttled(r));
+      ctx.close();
+      return;
+    }
+    ctx.reply(`${fail('AUTH_FAILED', 'wrong password; try again, or /quit')}\n${passwordPrompt(nick)}`);
   }
 
   async #passwd(ctx: CommandContext): Promise<void> {

@@ -54,6 +54,10 @@ export interface EngineHostOptions {
   protectedNicks: string[];
   /** (reloadable) extra `/help` lines for commands the host handles, each `USAGE - what it does`. */
   help: string[];
+  /** (reloadable) how long the host may take to `finish()` a `command` event (the client's later lines
+   *  wait for it); past it the client gets `!! INTERNAL_ERROR` and is disconnected (reason `error`).
+   *  0: no bound. */
+  commandTimeoutMs: number;
 }
 
 /** Every field is required at construction. */
@@ -81,8 +85,9 @@ export type EngineEvent =
   | { type: 'timeout'; id: ClientId; nick: string | null; kind: 'idle' | 'registration' }
   /** A delegated command (see `delegate`); `nick` is null before registration; `address` is the
    *  client's `host:port` (as in `connect`). The client's disconnect is reported even with lifecycle
-   *  events off, so the host can drop work it keeps for it. */
-  | { type: 'command'; id: ClientId; nick: string | null; name: string; args: string; address: string }
+   *  events off, so the host can drop work it keeps for it. The client's later lines wait until the
+   *  host calls `finish(id, seq, …)`. */
+  | { type: 'command'; id: ClientId; nick: string | null; name: string; args: string; address: string; seq: number }
   /** A line the admin console prints (already formatted, no newline). */
   | { type: 'console'; text: string }
   | { type: 'signal'; signal: 'SIGHUP' | 'SIGINT' | 'SIGTERM' }
@@ -131,9 +136,15 @@ export interface NativeEngine {
   login(id: ClientId, nick: string): void;
   /** Sends the nickname prompt again to an unregistered client (after a failed login). */
   prompt(id: ClientId): void;
+  /** The host is done with the `command` event `seq` of client `id` (send its replies first: commands
+   *  run in the order they are called). The client's lines that waited behind it run now, in order;
+   *  with `close`, the connection closes instead once what was queued to it is written (reason
+   *  `kicked`). A stale seq finishes nothing (`close` applies whatever the seq). */
+  finish(id: ClientId, seq: number, close: boolean): void;
   /** Marks nicknames as owned by accounts (lower case): guests cannot take them; choosing one at the
-   *  prompt is forwarded as a `command` event named `auth` with the nick as args, and the client's
-   *  next line as a `command` named `password`. */
+   *  prompt is forwarded as a `command` event named `auth` with the nick as args, and then each line
+   *  of the password step (every line but `/quit`, until `login()` or `prompt()`) as a `command` named
+   *  `password`. */
   protectNicks(add: string[], remove: string[]): void;
   setPolicy(policy: EngineReloadable): void;
   stats(): EngineStats;

@@ -48,8 +48,14 @@ export interface CommandContext {
   login(nick: string): void;
   /** Sends the nickname prompt again (after a failed login). */
   prompt(): void;
+  /** Disconnects the client once this command is finished, after the lines sent to it (e.g. after a
+   *  `LOGIN_THROTTLED` in the password step). */
+  close(): void;
 }
 
+/** A delegated command's handler. The client's later lines wait until the command is finished: when
+ *  the returned promise settles (or the handler returns), so replies keep the order of the lines. A
+ *  handler must settle; one that does not within `COMMAND_TIMEOUT_MS` costs the client its connection. */
 export type CommandHandler = (ctx: CommandContext) => void | Promise<void>;
 
 export interface RegisterCommandOptions {
@@ -103,6 +109,10 @@ interface Pending { resolve(data: unknown): void; reject(err: Error): void }
 
 const COMMAND_NAME = /^[a-z][a-z0-9_-]*$/;
 const MAX_REQ = 2 ** 31 - 1;
+/** How long a delegated command may take before its client is disconnected (its later lines wait for
+ *  it; docs/protocol.md, "Order"). Generous: hashing a password and a storage round trip take
+ *  milliseconds. */
+export const COMMAND_TIMEOUT_MS = 30_000;
 
 /** Per-connection events: the engine sends them only while someone listens or logs them. */
 const LIFECYCLE_EVENTS: ReadonlySet<string | symbol> = new Set(['connect', 'register', 'nick', 'join', 'leave', 'disconnect', 'timeout']);
@@ -385,6 +395,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
       ...toEngineOptions(this.#config),
       delegate: this.#delegateList(),
       help: this.#helpLines(),
+      commandTimeoutMs: COMMAND_TIMEOUT_MS,
       emitMessages: this.#wantMessages(),
       lifecycleEvents: this.#wantLifecycle(),
       protectedNicks: this.#community?.protectedAtStart() ?? [],
@@ -571,11 +582,27 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     community.close().catch((err: unknown) => this.log.error({ err }, 'closing the storage failed')).finally(finish);
   }
 
+  /** A delegated command. Finished (engine.finish) once its handler settles, or at once when only
+   *  `command` listeners hear it (they are synchronous: one that answers later should be a handler), so
+   *  the client's next line runs after this one's replies. */
   #onCommand(ev: EventOf<'command'>): void {
     const engine = this.#engine;
     const live = (what: string, fn: (e: NativeEngine) => void) => {
-      if (engine && this.#engine === engine) fn(engine);
-      else this.log.debug({ id: ev.id, command: ev.name }, `${what} after the server closed: dropped`);
+      try {
+        if (engine && this.#engine === engine) return fn(engine);
+      } catch (err) {
+        // The engine stopped in the batch that brought this command (its `closed` event follows).
+        this.log.debug({ err, id: ev.id, command: ev.name }, `${what} while the server closed: dropped`);
+        return;
+      }
+      this.log.debug({ id: ev.id, command: ev.name }, `${what} after the server closed: dropped`);
+    };
+    let finished = false;
+    let closing = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      live('finish', (e) => e.finish(ev.id, ev.seq, closing));
     };
     const ctx: CommandContext = {
       id: ev.id,
@@ -586,26 +613,42 @@ export class ChatServer extends EventEmitter<ServerEvents> {
       reply: (text) => { checkText('reply(text)', text, { multiline: true }); live('reply', (e) => e.send(ev.id, text)); },
       login: (nick) => { checkText('login(nick)', nick); live('login', (e) => e.login(ev.id, nick)); },
       prompt: () => live('prompt', (e) => e.prompt(ev.id)),
+      close: () => {
+        if (closing) return;
+        closing = true;
+        if (finished) live('close', (e) => e.finish(ev.id, ev.seq, true));
+      },
     };
     // Never log args: `password` and account commands carry secrets.
     this.log.debug({ id: ev.id, nick: ev.nick, command: ev.name }, 'delegated command');
     const entry = this.#commands.get(ev.name);
     const listened = this.listenerCount('command') > 0;
-    if (entry) this.#runHandler(entry.handler, ctx);
-    else if (!listened) ctx.reply(`!! UNKNOWN_COMMAND no handler for /${ev.name}`);
-    if (listened) this.emit('command', ctx);
+    try {
+      if (entry) this.#runHandler(entry.handler, ctx, finish);
+      else if (!listened) ctx.reply(`!! UNKNOWN_COMMAND no handler for /${ev.name}`);
+      if (listened) this.emit('command', ctx);
+    } finally {
+      if (!entry) finish();
+    }
   }
 
-  #runHandler(handler: CommandHandler, ctx: CommandContext): void {
+  /** Runs a handler; `done` once it has returned or its promise has settled, after any error reply. */
+  #runHandler(handler: CommandHandler, ctx: CommandContext, done: () => void): void {
     const fail = (err: unknown) => {
       this.log.error({ err, id: ctx.id, command: ctx.name }, `command /${ctx.name} failed`);
       ctx.reply(`!! INTERNAL_ERROR /${ctx.name} failed`);
     };
+    let r: void | Promise<void>;
     try {
-      const r = handler(ctx);
-      if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).then(undefined, fail);
+      r = handler(ctx);
     } catch (err) {
       fail(err);
+      return done();
+    }
+    if (r && typeof (r as Promise<void>).then === 'function') {
+      (r as Promise<void>).then(done, (err: unknown) => { fail(err); done(); });
+    } else {
+      done();
     }
   }
 }

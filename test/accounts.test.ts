@@ -60,24 +60,29 @@ test('register, then log in at the prompt and with /login; wrong password', () =
   a2.send('/quit');
   await a2.closed();
 
-  // wrong password at the prompt: error and the prompt again
+  // wrong password at the prompt: error and the password step again (the next line is a password
+  // too, never a nickname); /quit leaves it
   const a3 = await t.connect('a3');
   await a3.expectNext(PROMPT);
   a3.send('ALICE');
   await a3.expectNext(passwordPrompt('ALICE'));
   a3.send('nope-nope');
-  await a3.expectNext(err('AUTH_FAILED'));
-  await a3.expectNext(PROMPT);
-  // /login at the prompt, any case: the account's spelling is used
-  a3.send(`/login ALICE ${PW}`);
-  await a3.expectNext(welcome('alice'));
-  await a3.expectNext(loggedIn('alice'));
-  a3.send(`/login alice ${PW}`);
-  await a3.expectNext(err('ALREADY_LOGGED_IN'));
-  a3.send('/register alice2 whatever-pass');
-  await a3.expectNext(err('ALREADY_LOGGED_IN'));
+  await a3.expectNext('!! AUTH_FAILED wrong password; try again, or /quit');
+  await a3.expectNext(passwordPrompt('ALICE'));
   a3.send('/quit');
-  await a3.closed();
+  await a3.expectClosed();
+  // /login at the prompt, any case: the account's spelling is used
+  const a4 = await t.connect('a4');
+  await a4.expectNext(PROMPT);
+  a4.send(`/login ALICE ${PW}`);
+  await a4.expectNext(welcome('alice'));
+  await a4.expectNext(loggedIn('alice'));
+  a4.send(`/login alice ${PW}`);
+  await a4.expectNext(err('ALREADY_LOGGED_IN'));
+  a4.send('/register alice2 whatever-pass');
+  await a4.expectNext(err('ALREADY_LOGGED_IN'));
+  a4.send('/quit');
+  await a4.closed();
 
   // a guest logs in: renamed to the account
   const g = await t.register('guest1');
@@ -192,13 +197,17 @@ test('throttling: per connection and per account', () => withAccounts({ loginMax
     await c.expectNext(passwordPrompt('alice'));
     c.send(`bad-${i}`);
     await c.expectNext(err('AUTH_FAILED'));
-    await c.expectNext(PROMPT);
+    await c.expectNext(passwordPrompt('alice'));
     c.destroy();
   }
+  // throttled at the prompt: the error, then the connection ends (a script's next line would be the
+  // password, which must never become a nickname)
+  const early = await t.connect('early');
+  await early.expectNext(PROMPT);
+  early.send('alice');
+  await early.expectNext(err('LOGIN_THROTTLED'));
+  await early.expectClosed();
   const owner = await t.connect('owner');
-  await owner.expectNext(PROMPT);
-  owner.send('alice');
-  await owner.expectNext(err('LOGIN_THROTTLED'));
   await owner.expectNext(PROMPT);
   owner.send(`/login alice ${PW}`);
   await owner.expectNext(err('LOGIN_THROTTLED'));
@@ -292,12 +301,17 @@ test('no password reaches the log (debug level)', async () => {
     await c.expectNext(err('ALREADY_LOGGED_IN'));
     c.send('/quit');
     await c.closed();
-    const d = await connect(port, 'd');
+    let d = await connect(port, 'd');
     await d.expectNext(PROMPT);
     d.send('alice');
     await d.expectNext(passwordPrompt('alice'));
     d.send('Wrong-Four-444');
     await d.expectNext(err('AUTH_FAILED'));
+    await d.expectNext(passwordPrompt('alice'));
+    d.send('/quit');
+    await d.expectClosed();
+    d = await connect(port, 'd2');
+    await d.expectNext(PROMPT);
     d.send('/login alice Secret-Two-222');
     await d.expect(/^>> Logged in as alice/);
     d.send('/unregister Secret-Two-222');

@@ -162,6 +162,11 @@ test('methods: missing, mistyped and out-of-range arguments on a listening engin
   invalid(() => e.login!(true, 'bob'), TypeError, 'id');
   invalid(() => e.prompt!('x'), TypeError, 'id');
   invalid(() => e.prompt!(), TypeError, 'id');
+  invalid(() => e.finish!(), TypeError, 'id');
+  invalid(() => e.finish!(1, -1, false), RangeError, 'seq');
+  invalid(() => e.finish!(1, 1.5, false), RangeError, 'seq');
+  invalid(() => e.finish!(1, 1), TypeError, 'close');
+  invalid(() => e.finish!(1, 1, 'yes'), TypeError, 'close');
   invalid(() => e.protectNicks!(['bob']), TypeError, 'remove');
   invalid(() => e.protectNicks!('bob', []), TypeError, 'add');
   invalid(() => e.setPolicy!(), TypeError, 'policy');

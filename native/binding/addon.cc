@@ -193,6 +193,7 @@ void read_policy(const Fields& o, ep::Policy* out) {
   p.lifecycle_events = o.flag("lifecycleEvents", p.lifecycle_events);
   o.set_of("delegate", &p.delegate);
   p.delegate_offline_msg = o.flag("delegateOfflineMsg", p.delegate_offline_msg);
+  p.command_timeout_ms = o.num("commandTimeoutMs", p.command_timeout_ms);
   if (o.has("help")) p.help = o.list("help");
   *out = std::move(p);
 }
@@ -244,7 +245,7 @@ Napi::Object to_js(Napi::Env env, const ep::HostEvent& e) {
     case ep::EvType::Timeout: type("timeout"), id(), o.Set("nick", nick_or_null(env, e.a)), o.Set("kind", e.b); break;
     case ep::EvType::Command:
       type("command"), id(), o.Set("nick", nick_or_null(env, e.a)), o.Set("name", e.b), o.Set("args", e.c),
-          o.Set("address", e.d);
+          o.Set("address", e.d), o.Set("seq", Napi::Number::New(env, e.req));
       break;
     case ep::EvType::Console: type("console"), o.Set("text", e.a); break;
     case ep::EvType::Signal: type("signal"), o.Set("signal", e.a); break;
@@ -301,6 +302,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::Deliver>("deliver"),
                            InstanceMethod<&EngineWrap::Login>("login"),
                            InstanceMethod<&EngineWrap::Prompt>("prompt"),
+                           InstanceMethod<&EngineWrap::Finish>("finish"),
                            InstanceMethod<&EngineWrap::ProtectNicks>("protectNicks"),
                            InstanceMethod<&EngineWrap::SetPolicy>("setPolicy"),
                            InstanceMethod<&EngineWrap::Stats>("stats"),
@@ -465,6 +467,18 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Args args{info, "engine.prompt(id)"};
     ep::HostCmd c{ep::CmdType::Prompt};
     c.id = args.id(0, "id");
+    engine(info.Env()).post(std::move(c));
+    return info.Env().Undefined();
+  }
+
+  // finish(id, seq, close): the host is done with command `seq` of client `id`.
+  Napi::Value Finish(const Napi::CallbackInfo& info) {
+    Args args{info, "engine.finish(id, seq, close)"};
+    ep::HostCmd c{ep::CmdType::Finish};
+    c.id = args.id(0, "id");
+    c.req = args.req(1, "seq");
+    if (!info[2].IsBoolean()) invalid(info[2], false, args.where, "close", "a boolean");
+    c.flag = info[2].As<Napi::Boolean>().Value();
     engine(info.Env()).post(std::move(c));
     return info.Env().Undefined();
   }

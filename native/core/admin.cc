@@ -75,6 +75,11 @@ void Server::on_host_commands() {
         reply.b = "deliver";
         reply.names = deliver(cmd.add, cmd.a);
         break;
+      case CmdType::Finish: {
+        Client* c = lookup(cmd.id);
+        if (c && c->fd >= 0 && c->state != ClientState::Closing) finish_command(c, cmd.req, cmd.flag);
+        break;
+      }
     }
     if (!reply.b.empty()) bridge_->emit(std::move(reply));
   }
@@ -94,6 +99,28 @@ void Server::login(Client* c, std::string_view nick) {
   } else {
     register_client(c, nick);
   }
+}
+
+// The host is done with command `seq` of c: the lines that waited behind it run now, up to the next
+// one that waits on the host (the rest stays held), and reading resumes once none is left. A stale or
+// unknown seq finishes nothing. close: the host ends the connection (after what it queued to it),
+// whatever the seq.
+void Server::finish_command(Client* c, uint32_t seq, bool close) {
+  if (close) {
+    close_client(c, "kicked");
+    return;
+  }
+  if (!c->wait_seq || c->wait_seq != seq) return;
+  stop_waiting(c);
+  resume_input(c);
+}
+
+void Server::resume_input(Client* c) {
+  std::string held;
+  held.swap(c->held);  // feed() may hold a new rest in c->held
+  if (!held.empty()) feed(c, held.data(), held.size(), mono_ns());
+  if (c->fd >= 0 && c->state != ClientState::Closing && !input_held(c) && !set_reading(c, true))
+    close_client(c, "error", true);
 }
 
 // Sends text (protocol lines the host formatted) to each nick online; returns the nicks not online,

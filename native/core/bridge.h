@@ -24,7 +24,7 @@ enum class EvType : uint8_t {
   Message,     // a: nick, b: room (empty for private), c: recipient (empty for room), d: text
   Disconnect,  // a: nick (empty before registration), b: reason
   Timeout,     // a: nick, b: "idle" | "registration"
-  Command,     // a: nick, b: command name, c: arguments
+  Command,     // a: nick, b: command name, c: arguments, req: sequence number for Finish
   Console,     // a: one line of console output
   Signal,      // a: signal name
   Error,       // a: code, b: message
@@ -53,7 +53,11 @@ struct HostEvent {
   std::vector<std::pair<const char*, uint64_t>> stats;
 };
 
-enum class CmdType : uint8_t { Stop, Send, Announce, Kick, Query, Login, Prompt, Protect, SetPolicy, Deliver };
+// Finish (id, req: a Command event's sequence number, flag: close): the host is done with that command;
+// the client's lines that waited behind it run now (or, with flag, the connection closes after what
+// was queued to it). Every Command event must be finished, or the client waits (Policy's
+// command_timeout_ms bounds it).
+enum class CmdType : uint8_t { Stop, Send, Announce, Kick, Query, Login, Prompt, Protect, SetPolicy, Deliver, Finish };
 
 struct HostCmd {
   CmdType type;

@@ -48,10 +48,20 @@ struct Client {
   bool want_write = false;   // EPOLLOUT armed: the socket was full
   bool peer_eof = false;     // the peer half-closed (read returned 0)
   bool wr_shut = false;      // we sent FIN after the last queued byte
+  bool reading = true;       // EPOLLIN armed: off while a command waits on the host
   uint8_t flags = 0;
 
   ILink<Client> link;        // inactivity list (registration, idle or linger)
   uint64_t last_ms = 0;      // last activity, the key the inactivity lists are sorted by
+
+  // A command waiting on the host (docs/protocol.md, "Order"): its sequence number (0: none), when it
+  // started (the key of the wait list), and the rest of the read it stopped in. The client's later
+  // lines wait in `held` (at most one read) and in the socket, unread, until the host finishes it.
+  ILink<Client> wait_link;
+  uint32_t wait_seq = 0;
+  uint32_t last_seq = 0;
+  uint64_t wait_ms = 0;
+  std::string held;
   Client* next_dirty = nullptr;
 
   std::string nick;

@@ -15,8 +15,9 @@ struct ILink {
   int8_t list = -1;  // which list the node is in, -1 for none
 };
 
-// T must have a member `ILink<T> link`.
-template <typename T>
+// T must have a member `ILink<T> link`, or name another ILink member as L (a node is then in at most
+// one list per link).
+template <typename T, ILink<T> T::*L = &T::link>
 class IList {
  public:
   explicit IList(int8_t id = 0) : id_(id) {}
@@ -25,18 +26,20 @@ class IList {
   size_t size() const { return size_; }
 
   void push_back(T* n) {
-    n->link.prev = tail_;
-    n->link.next = nullptr;
-    n->link.list = id_;
-    if (tail_) tail_->link.next = n; else head_ = n;
+    ILink<T>& k = n->*L;
+    k.prev = tail_;
+    k.next = nullptr;
+    k.list = id_;
+    if (tail_) (tail_->*L).next = n; else head_ = n;
     tail_ = n;
     ++size_;
   }
   void remove(T* n) {
-    if (n->link.prev) n->link.prev->link.next = n->link.next; else head_ = n->link.next;
-    if (n->link.next) n->link.next->link.prev = n->link.prev; else tail_ = n->link.prev;
-    n->link.prev = n->link.next = nullptr;
-    n->link.list = -1;
+    ILink<T>& k = n->*L;
+    if (k.prev) (k.prev->*L).next = k.next; else head_ = k.next;
+    if (k.next) (k.next->*L).prev = k.prev; else tail_ = k.prev;
+    k.prev = k.next = nullptr;
+    k.list = -1;
     --size_;
   }
   void move_to_back(T* n) {

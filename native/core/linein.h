@@ -19,9 +19,10 @@ class LineIn {
 
   // Calls on_line(std::string_view) for each complete line (line ending removed) and on_too_long()
   // once for each line longer than max bytes, which is discarded whole. Either callback returns false
-  // to stop (the rest of the input is dropped). Returns false when stopped or out of memory.
+  // to stop; *used (if given) says how many bytes of p were taken, so the caller may feed the rest
+  // later (after a stop in on_line nothing is pending). Returns false when stopped or out of memory.
   template <typename OnLine, typename OnTooLong>
-  bool feed(const char* p, size_t n, size_t max, OnLine on_line, OnTooLong on_too_long);
+  bool feed(const char* p, size_t n, size_t max, OnLine on_line, OnTooLong on_too_long, size_t* used = nullptr);
 
   bool pending() const { return len_ > 0 || discarding_; }
 
@@ -54,9 +55,11 @@ inline bool LineIn::append(const char* p, size_t n) {
 }
 
 template <typename OnLine, typename OnTooLong>
-bool LineIn::feed(const char* p, size_t n, size_t max, OnLine on_line, OnTooLong on_too_long) {
+bool LineIn::feed(const char* p, size_t n, size_t max, OnLine on_line, OnTooLong on_too_long, size_t* used) {
   // A line may hold max bytes plus "\r" before its "\n".
   const size_t limit = max + 1;
+  const char* const start = p;
+  if (used) *used = n;
   while (n > 0) {
     const char* nl = static_cast<const char*>(std::memchr(p, '\n', n));
     if (discarding_) {
@@ -93,7 +96,10 @@ bool LineIn::feed(const char* p, size_t n, size_t max, OnLine on_line, OnTooLong
     if (line.size() > max) too_long = true;
     bool go = too_long ? on_too_long() : on_line(line);
     if (len_ > 0) reset();
-    if (!go) return false;
+    if (!go) {
+      if (used) *used = static_cast<size_t>(p - start);
+      return false;
+    }
   }
   return true;
 }

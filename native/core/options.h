@@ -29,6 +29,9 @@ struct Policy {
   bool lifecycle_events = true;
   std::unordered_set<std::string> delegate;  // lower-case command names forwarded to the host
   bool delegate_offline_msg = false;
+  // How long the host may take to finish a forwarded command (the client's later lines wait for it);
+  // past it the client is told and closed. 0: no bound.
+  uint32_t command_timeout_ms = 30000;
   std::vector<std::string> help;  // extra /help lines ("USAGE - what it does") for host commands
 };
 

@@ -328,36 +328,38 @@ Client* Server::lookup(uint64_t id) const {
 // ---------------------------------------------------------------------------------------- input
 
 void Server::on_client(Client* c, uint32_t events) {
+  if (!c->reading && (events & (EPOLLHUP | EPOLLERR))) {
+    // Not reading (a command waits on the host, or the peer's FIN was read while replies drain), and
+    // the connection is gone (reset, or closed both ways): nothing can reach the peer any more. A
+    // half-close is no HUP: the lines before it wait, unread, and get their replies.
+    if (c->state == ClientState::Closing) finalize(c);
+    else close_client(c, "reset", true);
+    return;
+  }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) on_readable(c);
   if (c->fd >= 0 && (events & EPOLLOUT)) flush(c);
 }
 
 void Server::on_readable(Client* c) {
-  for (int i = 0; i < kReadsPerPass && c->fd >= 0; ++i) {
+  // Not reading while a command waits on the host: its later lines stay in the socket (and the end of
+  // the stream behind them), so a half-close is seen only after every line before it has run.
+  for (int i = 0; i < kReadsPerPass && c->fd >= 0 && c->reading; ++i) {
     ssize_t r = ::read(c->fd, rbuf_, sizeof rbuf_);
     if (r > 0) {
       stats_->bytes_in.add(static_cast<uint64_t>(r));
       if (c->state == ClientState::Closing) continue;  // lingering: discard
-      uint64_t read_ns = mono_ns();
-      c->in.feed(
-          rbuf_, static_cast<size_t>(r), pol_.max_line,
-          [&](std::string_view line) { return on_line(c, line, read_ns); },
-          [&]() {
-            error(c, "LINE_TOO_LONG", "line exceeds " + std::to_string(pol_.max_line) + " bytes; discarded");
-            return true;
-          });
+      feed(c, rbuf_, static_cast<size_t>(r), mono_ns());
       if (static_cast<size_t>(r) < sizeof rbuf_) return;
       continue;
     }
     if (r == 0) {
       c->peer_eof = true;
-      if (c->state == ClientState::Closing) {
-        finalize(c);
-      } else {
-        close_client(c, "closed");
-        // Nothing left to say: close now rather than linger.
-        if (c->out.empty()) finalize(c);
-      }
+      if (c->state != ClientState::Closing) close_client(c, "closed");
+      if (c->fd < 0) return;
+      // Nothing left to say: close now rather than linger. Otherwise flush() closes after the last
+      // byte; meanwhile stop reading, or the end of the stream (level-triggered) would be seen again
+      // in this pass and close the socket before its replies are written.
+      if (c->out.empty() || !set_reading(c, false)) finalize(c);
       return;
     }
     if (errno == EINTR) continue;
@@ -365,6 +367,22 @@ void Server::on_readable(Client* c) {
     close_client(c, "reset", true);
     return;
   }
+}
+
+void Server::feed(Client* c, const char* p, size_t n, uint64_t read_ns) {
+  size_t used = n;
+  c->in.feed(
+      p, n, pol_.max_line, [&](std::string_view line) { return on_line(c, line, read_ns); },
+      [&]() {
+        error(c, "LINE_TOO_LONG", "line exceeds " + std::to_string(pol_.max_line) + " bytes; discarded");
+        return true;
+      },
+      &used);
+  if (!input_held(c) || c->fd < 0 || c->state == ClientState::Closing) return;
+  // A line made c's input wait (on the host, or on its own list): the rest of this read waits with the socket. At most one read's
+  // worth (the shared buffer's size) is held; the kernel's buffers and TCP flow control hold the rest.
+  c->held.assign(p + used, n - used);
+  if (!set_reading(c, false)) close_client(c, "error", true);
 }
 
 bool Server::on_line(Client* c, std::string_view line, uint64_t read_ns) {
@@ -390,7 +408,7 @@ bool Server::on_line(Client* c, std::string_view line, uint64_t read_ns) {
   dispatch(c, line);
   drop_overflowed();
   stats_->latency.record((mono_ns() - read_ns) / 1000);
-  return c->state != ClientState::Closing;
+  return c->state != ClientState::Closing && !input_held(c);
 }
 
 bool Server::flood_ok(Client* c) {
@@ -470,6 +488,14 @@ void Server::expire(uint64_t now) {
       c = next;
     }
   }
+  // A host that never finishes a command must not hold its client forever.
+  if (pol_.command_timeout_ms) {
+    while (Client* c = wait_list_.head()) {
+      if (c->wait_ms + pol_.command_timeout_ms > now) break;
+      error(c, "INTERNAL_ERROR", "the server did not answer your command in time; disconnected");
+      close_client(c, "error");
+    }
+  }
   drop_overflowed();
 }
 
@@ -482,6 +508,7 @@ int Server::next_timeout_ms() const {
     consider(reg_list_.head()->last_ms + pol_.registration_timeout_ms);
   if (pol_.idle_timeout_ms && idle_list_.head()) consider(idle_list_.head()->last_ms + pol_.idle_timeout_ms);
   if (linger_list_.head()) consider(linger_list_.head()->last_ms + kLingerMs);
+  if (pol_.command_timeout_ms && wait_list_.head()) consider(wait_list_.head()->wait_ms + pol_.command_timeout_ms);
   if (accept_resume_ms_) consider(accept_resume_ms_);
   if (stopping_) consider(stop_deadline_);
   // While shutting down, look again soon for lingering clients whose last bytes have been acknowledged.
@@ -588,10 +615,23 @@ void Server::flush_dirty() {
 void Server::set_events(Client* c, bool want_write) {
   if (c->want_write == want_write) return;
   c->want_write = want_write;
+  apply_events(c);
+}
+
+// Reading off takes EPOLLIN and EPOLLRDHUP out of the set (level-triggered, either would fire every
+// pass); a reset still shows as EPOLLHUP / EPOLLERR, which epoll always reports.
+bool Server::set_reading(Client* c, bool on) {
+  if (c->reading == on) return true;
+  c->reading = on;
+  return apply_events(c);
+}
+
+bool Server::apply_events(Client* c) {
   epoll_event ev = {};
-  ev.events = EPOLLIN | EPOLLRDHUP | (want_write ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+  ev.events = (c->reading ? static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP) : 0u) |
+              (c->want_write ? static_cast<uint32_t>(EPOLLOUT) : 0u);
   ev.data.u64 = tagged(kClient, c->id());
-  epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev);
+  return epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) == 0;
 }
 
 void Server::flush(Client* c) {
@@ -599,7 +639,8 @@ void Server::flush(Client* c) {
   int err = 0;
   FlushResult r = c->out.flush(c->fd, &written, &err);
   stats_->bytes_out.add(written);
-  if (r == FlushResult::Done && c->list) {
+  bool listing = c->list != nullptr;
+  if (r == FlushResult::Done && listing) {
     r = list_more(c, &written, &err);  // the next chunk of a list reply, only now the queue is empty
     stats_->bytes_out.add(written);
   }
@@ -622,6 +663,9 @@ void Server::flush(Client* c) {
       else close_client(c, "reset", true);
       break;
   }
+  // The list is over (its END line queued): the lines that waited behind it run now. Here, after this
+  // flush's own work; what they queue is flushed in this pass (flush_dirty picks c up again).
+  if (listing && !c->list && c->fd >= 0 && c->state == ClientState::Active && !input_held(c)) resume_input(c);
 }
 
 // ---------------------------------------------------------------------------------------- lifetimes
@@ -633,8 +677,12 @@ void Server::close_client(Client* c, const char* reason, bool discard_output) {
   ev.b = reason;
   lifecycle(c, std::move(ev));
   unlink_timer(c);
+  stop_waiting(c);
+  std::string().swap(c->held);
   if (c->state == ClientState::Active) detach(c);
   c->state = ClientState::Closing;
+  // Lingering reads again: to discard what the peer still sends and to see its FIN.
+  if (!discard_output && !set_reading(c, true)) discard_output = true;
   if (discard_output) {
     c->out.clear();
     finalize(c);

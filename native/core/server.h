@@ -60,6 +60,14 @@ class Server {
   void on_accept();
   void on_client(Client* c, uint32_t events);
   void on_readable(Client* c);
+  // Runs the lines in p[0..n); if one makes c's input wait (input_held), keeps the rest in c->held
+  // and stops reading c's socket until resume_input().
+  void feed(Client* c, const char* p, size_t n, uint64_t read_ns);
+  // c's next line must wait: a command of c waits on the host, or a list reply to c is still being
+  // made (its replies would otherwise land inside the list).
+  static bool input_held(const Client* c) { return c->wait_seq != 0 || c->list != nullptr; }
+  // Runs the lines held for c, and reads c's socket again once none is left.
+  void resume_input(Client* c);
   bool on_line(Client* c, std::string_view line, uint64_t read_ns);
   void expire(uint64_t now);
   int next_timeout_ms() const;
@@ -69,6 +77,8 @@ class Server {
   Client* alloc_client(int fd);
   Client* lookup(uint64_t id) const;
   void set_events(Client* c, bool want_write);
+  bool set_reading(Client* c, bool on);
+  bool apply_events(Client* c);
   void unlink_timer(Client* c);
   void touch(Client* c);
   bool flood_ok(Client* c);
@@ -135,7 +145,9 @@ class Server {
   void detach(Client* c);
   Room* leave_room(Client* c, std::string* name);
   bool quiet(const Room* r) const { return r->members.size() > pol_.quiet_room_size; }
+  // Forwards a command to the host; c's later lines wait until the host finishes it.
   void emit_command(Client* c, std::string_view name, std::string_view args);
+  void stop_waiting(Client* c);
   // Emits a per-connection event if the host wants those for c.
   void lifecycle(const Client* c, HostEvent ev) {
     if (pol_.lifecycle_events || (c->flags & kClientWatched)) bridge_->emit(std::move(ev));
@@ -150,6 +162,7 @@ class Server {
   std::vector<std::string> deliver(const std::vector<std::string>& nicks, std::string_view text);
   void announce(std::string_view text);
   void login(Client* c, std::string_view nick);
+  void finish_command(Client* c, uint32_t seq, bool close);
   std::vector<UserRec> user_list() const;
   std::vector<RoomRec> room_list() const;
 
@@ -178,6 +191,7 @@ class Server {
   IList<Client> reg_list_{0};
   IList<Client> idle_list_{1};
   IList<Client> linger_list_{2};
+  IList<Client, &Client::wait_link> wait_list_{3};  // clients waiting on the host, oldest first
   Client* dirty_ = nullptr;
   std::vector<Client*> closed_;
   std::vector<Client*> overflowed_;

@@ -324,15 +324,28 @@ void Server::cmd_stats(Client* c) {
   finish(r, "STATS");
 }
 
+// The command's sequence number goes with it; the client's next lines wait (feed() stops at this
+// line) until the host finishes that number, so replies keep the order of the lines.
 void Server::emit_command(Client* c, std::string_view name, std::string_view args) {
+  stop_waiting(c);  // (never waiting here: a waiting client's lines do not run)
   // The host may keep work for this client (a queued password hash): it must hear of its end.
   c->flags |= kClientWatched;
-  HostEvent ev{EvType::Command, c->id()};
+  if (++c->last_seq == 0) c->last_seq = 1;
+  c->wait_seq = c->last_seq;
+  c->wait_ms = now_ms_;
+  wait_list_.push_back(c);
+  HostEvent ev{EvType::Command, c->id(), c->wait_seq};
   ev.a = c->state == ClientState::Active ? c->nick : std::string();
   ev.b = std::string(name);
   ev.c = std::string(args);
   ev.d = c->addr;  // for per-address limits (e.g. /register)
   bridge_->emit(std::move(ev));
+}
+
+void Server::stop_waiting(Client* c) {
+  if (!c->wait_seq) return;
+  wait_list_.remove(c);
+  c->wait_seq = 0;
 }
 
 std::vector<UserRec> Server::user_list() const {

@@ -5,9 +5,12 @@
 // written in chunks of fuzzed sizes between loop passes (step(0)), then passes until nothing moves.
 // A line of the input that starts with the two bytes FF FE is not a client's: it is a host command,
 // posted through the Bridge once the client lines before it are written (see HostOp below), so the
-// host's side (login, prompt, protect, deliver, setPolicy, send, kick, query, announce) runs
-// interleaved with client traffic. Every byte the server writes is checked, and so is every event
-// the Bridge hands out; then the clients close and the server must free them.
+// host's side (login, prompt, protect, deliver, setPolicy, send, kick, query, announce, finish) runs
+// interleaved with client traffic. Like a real host, the harness finishes every forwarded command
+// (the client's later lines wait for it): when the input says so (OpFinish, with the right, a stale or
+// a made-up sequence number, or closing the client), else once writing stalls or the server settles.
+// Every byte the server writes is checked, and so is every event the Bridge hands out; then the
+// clients close and the server must free them.
 //
 // Input: byte 0 = flags (below), bytes 1-4 = chunk-size seed, the rest = lines (split on '\n',
 // kept); client line i goes to client i % nclients.
@@ -24,6 +27,8 @@
 //   - events are well formed: per-client events name a client of this input, nicks and rooms
 //     follow their grammar, disconnect reasons and command names are known ones, `auth` only for a
 //     protected nick; every Deliver / Kick / Query gets exactly one Reply with its req and kind;
+//   - order: a client with a command the host has not finished gets no other command forwarded and
+//     sends no message (its later lines wait); a client's sequence numbers increase;
 //     deliver's offline list is a subsequence of the nicks asked for and holds every nick that
 //     cannot be online (bad syntax); a kick of such a nick fails; a users/rooms query pair agrees;
 //   - with lifecycle events off (for the whole pass), no connect / register / nick / join / leave /
@@ -66,7 +71,9 @@ constexpr uint8_t kQuietRooms = 0x80;   // quietRoomSize 1: joins/departures sto
 // A host-command line: FF FE, then the op byte, then its arguments (to the end of the line).
 // Op byte: bit 7 = let the server settle first (otherwise the command lands while client bytes
 // may still be in flight); (op & 0x7F) % kOpCount = the command.
-enum HostOp : uint8_t { OpLogin, OpPrompt, OpProtect, OpDeliver, OpPolicy, OpSend, OpKick, OpQuery, OpAnnounce, kOpCount };
+enum HostOp : uint8_t {
+  OpLogin, OpPrompt, OpProtect, OpDeliver, OpPolicy, OpSend, OpKick, OpQuery, OpAnnounce, OpFinish, kOpCount
+};
 
 const char* const kCodes[] = {
     "NICK_INVALID", "NICK_TAKEN",   "NICK_RESERVED",   "NOT_REGISTERED", "UNKNOWN_COMMAND", "USAGE",
@@ -74,9 +81,10 @@ const char* const kCodes[] = {
     "LINE_TOO_LONG", "BAD_UTF8",    "BAD_CHAR",        "EMPTY",          "FLOOD",           "FLOOD_KICK",
     "IDLE_TIMEOUT", "REGISTRATION_TIMEOUT", "SERVER_FULL", "KICKED",     "SHUTDOWN",        "NICK_PROTECTED",
     "LIST_BUSY",
+    "INTERNAL_ERROR",
 };
 
-const char* const kReasons[] = {"quit", "closed", "reset", "slow", "kicked", "flood", "idle", "registration"};
+const char* const kReasons[] = {"quit", "closed", "reset", "slow", "kicked", "flood", "idle", "registration", "error"};
 
 // Command names a fuzzed policy may delegate (some are built-in commands, which stay built in).
 const char* const kDelegates[] = {"register", "login", "msg", "group", "read", "unread", "passwd"};
@@ -182,6 +190,9 @@ struct Session {
   bool lc_pass = true;       // on at some point during the last pass (before or after its commands)
   ep::Policy pol;            // the last policy posted
 
+  std::map<uint64_t, uint32_t> waiting;   // client id -> sequence number of its unfinished command
+  std::map<uint64_t, uint32_t> last_seq;  // client id -> its last command's sequence number
+
   uint32_t users_req = 0;    // a users/rooms query pair posted together
   size_t users_count = 0;
   bool users_seen = false;
@@ -286,6 +297,7 @@ struct Session {
         break;
       case EvType::Message:
         FUZZ_CHECK(peer_id(ev.id) && fuzz::nick_syntax(ev.a), "message event from a bad nick");
+        FUZZ_CHECK(!waiting.count(ev.id), "a message from a client whose command waits on the host");
         break;
       case EvType::Disconnect: {
         bool known = false;
@@ -295,6 +307,7 @@ struct Session {
         if (ev.b == "slow" || ev.b == "reset")
           for (Peer& p : peers)
             if (p.id == ev.id) p.cut_ok = true;
+        waiting.erase(ev.id);  // a closed client's command needs no finish
         break;
       }
       case EvType::Timeout:
@@ -302,6 +315,11 @@ struct Session {
       case EvType::Command:
         FUZZ_CHECK(peer_id(ev.id), "command from a client not of this input");
         FUZZ_CHECK(delegate_ever.count(ev.b), "command event %s: never delegated", ev.b.c_str());
+        FUZZ_CHECK(!waiting.count(ev.id), "command %s forwarded while the client's command %u waits", ev.b.c_str(),
+                   waiting.count(ev.id) ? waiting[ev.id] : 0);
+        FUZZ_CHECK(ev.req > last_seq[ev.id], "command sequence %u after %u", ev.req, last_seq[ev.id]);
+        last_seq[ev.id] = ev.req;
+        waiting[ev.id] = ev.req;
         FUZZ_CHECK(!ev.d.empty(), "command event without the client's address");
         watched.insert(ev.id);  // a client that sent a delegated command is watched from then on
         if (ev.b == "auth" || ev.b == "password") {
@@ -413,14 +431,31 @@ struct Session {
   }
   bool lc_pass_after_ = true;
 
-  // Steps until three passes in a row move nothing (bounded).
+  // Steps until three passes in a row move nothing (bounded); the host finishes what waits on it.
   void settle(bool everyone) {
     int calm = 0;
     for (int i = 0; i < 2000 && calm < 3; ++i) {
       pass();
       size_t moved = read_all(everyone) + drain_events();
+      if (!moved && !waiting.empty()) moved = finish_all();
       calm = moved ? 0 : calm + 1;
     }
+  }
+
+  void post_finish(uint64_t id, uint32_t seq, bool close) {
+    ep::HostCmd f{ep::CmdType::Finish};
+    f.id = id;
+    f.req = seq;
+    f.flag = close;
+    w.bridge.post(std::move(f));
+  }
+
+  // The host finishes every command waiting on it, as a real host does sooner or later.
+  size_t finish_all() {
+    size_t n = waiting.size();
+    for (auto& kv : waiting) post_finish(kv.first, kv.second, false);
+    waiting.clear();
+    return n;
   }
 
   void post_policy(const ep::Policy& p) {
@@ -596,6 +631,29 @@ struct Session {
         cmd.a = std::string(reinterpret_cast<const char*>(b.p), b.n);
         inject(">> [server] ", cmd.a, false);
         break;
+      case OpFinish: {
+        // A client (pick_id), and for one whose command waits: its seq (m & 3 == 0), the one before
+        // (stale), the one after (not issued yet) or 0; m & 4 closes it; m & 8 finishes twice.
+        uint8_t t = b.u8(), m = b.u8();
+        cmd.type = ep::CmdType::Finish;
+        cmd.id = pick_id(t);
+        auto it = waiting.find(cmd.id);
+        uint32_t seq = it != waiting.end() ? it->second : m;
+        switch (m & 3) {
+          case 1: seq -= 1; break;
+          case 2: seq += 1; break;
+          case 3: seq = 0; break;
+          default: break;
+        }
+        cmd.req = seq;
+        cmd.flag = m & 4;
+        if (it != waiting.end() && (cmd.flag || seq == it->second)) waiting.erase(it);
+        if (m & 8) {
+          ep::HostCmd again = cmd;
+          w.bridge.post(std::move(again));
+        }
+        break;
+      }
       case kOpCount:
         return;
     }
@@ -608,18 +666,20 @@ struct Session {
   // Writes every peer's pending bytes in chunks, a pass after each round.
   void write_all(fuzz::Chunker& ch) {
     for (int round = 0; round < 100000; ++round) {
-      bool more = false;
+      bool more = false, wrote = false;
       for (Peer& p : peers) {
         if (p.fd < 0 || p.off >= p.in.size()) continue;
         size_t n = ch.next();
         if (n > p.in.size() - p.off) n = p.in.size() - p.off;
         ssize_t wr = ::send(p.fd, p.in.data() + p.off, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (wr > 0) p.off += static_cast<size_t>(wr);
+        if (wr > 0) p.off += static_cast<size_t>(wr), wrote = true;
         else if (wr < 0 && errno != EAGAIN && errno != EINTR) p.off = p.in.size();  // server closed it
         more = more || p.off < p.in.size();
       }
       pass();
       read_all(false);
+      // A client whose command waits reads nothing: once its socket is full, the host answers.
+      if (more && !wrote) finish_all();
       if (!more) break;
     }
   }
@@ -694,6 +754,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     s.peers[client_line++ % nclients].in.append(line);
     std::string_view text = strip_eol(line);
     s.typed.emplace_back(text);
+    // The server drops a leading BOM (text.cc): "\xEF\xBB\xBFbob" registers bob.
+    if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
     std::string word;  // words split on blanks, as the server trims them
     for (char c : text) {
       if (c == ' ' || c == '\t') {

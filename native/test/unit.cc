@@ -114,6 +114,34 @@ TEST(linein_stop_drops_the_rest) {
   return ok;
 }
 
+// A stop reports how much was taken, so the caller can feed the rest later (a client whose command
+// waits on the host): the lines come out the same as if fed at once, a straddling line included.
+TEST(linein_stop_reports_what_was_taken) {
+  bool ok = true;
+  ep::LineIn in;
+  std::string first = "pre";
+  std::string s = "fix\n/wait\nb\r\nc\nd";
+  V out;
+  auto on_line = [&](std::string_view l) {
+    out.emplace_back(l);
+    return l != "/wait";
+  };
+  size_t used = 0;
+  CHECK(in.feed(first.data(), first.size(), 10, on_line, [] { return true; }, &used));
+  CHECK(used == first.size());
+  CHECK(!in.feed(s.data(), s.size(), 10, on_line, [] { return true; }, &used));
+  CHECK(used == std::string("fix\n/wait\n").size());
+  CHECK(!in.pending());
+  std::string rest = s.substr(used);
+  CHECK(in.feed(rest.data(), rest.size(), 10, on_line, [] { return true; }, &used));
+  CHECK(used == rest.size());
+  CHECK(in.pending());  // "d", waiting for its newline
+  std::string end = "\n";
+  in.feed(end.data(), end.size(), 10, on_line, [] { return true; });
+  CHECK(out == (V{"prefix", "/wait", "b", "c", "d"}));
+  return ok;
+}
+
 TEST(text_check_line) {
   bool ok = true;
   using ep::text::Check;
