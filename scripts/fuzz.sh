@@ -3,7 +3,7 @@
 # replay of the seed corpora. Without clang, only the replay (gcc builds the same targets).
 #
 #   FUZZ_SECONDS   seconds per target (default 60)
-#   FUZZ_TARGETS   targets to run (default "line session irc ws http")
+#   FUZZ_TARGETS   targets to run (default "line session irc ws http tls")
 #   FUZZ_JOBS      parallel fuzzing processes per target (default 1)
 #   FUZZ_DIR       build directory (default build-fuzz)
 #
@@ -12,9 +12,10 @@
 # fix the bug, and add the input to native/fuzz/corpus/<t>/ so the replay keeps it fixed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+scripts/ensure-openssl.sh || exit 1
 ROOT=$PWD
 SECONDS_EACH=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-line session irc ws http}
+TARGETS=${FUZZ_TARGETS:-line session irc ws http tls}
 JOBS=${FUZZ_JOBS:-1}
 OUT=${FUZZ_DIR:-build-fuzz}
 summary=()

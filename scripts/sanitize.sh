@@ -19,6 +19,7 @@
 # Bounded: each step has a timeout; the whole run takes ~4-6 min on 2 cores (most of it compiling).
 set -uo pipefail
 cd "$(dirname "$0")/.."
+scripts/ensure-openssl.sh || exit 1
 ROOT=$PWD
 OUT=${EPCHAT_ASAN_DIR:-build-asan}
 REPORTS=$ROOT/$OUT/reports
