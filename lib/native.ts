@@ -80,8 +80,9 @@ export type EngineEvent =
   | { type: 'timeout'; id: ClientId; nick: string | null; kind: 'idle' | 'registration' }
   /** A delegated command (see `delegate`); `nick` is null before registration. */
   | { type: 'command'; id: ClientId; nick: string | null; name: string; args: string }
-  /** A line the admin console prints (already formatted, no newline). */
-  | { type: 'console'; text: string }
+  /** A line the admin console prints (already formatted, no newline); or, with `ready` (and no
+   *  text), the console has handled what was typed and waits for the next command. */
+  | { type: 'console'; text: string; ready?: true }
   | { type: 'signal'; signal: 'SIGHUP' | 'SIGINT' | 'SIGTERM' }
   | { type: 'error'; code: string; message: string }
   /** The answer to `query(req, …)`. */

@@ -2,9 +2,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "server.h"
+#include "termkeys.h"
 #include "text.h"
 
 namespace ep {
@@ -139,25 +141,37 @@ void Server::on_console() {
   ssize_t r = ::read(STDIN_FILENO, buf, sizeof buf);
   if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (r <= 0) {
-    // stdin closed: the server goes on without a console.
-    epoll_ctl(epfd_, EPOLL_CTL_DEL, STDIN_FILENO, nullptr);
+    // stdin closed (end of input, Ctrl-D, a hang-up): the server goes on without a console, and says so.
+    int err = r < 0 ? errno : 0;
+    if (epoll_ctl(epfd_, EPOLL_CTL_DEL, STDIN_FILENO, nullptr) < 0 && errno != EBADF && errno != ENOENT) {
+      console_out(std::string("console: epoll_ctl: ") + std::strerror(errno));
+    }
+    console_out(err ? std::string("console closed (read error: ") + std::strerror(err) + "); server keeps running"
+                    : std::string("console closed; server keeps running"));
     return;
   }
+  bool handled = false;
   console_in_.feed(
       buf, static_cast<size_t>(r), 4096,
       [&](std::string_view line) {
         console_line(line);
+        handled = true;
         return true;
       },
       [&]() {
         console_out("console: line too long");
+        handled = true;
         return true;
       });
+  // Ready for the next command: the host shows its prompt (unless the server is stopping).
+  if (handled && !stopping_) bridge_->emit({EvType::Console, 0, 0, true, {}});
   drop_overflowed();
 }
 
-void Server::console_line(std::string_view line) {
-  line = text::trim(line);
+void Server::console_line(std::string_view raw) {
+  // Keys a terminal sends as escape sequences or control bytes (arrows, Ctrl-A…) are not text.
+  const std::string clean = strip_terminal_keys(raw);
+  std::string_view line = text::trim(clean);
   if (line.empty()) return;
   std::string_view word, rest;
   text::split_word(line, &word, &rest);
