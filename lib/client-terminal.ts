@@ -118,14 +118,19 @@ export function interactiveSession(target: Target): Promise<number> {
 
     /** Prints lines where the prompt was, then draws the prompt and the input again below them. */
     const printAbove = (lines: readonly string[]) => {
-      eraseInput();
-      out.write(lines.map((l) => `${colour ? colourLine(l) : l}\n`).join(''));
-      if (closed || inputClosed) return;
-      // readline redraws by going up as many rows as it believes the cursor was below the prompt's
-      // first row; that belief is stale after a paste. The cursor is now where the prompt starts.
-      (rl as unknown as { prevRows: number }).prevRows = 0;
-      rl.setPrompt(session.prompt());
-      rl.prompt(true);
+      out.cork(); // one write to the terminal: no flicker, never a screen without the input
+      try {
+        eraseInput();
+        out.write(lines.map((l) => `${colour ? colourLine(l) : l}\n`).join(''));
+        if (closed || inputClosed) return;
+        // readline redraws by going up as many rows as it believes the cursor was below the prompt's
+        // first row (a belief node's readline lets go stale). The cursor is now where the prompt starts.
+        (rl as unknown as { prevRows: number }).prevRows = 0;
+        rl.setPrompt(session.prompt());
+        rl.prompt(true);
+      } finally {
+        out.uncork();
+      }
     };
 
     const send = (socket: net.Socket, lines: readonly string[]) => {

@@ -111,8 +111,8 @@ test('a 40-column terminal: lines arriving while the input wraps over several ro
       await term.type(typed);
       await term.waitForLine(`> ${typed}`, { join: true });
       for (let i = 1; i <= 5; i++) bob.send(`incoming ${i} from bob`);
-      let rows = await term.waitFor((r) => r.filter((l) => /^bob: incoming \d from bob$/.test(l)).length === 5,
-        'the five lines from bob', { join: true });
+      let rows = await term.waitFor((r) => r.includes('bob: incoming 5 from bob') && r[r.length - 1] === `> ${typed}`,
+        'the five lines from bob, the input below them', { join: true });
       const shown = rows.filter((l) => l.startsWith('bob: '));
       assert.equal(shown, [1, 2, 3, 4, 5].map((i) => `bob: incoming ${i} from bob`), 'each once, in order');
       assert.equal(tail(rows, /^> /), [`> ${typed}`], 'the input, intact, below them (and nothing after it)');
@@ -120,7 +120,8 @@ test('a 40-column terminal: lines arriving while the input wraps over several ro
       // The cursor in the first row of the input (the terminal shows the input over 3 rows).
       await term.press(...Array<string>(70).fill('Left'));
       for (let i = 6; i <= 8; i++) bob.send(`incoming ${i} from bob`);
-      rows = await term.waitFor((r) => r.some((l) => l === 'bob: incoming 8 from bob'), 'the next three', { join: true });
+      rows = await term.waitFor((r) => r.includes('bob: incoming 8 from bob') && r[r.length - 1] === `> ${typed}`,
+        'the next three, the input below them', { join: true });
       assert.equal(rows.filter((l) => l.startsWith('bob: ')).length, 8, 'nothing lost or repeated');
       assert.equal(tail(rows, /^> /), [`> ${typed}`]);
       const screen = await term.screen();
@@ -144,9 +145,10 @@ test('a line exactly as wide as the terminal, then incoming lines: nothing overw
       await term.waitForLine(welcome('bob'));
       const typed = 'x'.repeat(38); // with "> ", exactly one full row: the terminal's wrap is pending
       await term.type(typed);
+      await term.waitForLine(`> ${typed}`);
       bob.send('one');
       bob.send('two');
-      const rows = await term.waitFor((r) => r.includes('bob: two'), 'both lines', { join: true });
+      const rows = await term.waitFor((r) => r.includes('bob: two') && r[r.length - 1] === `> ${typed}`, 'both lines, then the input', { join: true });
       assert.equal(rows.slice(rows.indexOf(welcome('bob'))), [welcome('bob'), 'bob: one', 'bob: two', `> ${typed}`]);
     });
   }));

@@ -3,7 +3,7 @@
 // server (its own socket), killed by kill() or killAllTerminals(). tmux is required, never skipped: the
 // project's set-up installs it (.ci/run).
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sleep } from './helpers.js';
@@ -25,6 +25,21 @@ function run(args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
       }
     });
   });
+}
+
+/** The exit status of process `pid` if it is a zombie (exited, not yet reaped), else null. */
+function zombieStatus(pid: number): number | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+  if (fields[0] !== 'Z') return null;
+  const code = Number(fields[52 - 3]);
+  if ((code & 0x7f) !== 0) throw new Error(`the program was killed by signal ${code & 0x7f}`);
+  return (code >> 8) & 0xff;
 }
 
 const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -58,7 +73,7 @@ export class Terminal {
     delete env.TMUX;
     delete env.FORCE_COLOR;
     await run(['-S', socket, '-f', conf, 'new-session', '-d', '-s', `t${++counter}`,
-      '-x', String(opts.columns ?? 40), '-y', String(opts.rows ?? 15), argv.map(shellQuote).join(' ')], env);
+      '-x', String(opts.columns ?? 40), '-y', String(opts.rows ?? 15), `exec ${argv.map(shellQuote).join(' ')}`], env);
     return t;
   }
 
@@ -108,11 +123,15 @@ export class Terminal {
 
   /** The program's exit status once it has ended (null while it runs). */
   async exitStatus(): Promise<number | null> {
-    const out = (await run(['-S', this.#socket, 'display-message', '-p', '#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}'])).trim();
-    const [dead, status, signal] = out.split(':');
-    if (dead !== '1') return null;
+    const out = (await run(['-S', this.#socket, 'display-message', '-p', '#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}:#{pane_pid}'])).trim();
+    const [, status, signal, pid] = out.split(':');
     if (signal) throw new Error(`the program was killed by signal ${signal}`);
-    return status ? Number(status) : null; // the status can show a moment after the pane is dead
+    if (status) return Number(status);
+    // tmux 3.3 sometimes marks the pane dead without reaping the program for a long while: read the
+    // status of the zombie from /proc (its exit_code field, as waitpid reports it).
+    const zombie = zombieStatus(Number(pid));
+    if (zombie !== null) return zombie;
+    return null;
   }
 
   /** Waits for the program to end; returns its exit status. */
@@ -121,15 +140,30 @@ export class Terminal {
     for (;;) {
       const s = await this.exitStatus();
       if (s !== null) return s;
-      if (Date.now() > deadline) throw new Error(`timeout after ${ms} ms waiting for the program to exit; it shows:\n${(await this.capture()).join('\n')}`);
+      if (Date.now() > deadline) {
+        const pane = (await run(['-S', this.#socket, 'display-message', '-p', '#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}:#{pane_pid}'])).trim();
+        const pid = pane.split(':')[3]!;
+        let proc = 'gone';
+        try { proc = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').filter((l) => /^(State|Name)/.test(l)).join(' '); } catch { /* gone */ }
+        throw new Error(`timeout after ${ms} ms waiting for the program to exit (pane ${pane}, process ${proc}); it shows:\n${(await this.capture()).join('\n')}`);
+      }
       await sleep(25);
     }
+  }
+
+  /** The program's process id (it is exec'd by the pane's shell). */
+  async pid(): Promise<number> {
+    return Number((await run(['-S', this.#socket, 'display-message', '-p', '#{pane_pid}'])).trim());
   }
 
   async kill(): Promise<void> {
     if (this.#killed) return;
     this.#killed = true;
     live.delete(this);
+    try {
+      // tmux would send SIGHUP, which a server takes as "reload": end the program first.
+      if ((await this.exitStatus().catch(() => 0)) === null) process.kill(await this.pid(), 'SIGKILL');
+    } catch { /* gone */ }
     try { await run(['-S', this.#socket, 'kill-server']); } catch { /* already gone */ }
     rmSync(this.#dir, { recursive: true, force: true });
   }
