@@ -49,11 +49,14 @@ function pipeSession(target: Target): Promise<number> {
       if (message !== undefined) process.stderr.write(`${message}\n`);
       resolve(code);
     });
-    socket.once('connect', () => process.stdin.pipe(socket));
-    process.stdin.on('data', (chunk: Buffer) => {
-      if (input.push(chunk.toString('utf8')).some(isQuit)) quitting = true;
+    socket.once('connect', () => {
+      // Both together: a 'data' listener alone would start reading stdin before anything takes it.
+      process.stdin.on('data', (chunk: Buffer) => {
+        if (input.push(chunk.toString('utf8')).some(isQuit)) quitting = true;
+      });
+      process.stdin.once('end', () => { quitting = true; }); // end of input: the client leaves
+      process.stdin.pipe(socket);
     });
-    process.stdin.once('end', () => { quitting = true; }); // end of input: the client leaves
     socket.on('data', (chunk: Buffer) => {
       const lines = output.push(chunk.toString('latin1'));
       if (lines.length > 0) lastLine = lines[lines.length - 1];

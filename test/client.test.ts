@@ -250,6 +250,22 @@ test('the server going away: exit status 1 and a message (pipe); /quit in the pi
     }
   }));
 
+test('pipe: lines written before the connection is made are all sent; the end of input exits 0', () =>
+  withServer({}, async (t) => {
+    const bob = await t.register('bob');
+    const p = spawnBin(['connect', `127.0.0.1:${t.port}`]);
+    try {
+      p.child.stdin.end('ivan\nfirst\nsecond\n'); // at once, before the client has even connected
+      await bob.expectNext(welcome('ivan'));
+      await bob.expectNext('ivan: first');
+      await bob.expectNext('ivan: second');
+      assert.is(await p.exited(5000), 0);
+      assert.equal(p.err, []);
+    } finally {
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    }
+  }));
+
 test('pipe: /quit, with the input still open, exits 0', () =>
   withServer({}, async (t) => {
     const p = spawnBin(['connect', `127.0.0.1:${t.port}`]);
