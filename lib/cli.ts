@@ -47,7 +47,8 @@ export function usage(): string {
     renderHelp(),
     '',
     'Signals: SIGINT/SIGTERM shut down gracefully; SIGHUP re-reads the config file and applies the',
-    'reloadable settings. With a terminal on stdin, the admin console reads commands (try /help).',
+    'reloadable settings. With a terminal on stdin, the admin console reads commands (try /help) at its',
+    'epchat> prompt; while it is on, its replies go to stdout and the log to stderr.',
     '',
   ].join('\n');
 }

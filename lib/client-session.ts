@@ -67,6 +67,7 @@ export class ClientSession {
     // the password to the room.
     const line = /^\s+\//.test(raw) ? raw.trimStart() : raw;
     if (step === 'password') {
+      if (line === '') return { send: [], local: [], secret: true }; // an empty password never counts as a try
       this.step = 'chat'; // the server prompts again if the password is refused
       return { send: [line], local: [], secret: true };
     }

@@ -74,6 +74,8 @@ test('session: no shortcut at the nickname or password step; the password step i
   assert.equal(s.typed('read'), { send: ['read'], local: [], secret: false }, '"read" is a nickname here');
   s.received('>> read is a registered account; password:');
   assert.is(s.prompt(), 'password: ');
+  assert.equal(s.typed('').send, [], 'an empty password is not sent');
+  assert.is(s.prompt(), 'password: ');
   assert.is(s.secretFrom('anything'), 0);
   assert.equal(s.typed('team=a+b'), { send: ['team=a+b'], local: [], secret: true });
   assert.equal(s.received('>> Logged in as read: 2 unread messages (/read)'), ['/group list']);
