@@ -1,7 +1,7 @@
 // The admin console (the server's stdin) over real processes: a pipe, and a terminal (tmux) for the
 // prompt. Its replies are on stdout, the log on stderr; terminal keys are not commands; the end of
 // stdin is said, and the server keeps serving.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -115,6 +115,37 @@ test('console in a terminal: a prompt, kept below log lines; Ctrl-D closes it, t
         assert.is(await term.exited(), 0);
       });
   } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a server started in the background (`epchat &`) is not stopped when someone types in the shell', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'epchat-console-'));
+  let pid = 0;
+  try {
+    await withTerminal(['bash', '--norc', '--noprofile', '-i'], { columns: 120, rows: 40, env: { EPCHAT_DATA_DIR: dataDir } }, async (term) => {
+      await term.waitForLine(/[$#]$/); // the shell's prompt
+      await term.type(`${process.execPath} ${BIN} --host 127.0.0.1 --port 0 --log-format json & echo "pid=$!"`);
+      await term.press('Enter');
+      const rows = await term.waitForLine(/"msg":"epchat listening on 127\.0\.0\.1:\d+"/, { join: true });
+      pid = Number(/^pid=(\d+)$/.exec(rows.find((r) => /^pid=\d+$/.test(r))!)![1]);
+      const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(rows.find((r) => /listening on/.test(r))!)![1]);
+      // Typing in the shell makes the terminal readable: the server must not read it (SIGTTIN stops it).
+      await term.type('echo typed in the shell');
+      await term.press('Enter');
+      await term.waitForLine('typed in the shell');
+      await term.waitForLine('console closed (the server runs in the background: the terminal\'s input is not its own); server keeps running', { join: true });
+      const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[0];
+      assert.is.not(state, 'T', 'the server is not stopped');
+      const bob = await register(port, 'bob'); // still served
+      bob.send('/who');
+      await bob.expect('== END WHO 1');
+      process.kill(pid, 'SIGTERM');
+      await bob.expect('!! SHUTDOWN server is shutting down');
+      await bob.expectClosed();
+    });
+  } finally {
+    if (pid > 0) { try { process.kill(pid, 'SIGCONT'); process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -137,17 +137,26 @@ void Server::announce(std::string_view t) { fanout_all(Out{OutKind::Announce, {}
 void Server::console_out(std::string text) { bridge_->emit({EvType::Console, 0, 0, false, std::move(text)}); }
 
 void Server::on_console() {
+  // The server goes on without a console, and says so.
+  auto close_console = [&](const std::string& why) {
+    if (epoll_ctl(epfd_, EPOLL_CTL_DEL, STDIN_FILENO, nullptr) < 0 && errno != EBADF && errno != ENOENT) {
+      console_out(std::string("console: epoll_ctl: ") + std::strerror(errno));
+    }
+    console_out("console closed" + why + "; server keeps running");
+  };
+  // Started in the background (`epchat &`): reading the terminal would stop the whole server with
+  // SIGTTIN as soon as someone types in the shell.
+  pid_t fg = tcgetpgrp(STDIN_FILENO);
+  if (fg != -1 && fg != getpgrp()) {
+    close_console(" (the server runs in the background: the terminal's input is not its own)");
+    return;
+  }
   char buf[4096];
   ssize_t r = ::read(STDIN_FILENO, buf, sizeof buf);
   if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (r <= 0) {
-    // stdin closed (end of input, Ctrl-D, a hang-up): the server goes on without a console, and says so.
-    int err = r < 0 ? errno : 0;
-    if (epoll_ctl(epfd_, EPOLL_CTL_DEL, STDIN_FILENO, nullptr) < 0 && errno != EBADF && errno != ENOENT) {
-      console_out(std::string("console: epoll_ctl: ") + std::strerror(errno));
-    }
-    console_out(err ? std::string("console closed (read error: ") + std::strerror(err) + "); server keeps running"
-                    : std::string("console closed; server keeps running"));
+    // stdin closed: the end of input, Ctrl-D, a hang-up.
+    close_console(r < 0 ? std::string(" (read error: ") + std::strerror(errno) + ")" : std::string());
     return;
   }
   bool handled = false;
