@@ -130,11 +130,21 @@ test('a server started in the background (`epchat &`) is not stopped when someon
       const rows = await term.waitForLine(/"msg":"epchat listening on 127\.0\.0\.1:\d+"/, { join: true });
       pid = Number(/^pid=(\d+)$/.exec(rows.find((r) => /^pid=\d+$/.test(r))!)![1]);
       const port = Number(/listening on 127\.0\.0\.1:(\d+)/.exec(rows.find((r) => /listening on/.test(r))!)![1]);
-      // Typing in the shell makes the terminal readable: the server must not read it (SIGTTIN stops it).
-      await term.type('echo typed in the shell');
-      await term.press('Enter');
-      await term.waitForLine('typed in the shell');
-      await term.waitForLine('console closed (the server runs in the background: the terminal\'s input is not its own); server keeps running', { join: true });
+      // Typing in the shell makes the terminal readable: the server must not read it (SIGTTIN would
+      // stop it). The shell may take the input before the server's epoll looks, so type until the
+      // server has seen it once.
+      const closed = /console closed \(the server runs in the background: the terminal's input is not its own\); server keeps running$/;
+      for (let i = 0; ; i++) {
+        await term.type(`echo typed ${i}`);
+        await term.press('Enter');
+        await term.waitForLine(`typed ${i}`);
+        try {
+          await term.waitForLine(closed, { join: true, ms: 500 });
+          break;
+        } catch (e) {
+          if (i === 20) throw e;
+        }
+      }
       const state = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[0];
       assert.is.not(state, 'T', 'the server is not stopped');
       const bob = await register(port, 'bob'); // still served
