@@ -2,8 +2,8 @@
 // here its replies go to stdout, apart from the log, which goes to stderr while the console is on. In a
 // terminal the console shows a prompt once it is ready for a command, and a log line arriving while the
 // prompt shows is printed in its place, the prompt drawn again below it.
-import { writeSync } from 'node:fs';
 import { Writable } from 'node:stream';
+import pino from 'pino';
 import type { ChatServer } from './server.js';
 
 export const CONSOLE_PROMPT = 'epchat> ';
@@ -46,13 +46,14 @@ export class ConsoleScreen {
 
   /** The log's destination: file descriptor `fd`, each record put above the prompt. */
   logStream(fd: number): Writable {
+    // Synchronous, so records and console output keep their order; retries a full pipe (EAGAIN).
+    const sink = pino.destination({ dest: fd, sync: true });
     return new Writable({
       write: (chunk: Buffer | string, _encoding, cb) => {
         const wasShowing = this.#showing;
         this.#erase();
         try {
-          if (typeof chunk === 'string') writeSync(fd, chunk);
-          else writeSync(fd, chunk);
+          sink.write(typeof chunk === 'string' ? chunk : chunk.toString('utf8'));
         } catch { /* a closed stderr loses the log, never the server */ }
         if (wasShowing) this.ready();
         cb();
