@@ -12,14 +12,14 @@ const ADD = new RegExp(`^@?(${NAME})\\+=(${NAME}(?:\\+${NAME})*)$`);
 
 /** What `/help` in the client shows before the server's own help. */
 export const SHORTCUT_HELP: readonly string[] = [
-  'client shortcuts (each is sent as the server command shown):',
-  '  @NICK TEXT       a private message             /msg NICK TEXT',
-  '  @GROUP TEXT      a message to a group you are in  /msg @GROUP TEXT',
-  '  ?                how many unread messages      /unread',
-  '  read             read your mailbox             /read',
-  '  GROUP=U1+U2…     create a group with members   /group create GROUP U1 U2…',
-  '  GROUP+=U1+U2…    add members to a group        /group add GROUP U1 (one per member)',
-  '  \\LINE            send LINE as it is (e.g. \\? sends "?" to the room)',
+  'client shortcuts, and the server command each one sends:',
+  '  @NICK TEXT   /msg NICK TEXT          a private message',
+  '  @GROUP TEXT  /msg @GROUP TEXT        a message to a group you are in',
+  '  ?            /unread                 how many messages wait for you',
+  '  read         /read                   read them',
+  '  G=U1+U2…     /group create G U1 U2…  create a group',
+  '  G+=U1+U2…    /group add G U1, …      add members to a group',
+  '  \\LINE        LINE, as it is          e.g. \\? sends "?" to the room',
   'server commands:',
 ];
 

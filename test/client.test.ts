@@ -332,8 +332,8 @@ test('shortcuts in the terminal: @user, @group, ?, read, group=u1+u2, group+=u, 
       await bob.expectNext('carl: ?');
 
       await enter('/help');
-      await term.waitForLine('client shortcuts (each is sent as the server command shown):');
-      await term.waitForLine(/^  GROUP\+=U1\+U2… +add members to a group/);
+      await term.waitForLine('client shortcuts, and the server command each one sends:');
+      await term.waitForLine(/^  G\+=U1\+U2… +\/group add G U1, … +add members to a group$/);
       await term.waitForLine(/^== END HELP \d+$/);
       const rows = await term.capture();
       assert.ok(rows.indexOf('server commands:') < rows.findIndex((l) => l.startsWith('== HELP ')), 'client shortcuts first');
