@@ -7,7 +7,8 @@ import {
   type Config, type ResolveInput,
 } from './config.js';
 import { EpchatError, hasCode, type ConfigIssue } from './errors.js';
-import { createLogger, type Logger } from './log.js';
+import { colourAllowed, createLogger, type Logger } from './log.js';
+import { ConsoleScreen, attachConsole } from './admin-console.js';
 import { createServer, type ChatServer } from './server.js';
 import { runClient, CLIENT_USAGE } from './client.js';
 import type { EngineStats } from './native.js';
@@ -47,7 +48,8 @@ export function usage(): string {
     '',
     'Signals: SIGINT/SIGTERM shut down gracefully (exit 0; a second one exits at once with 130); SIGHUP',
     're-reads the config file and applies the reloadable settings. With a terminal on stdin, the admin',
-    'console reads commands (try /help).',
+    'console reads commands (try /help) at its epchat> prompt; while it is on, its replies go to stdout',
+    'and the log to stderr.',
     '',
   ].join('\n');
 }
@@ -87,14 +89,21 @@ async function runServer(argv: readonly string[]): Promise<number> {
     throw err;
   }
 
-  const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  // With the console on, its replies have stdout and the log goes to stderr.
+  const screen = config.console ? new ConsoleScreen(process.stdout, process.stdin.isTTY === true && process.stdout.isTTY === true) : undefined;
+  const log = createLogger({
+    level: config.logLevel, format: config.logFormat,
+    ...(screen ? { destination: screen.logStream(2), colorize: colourAllowed(process.stderr) } : {}),
+  });
   for (const w of warnings) log.warn({ variable: w.key }, `${w.key} (from the ${w.source}) ${w.problem}`);
   const server = createServer(config, { logger: log });
+  if (screen) attachConsole(server, screen);
   const finished = supervise(server, log, input, configFile);
 
   try {
     const { host, port } = await server.listen();
     log.info({ host, port, version: packageVersion() }, `epchat listening on ${host}:${port}`);
+    screen?.ready();
   } catch (err) {
     if (hasCode(err) && err.code.startsWith('EPCHAT_')) log.fatal({ code: err.code }, err.message);
     else if (hasCode(err)) log.fatal({ code: err.code }, `cannot listen on ${config.host}:${config.port}: ${err.code}`);
@@ -110,8 +119,6 @@ function supervise(server: ChatServer, log: Logger, input: ResolveInput, configF
   return new Promise<number>((resolve) => {
     let stopping = false;
     let deadline: NodeJS.Timeout | undefined;
-
-    server.on('console', (line) => { process.stdout.write(`${line}\n`); });
 
     server.on('close', (stats) => {
       clearTimeout(deadline);

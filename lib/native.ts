@@ -88,8 +88,9 @@ export type EngineEvent =
    *  events off, so the host can drop work it keeps for it. The client's later lines wait until the
    *  host calls `finish(id, seq, …)`. */
   | { type: 'command'; id: ClientId; nick: string | null; name: string; args: string; address: string; seq: number }
-  /** A line the admin console prints (already formatted, no newline). */
-  | { type: 'console'; text: string }
+  /** A line the admin console prints (already formatted, no newline); or, with `ready` (and no
+   *  text), the console has handled what was typed and waits for the next command. */
+  | { type: 'console'; text: string; ready?: true }
   | { type: 'signal'; signal: 'SIGHUP' | 'SIGINT' | 'SIGTERM' }
   | { type: 'error'; code: string; message: string }
   /** The answer to `query(req, …)`. */

@@ -81,6 +81,9 @@ export interface ServerEvents {
   command: [ctx: CommandContext];
   /** A line from the admin console (no newline). */
   console: [text: string];
+  /** The admin console has handled what was typed and waits for the next command (the CLI shows its
+   *  prompt). */
+  consoleReady: [];
   signal: [signal: SignalName];
   /** An engine error (code from the engine). Logged always; emitted only when someone listens, so an
    *  engine error never crashes a process that did not subscribe. */
@@ -525,7 +528,8 @@ export class ChatServer extends EventEmitter<ServerEvents> {
         this.#onCommand(ev);
         break;
       case 'console':
-        this.emit('console', ev.text);
+        if (ev.ready) this.emit('consoleReady');
+        else this.emit('console', ev.text);
         break;
       case 'signal':
         this.log.debug({ signal: ev.signal }, `${ev.signal} received`);

@@ -247,7 +247,10 @@ Napi::Object to_js(Napi::Env env, const ep::HostEvent& e) {
       type("command"), id(), o.Set("nick", nick_or_null(env, e.a)), o.Set("name", e.b), o.Set("args", e.c),
           o.Set("address", e.d), o.Set("seq", Napi::Number::New(env, e.req));
       break;
-    case ep::EvType::Console: type("console"), o.Set("text", e.a); break;
+    case ep::EvType::Console:
+      type("console"), o.Set("text", e.a);
+      if (e.flag) o.Set("ready", true);
+      break;
     case ep::EvType::Signal: type("signal"), o.Set("signal", e.a); break;
     case ep::EvType::Error: type("error"), o.Set("code", e.a), o.Set("message", e.b); break;
     case ep::EvType::Reply: {

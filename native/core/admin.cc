@@ -2,9 +2,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "server.h"
+#include "termkeys.h"
 #include "text.h"
 
 namespace ep {
@@ -162,29 +164,50 @@ void Server::announce(std::string_view t) { fanout_all(Out{OutKind::Announce, {}
 void Server::console_out(std::string text) { bridge_->emit({EvType::Console, 0, 0, false, std::move(text)}); }
 
 void Server::on_console() {
+  // The server goes on without a console, and says so.
+  auto close_console = [&](const std::string& why) {
+    if (epoll_ctl(epfd_, EPOLL_CTL_DEL, STDIN_FILENO, nullptr) < 0 && errno != EBADF && errno != ENOENT) {
+      console_out(std::string("console: epoll_ctl: ") + std::strerror(errno));
+    }
+    console_out("console closed" + why + "; server keeps running");
+  };
+  // Started in the background (`epchat &`): reading the terminal would stop the whole server with
+  // SIGTTIN as soon as someone types in the shell.
+  pid_t fg = tcgetpgrp(STDIN_FILENO);
+  if (fg != -1 && fg != getpgrp()) {
+    close_console(" (the server runs in the background: the terminal's input is not its own)");
+    return;
+  }
   char buf[4096];
   ssize_t r = ::read(STDIN_FILENO, buf, sizeof buf);
   if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (r <= 0) {
-    // stdin closed: the server goes on without a console.
-    epoll_ctl(epfd_, EPOLL_CTL_DEL, STDIN_FILENO, nullptr);
+    // stdin closed: the end of input, Ctrl-D, a hang-up.
+    close_console(r < 0 ? std::string(" (read error: ") + std::strerror(errno) + ")" : std::string());
     return;
   }
+  bool handled = false;
   console_in_.feed(
       buf, static_cast<size_t>(r), 4096,
       [&](std::string_view line) {
         console_line(line);
+        handled = true;
         return true;
       },
       [&]() {
         console_out("console: line too long");
+        handled = true;
         return true;
       });
+  // Ready for the next command: the host shows its prompt (unless the server is stopping).
+  if (handled && !stopping_) bridge_->emit({EvType::Console, 0, 0, true, {}});
   drop_overflowed();
 }
 
-void Server::console_line(std::string_view line) {
-  line = text::trim(line);
+void Server::console_line(std::string_view raw) {
+  // Keys a terminal sends as escape sequences or control bytes (arrows, Ctrl-A…) are not text.
+  const std::string clean = strip_terminal_keys(raw);
+  std::string_view line = text::trim(clean);
   if (line.empty()) return;
   std::string_view word, rest;
   text::split_word(line, &word, &rest);

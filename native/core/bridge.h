@@ -25,7 +25,7 @@ enum class EvType : uint8_t {
   Disconnect,  // a: nick (empty before registration), b: reason
   Timeout,     // a: nick, b: "idle" | "registration"
   Command,     // a: nick, b: command name, c: arguments, req: sequence number for Finish
-  Console,     // a: one line of console output
+  Console,     // a: one line of console output; or flag: ready for the next command (a empty)
   Signal,      // a: signal name
   Error,       // a: code, b: message
   Reply,       // req, b: "users" | "rooms" | "kick" | "deliver"; flag for kick; names for deliver

@@ -22,6 +22,7 @@
 #include "../core/linein.h"
 #include "../core/outq.h"
 #include "../core/stats.h"
+#include "../core/termkeys.h"
 #include "../core/text.h"
 #include "../core/ws_frame.h"
 
@@ -216,6 +217,28 @@ TEST(text_names) {
   CHECK(!valid_room("#dev"));
   CHECK(!valid_room(std::string(33, 'a')));
   CHECK(ep::text::lower("AbC-9") == "abc-9");
+  return ok;
+}
+
+// The admin console's line: what a terminal sends for keys is removed, text is kept byte for byte.
+TEST(termkeys_strip) {
+  bool ok = true;
+  using ep::strip_terminal_keys;
+  CHECK(strip_terminal_keys("/users") == "/users");
+  CHECK(strip_terminal_keys("\x1b[A") == "");                         // Up
+  CHECK(strip_terminal_keys("/us\x1b[D\x1b[Cers") == "/users");         // Left, Right
+  CHECK(strip_terminal_keys("\x1b[1;5C/rooms\x1b[3~") == "/rooms");     // Ctrl-Right, Delete
+  CHECK(strip_terminal_keys("\x1bOP\x1bOA/stats") == "/stats");         // F1, Up in application mode
+  CHECK(strip_terminal_keys("\x01\x05/say hi\x7f\x08") == "/say hi");  // Ctrl-A, Ctrl-E, DEL, BS
+  CHECK(strip_terminal_keys("\x1b" "b/kick bob") == "/kick bob");         // Alt-b
+  CHECK(strip_terminal_keys("\x1b]0;title\x07/help") == "/help");      // OSC up to BEL
+  CHECK(strip_terminal_keys("\x1bP1$r\x1b\\/help") == "/help");       // DCS up to ST
+  CHECK(strip_terminal_keys("/say a\tb") == "/say a\tb");              // tab kept
+  CHECK(strip_terminal_keys("/say caf\xc3\xa9 \xe2\x82\xac") == "/say caf\xc3\xa9 \xe2\x82\xac");  // UTF-8 kept
+  CHECK(strip_terminal_keys("/say \xc2\x9b" "1;2Hx\xc2\x85y") == "/say xy");  // C1 CSI and NEL
+  CHECK(strip_terminal_keys("/stats\x1b") == "/stats");               // a lone Escape at the end
+  CHECK(strip_terminal_keys("\x1b[") == "");                           // a cut sequence
+  CHECK(strip_terminal_keys(std::string("/a\0b", 4)) == "/ab");        // NUL
   return ok;
 }
 

@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
     g_ready = false;
     lock.unlock();
     for (auto& ev : engine.drain()) {
-      if (ev.type == ep::EvType::Console) std::printf("%s\n", ev.a.c_str());
+      if (ev.type == ep::EvType::Console && !ev.flag) std::printf("%s\n", ev.a.c_str());
       if (ev.type == ep::EvType::Error) std::fprintf(stderr, "epchatd: %s %s\n", ev.a.c_str(), ev.b.c_str());
       if (ev.type == ep::EvType::Closed) {
         for (auto& kv : ev.stats) std::printf("%s %llu\n", kv.first, static_cast<unsigned long long>(kv.second));
