@@ -15,6 +15,7 @@
         "native/core/session.cc",
         "native/core/signals.cc",
         "native/core/stats.cc",
+        "native/core/sysio.cc",
         "native/core/text.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

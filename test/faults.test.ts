@@ -386,6 +386,74 @@ fault('many clients leaving during a broadcast to them: the rest get every messa
   await stillServes(s, alice, bob, base, 16 * MB, 'broadcast-leave');
 });
 
+fault('readers resetting in waves under a stream, tiny output limit: the server survives and answers', ['--flood-rate', '0', '--max-output-bytes', '1024'], async (s) => {
+  // The use-after-free of issue #8: a reader whose write fails is closed, its `>> Bye` pushes another
+  // member past maxOutputBytes (queued to be dropped), that member's own write fails later in the
+  // same flush and it is freed, and the next pass read the freed client. Before the fix the server
+  // died (SIGSEGV/SIGABRT) within the first waves.
+  const ctl = await registerTo(s.port, 'ctl');
+  ctl.send('/create ctl'); // out of the lobby: the stream and the waves do not reach it
+  await ctl.expect('>> ctl joined ctl');
+  const streamer = await registerTo(s.port, 'streamer');
+  streamer.socket.on('data', () => { /* read and forget: joins and departures */ });
+  let streaming = true;
+  let sent = 0;
+  const stream = (async () => {
+    const line = (i: number) => `s ${String(i).padStart(8, '0')} ${'x'.repeat(44)}\n`; // 56 bytes
+    // A batch a millisecond: a reader's queue then sits just under the limit when a departure's
+    // `>> Bye` lands on it during the flush.
+    for (let b = 0; streaming && !streamer.isClosed; b++) {
+      const batch: string[] = [];
+      for (let k = 0; k < 18; k++) batch.push(line(sent++)); // 1,008 bytes: one `>> Bye` more passes 1,024
+      await streamer.sendRaw(batch.join(''));
+      await sleep(1);
+    }
+  })().catch(() => { /* the server went away: the checks below say so */ });
+  const WAVES = 30;
+  const PER_WAVE = 200;
+  const raw = new Set<net.Socket>();
+  try {
+    for (let w = 0; w < WAVES; w++) {
+      const readers = await Promise.all(Array.from({ length: PER_WAVE }, (_, i) => new Promise<net.Socket>((resolve, reject) => {
+        const so = net.connect({ port: s.port, host: '127.0.0.1' });
+        raw.add(so);
+        let got = '';
+        const nick = `w${w}r${i}`;
+        so.once('error', reject);
+        so.once('close', () => reject(new Error(`${nick} closed before its welcome (server exit: ${s.proc.child.signalCode ?? s.proc.child.exitCode})`)));
+        so.once('connect', () => so.write(`${nick}\n`));
+        const onData = (d: Buffer) => {
+          got += d.toString('latin1');
+          if (got.includes(`>> Welcome ${nick} !`)) { so.off('data', onData); so.on('data', () => { /* keep reading */ }); resolve(so); }
+          else if (got.length > 1 << 20) got = got.slice(-4096);
+        };
+        so.on('data', onData);
+      })));
+      // The wave resets in groups of 50, a millisecond apart, while the stream keeps their queues
+      // non-empty: some resets land between a pass's reads and its flush.
+      for (let i = 0; i < readers.length; i++) {
+        readers[i]!.resetAndDestroy();
+        raw.delete(readers[i]!);
+        if (i % 50 === 49) await sleep(1);
+      }
+      assert.is(s.proc.child.exitCode, null, `the server exited during wave ${w}`);
+      await untilStats(ctl, (x) => x.connections <= 2 + PER_WAVE / 2, 10_000, `wave ${w} mostly gone`);
+    }
+    streaming = false;
+    await stream;
+    // The process is alive, its counters settle, and it still serves a newcomer.
+    await untilStats(ctl, (x) => x.connections === 2 && x.users === 2, 10_000, 'every reader freed');
+    const late = await registerTo(s.port, 'late');
+    late.send('/msg ctl still alive');
+    await ctl.expect('[pm from late] still alive');
+    assert.is(s.proc.child.signalCode, null, 'the server died of a signal');
+    process.stderr.write(`    [reset waves] ${WAVES} waves of ${PER_WAVE}, ${sent} stream lines\n`);
+  } finally {
+    streaming = false;
+    for (const so of raw) so.destroy();
+  }
+}, 60_000);
+
 fault('out of descriptors (EMFILE): accepting pauses without spinning, then recovers', ['--flood-rate', '0'], async (s) => {
   const [alice, bob] = await pair(s.port);
   const limit = 64;
