@@ -454,35 +454,48 @@ fault('readers resetting in waves under a stream, tiny output limit: the server 
   }
 }, 60_000);
 
-fault('out of descriptors (EMFILE): accepting pauses without spinning, then recovers', ['--flood-rate', '0'], async (s) => {
+fault('out of descriptors (EMFILE): connections past the limit are told SERVER_FULL, no spin, one log line, then recovers', ['--flood-rate', '0'], async (s) => {
   const [alice, bob] = await pair(s.port);
   const limit = 64;
   execFileSync('prlimit', ['--pid', String(s.pid), `--nofile=${limit}:${limit}`]);
   const room = limit - fdCount(s.pid);
   assert.ok(room > 5 && room < limit, `${room} descriptors left under the limit`);
-  // More connections than descriptors left: the kernel completes every handshake (backlog), the
-  // server accepts until EMFILE.
+  // More connections than descriptors left: the server accepts up to the limit; each one past it is
+  // taken with the spare descriptor, told SERVER_FULL and closed, instead of waiting in the backlog.
   const extra: LineClient[] = [];
   for (let i = 0; i < room + 20; i++) extra.push(await connectTo(s.port, `x${i}`));
-  await until(() => extra.filter((c) => c.lines.length > 0).length >= room - 2, 5000, 'the server to accept up to the limit');
-  await sleep(300);
-  const waiting = extra.filter((c) => c.lines.length === 0);
-  assert.ok(waiting.length >= 15, `${waiting.length} connections should be waiting in the backlog`);
+  const FULL = /^!! SERVER_FULL server is out of file descriptors/;
+  await until(() => extra.every((c) => c.lines.length > 0), 5000, 'every connection to be answered (prompt or SERVER_FULL)');
+  const served = extra.filter((c) => c.lines[0] === PROMPT);
+  const refused = extra.filter((c) => FULL.test(c.lines[0] ?? ''));
+  assert.is(served.length + refused.length, extra.length, 'every connection got a prompt or SERVER_FULL');
+  assert.ok(refused.length >= 18, `${refused.length} connections refused with SERVER_FULL`);
+  for (const c of refused) await c.closed(3000);
   // No spin: over one second the server uses a few ticks of CPU at most (a spin would be ~100).
   const c0 = cpuTicks(s.pid);
   await sleep(1000);
   const used = cpuTicks(s.pid) - c0;
   assert.ok(used <= 15, `server burned ${used} ticks (of 100) in 1 s while out of descriptors`);
-  process.stderr.write(`    [emfile] ${room} descriptors free under ${limit}, ${waiting.length} waiting, ${used} CPU ticks in 1 s\n`);
-  // Registered users are still served while the listener is paused.
+  // More refusals within 10 s are not logged again (one line, then a count with the next one).
+  for (let i = 0; i < 10; i++) {
+    const c = await connectTo(s.port, `y${i}`);
+    await c.expectNext(FULL, 3000);
+    await c.closed(3000);
+  }
+  const logged = s.proc.out.concat(s.proc.err).filter((l) => l.includes('EMFILE'));
+  assert.is(logged.length, 1, `EMFILE logged ${logged.length} times: ${JSON.stringify(logged)}`);
+  process.stderr.write(`    [emfile] ${room} descriptors free under ${limit}, ${served.length} served, ${refused.length + 10} told SERVER_FULL, ${used} CPU ticks in 1 s, ${logged.length} log line\n`);
+  // Registered users are still served.
   await witness(alice, 'alice', [bob], 'emfile', 20);
-  // Free some descriptors: the waiting connections are accepted within a pause or two.
-  const served = extra.filter((c) => c.lines.length > 0);
-  for (const c of served.slice(0, 25)) c.destroy();
-  for (const c of waiting) await c.expectNext(PROMPT, 3000);
-  const err1 = s.proc.out.concat(s.proc.err).find((l) => l.includes('EMFILE'));
-  assert.ok(err1, 'the pause is logged with EMFILE');
+  // Free some descriptors: new connections are served again.
+  for (const c of served.slice(0, 10)) c.destroy();
+  await untilStats(alice, (x) => x.connections <= 2 + served.length - 10, 3000, 'ten slots freed');
+  const again = await connectTo(s.port, 'again');
+  await again.expectNext(PROMPT, 3000);
+  const st = await stats(alice);
+  assert.ok(st.rejected_full! >= refused.length + 10, `rejected_full ${st.rejected_full}`);
   for (const c of extra) c.destroy();
+  again.destroy();
   await untilStats(alice, (x) => x.connections === 2, 3000, 'all extra freed');
   await stillServes(s, alice, bob, rssKb(s.pid), 8 * MB, 'emfile');
 });
