@@ -7,12 +7,12 @@
 // order), and the server's memory is back within bounds. Waits are on what the server says; sleeps
 // only show that something does NOT happen (no CPU burned, no line delivered).
 import net from 'node:net';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  LineClient, PROMPT, bye, err, parseListening, sleep, spawnBin, until, welcome, withTimeout, type Proc,
+  BIN, LineClient, PROMPT, ROOT, TEST_DATA_DIR, bye, err, parseListening, sleep, spawnBin, until, welcome, withTimeout, type Proc,
 } from './helpers.js';
 
 const test = suite('faults');
@@ -498,6 +498,42 @@ fault('out of descriptors (EMFILE): connections past the limit are told SERVER_F
   again.destroy();
   await untilStats(alice, (x) => x.connections === 2, 3000, 'all extra freed');
   await stillServes(s, alice, bob, rssKb(s.pid), 8 * MB, 'emfile');
+});
+
+/** Starts the CLI under `prlimit --nofile=SOFT:HARD`; returns its log lines and /proc limits once listening. */
+async function underLimit(soft: number, hard: number, args: string[], waitFor?: string): Promise<{ log: string[]; limits: string }> {
+  const child = spawn('prlimit', [`--nofile=${soft}:${hard}`, process.execPath, BIN, ...BASE_ARGS, ...args], {
+    cwd: ROOT, env: { ...process.env, NO_COLOR: '1', EPCHAT_DATA_DIR: TEST_DATA_DIR }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log: string[] = [];
+  const take = (d: Buffer) => log.push(...d.toString('utf8').split('\n').filter(Boolean));
+  child.stdout.on('data', take);
+  child.stderr.on('data', take);
+  try {
+    await until(() => log.some((l) => l.includes('listening on')), 10_000, `listening (${log.join(' | ')})`);
+    // The engine reports the limit while it starts; the host logs it with its first batch of events.
+    if (waitFor) await until(() => log.some((l) => l.includes(waitFor)), 5000, `${waitFor} (${log.join(' | ')})`);
+    else await sleep(300); // only to show that no warning comes
+    return { log, limits: readFileSync(`/proc/${child.pid}/limits`, 'utf8') };
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+  }
+}
+
+test('the descriptor limit: the soft limit is at the hard one; maxClients past it is warned about at once', async () => {
+  const raised = await underLimit(256, 4096, ['--max-clients', '1000']);
+  const open = /Max open files\s+(\d+)\s+(\d+)/.exec(raised.limits);
+  assert.ok(open, 'the limits are readable');
+  assert.is(open![1], '4096', `soft limit ${open![1]} (hard ${open![2]}): raised to the hard limit`);
+  assert.ok(!raised.log.some((l) => l.includes('EPCHAT_FD_LIMIT')), 'no warning when maxClients fits');
+  const tight = await underLimit(200, 300, ['--max-clients', '1000'], 'EPCHAT_FD_LIMIT');
+  const warn = tight.log.find((l) => l.includes('EPCHAT_FD_LIMIT'));
+  assert.ok(warn, `maxClients 1000 under a hard limit of 300 is warned about: ${JSON.stringify(tight.log)}`);
+  const rec = JSON.parse(warn!) as { level: number; msg: string };
+  assert.is(rec.level, 40, 'logged as a warning');
+  // Node itself raises its soft limit at start, so the engine may find it raised already.
+  assert.match(rec.msg, /maxClients is 1000 but the descriptor limit is 300 \((raised from 200, )?the hard limit\): about 236 clients fit/);
 });
 
 fault('maxClients is honoured: SERVER_FULL, then a slot frees and the next one is accepted', ['--flood-rate', '0', '--max-clients', '5'], async (s) => {

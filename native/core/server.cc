@@ -183,6 +183,7 @@ bool Server::open(std::string* code, std::string* msg) {
 }
 
 void Server::run() {
+  bridge_->publish();  // what open() reported (descriptor limit, console), before the first wait
   while (!done_) step(-1);
 }
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -381,6 +382,35 @@ TEST(listener_rearm_failure_is_retried_and_reported) {
   CHECK(w.stat("connections") == 1);
   ::close(listener_probe);
   w.settle({});
+  return ok;
+}
+
+// At start the engine raises the soft descriptor limit to the hard one (as Redis does); a host that
+// already did (Node does) finds it unchanged. maxClients beyond it is reported as EPCHAT_FD_LIMIT.
+TEST(open_raises_the_descriptor_limit_and_warns_when_max_clients_cannot_fit) {
+  bool ok = true;
+  rlimit saved;
+  getrlimit(RLIMIT_NOFILE, &saved);
+  rlimit low{200, saved.rlim_max < 400 ? saved.rlim_max : 400};
+  CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+  {
+    ep::Options o = World::options(1 << 20);
+    o.max_clients = 1000;
+    World w(o);
+    rlimit now;
+    getrlimit(RLIMIT_NOFILE, &now);
+    CHECK(now.rlim_cur == low.rlim_max);
+    w.pass();
+    CHECK(w.errors("EPCHAT_FD_LIMIT") == 1);
+  }
+  {
+    ep::Options o = World::options(1 << 20);
+    o.max_clients = 100;
+    World w(o);
+    w.pass();
+    CHECK(w.errors("EPCHAT_FD_LIMIT") == 0);
+  }
+  setrlimit(RLIMIT_NOFILE, &saved);
   return ok;
 }
 
