@@ -409,7 +409,7 @@ fault('readers resetting in waves under a stream, tiny output limit: the server 
       await sleep(1);
     }
   })().catch(() => { /* the server went away: the checks below say so */ });
-  const WAVES = 30;
+  const WAVES = 50;
   const PER_WAVE = 200;
   const raw = new Set<net.Socket>();
   try {
@@ -418,7 +418,8 @@ fault('readers resetting in waves under a stream, tiny output limit: the server 
         const so = net.connect({ port: s.port, host: '127.0.0.1' });
         raw.add(so);
         let got = '';
-        const nick = `w${w}r${i}`;
+        // Nine characters: `>> Bye rd001x123 !` (19 bytes) on top of a 1,008-byte batch passes 1,024.
+        const nick = `rd${String(w).padStart(3, '0')}x${String(i).padStart(3, '0')}`;
         so.once('error', reject);
         so.once('close', () => reject(new Error(`${nick} closed before its welcome (server exit: ${s.proc.child.signalCode ?? s.proc.child.exitCode})`)));
         so.once('connect', () => so.write(`${nick}\n`));
@@ -437,7 +438,7 @@ fault('readers resetting in waves under a stream, tiny output limit: the server 
         if (i % 50 === 49) await sleep(1);
       }
       assert.is(s.proc.child.exitCode, null, `the server exited during wave ${w}`);
-      await untilStats(ctl, (x) => x.connections <= 2 + PER_WAVE / 2, 10_000, `wave ${w} mostly gone`);
+      await sleep(50); // pacing, not a wait for the server: the stream runs on over the departures
     }
     streaming = false;
     await stream;
