@@ -87,6 +87,7 @@ enum FaultKind : uint8_t {
   FaultShutdown,   // the engine's next shutdown(SHUT_WR) fails with ENOTCONN
   FaultAllSend,    // every peer: from the (n % 4)-th next sendmsg on, every one fails with EPIPE
                    // (a wave of resets: many failing in one flush)
+  FaultTightOutput,  // maxOutputBytes becomes 64 << (arg % 8) (64 B - 8 KiB): queues overflow easily
   kFaultCount
 };
 
@@ -741,6 +742,13 @@ struct Session {
       case FaultShutdown:
         plan.shutdown_fails = true;
         break;
+      case FaultTightOutput: {
+        ep::Policy tight = pol;
+        tight.max_output = uint64_t{64} << (arg % 8);
+        for (Peer& q : peers) q.cut_ok = true;  // anyone may now be dropped as slow
+        post_policy(tight);
+        break;
+      }
       case FaultAllSend:
         for (Peer& q : peers) {
           q.cut_ok = true;
