@@ -49,10 +49,12 @@ if have_clang; then
     log=$OUT/fuzz-$t.log
     # -max_len bounds an input (the session target reads at most 64 KiB anyway); rss_limit guards the
     # machine; -timeout flags an input that hangs the engine; leaks are checked per input.
+    # -use_value_profile guides on compared values (queue bytes against maxOutputBytes, fault kinds):
+    # with it the session target found the overflow-list use-after-free of issue #8 in ~80 s.
     # With FUZZ_JOBS > 1, libFuzzer runs that many fork()ed workers sharing the corpus (-fork).
     par=()
     [ "$JOBS" -gt 1 ] && par=(-fork="$JOBS")
-    timeout $((SECONDS_EACH + 120)) "$OUT/fuzz_$t" -max_total_time="$SECONDS_EACH" -max_len=8192 -timeout=10 \
+    timeout $((SECONDS_EACH + 120)) "$OUT/fuzz_$t" -max_total_time="$SECONDS_EACH" -max_len=8192 -timeout=10 -use_value_profile=1 \
       -rss_limit_mb=2048 -detect_leaks=1 -print_final_stats=1 "${par[@]}" \
       -artifact_prefix="$OUT/artifacts/$t/" "$work" "native/fuzz/corpus/$t" >"$log" 2>&1
     rc=$?

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ilist.h"
 #include "linein.h"
@@ -80,6 +81,24 @@ struct Client {
   char addr[56] = {0};
 
   uint64_t id() const { return (static_cast<uint64_t>(gen) << 20) | slot; }
+};
+
+// Clients to come back to later, held as ids (slot + generation), never as pointers: such a list
+// can outlive the loop pass in which one of its clients is finalized and freed, and a stale id then
+// simply no longer resolves (Server::lookup) where a pointer would be freed memory. Any list of
+// clients that outlives a pass must be one of these.
+class ClientIds {
+ public:
+  void push_back(const Client* c) { ids_.push_back(c->id()); }
+  bool empty() const { return ids_.empty(); }
+  uint64_t pop() {
+    uint64_t id = ids_.back();
+    ids_.pop_back();
+    return id;
+  }
+
+ private:
+  std::vector<uint64_t> ids_;
 };
 
 }  // namespace ep

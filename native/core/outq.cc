@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "sysio.h"
+
 namespace ep {
 
 namespace {
@@ -69,7 +71,7 @@ FlushResult OutQ::flush(int fd, size_t* written, int* err) {
     struct msghdr msg = {};
     msg.msg_iov = iov;
     msg.msg_iovlen = n;
-    ssize_t w = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t w = sysio::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return FlushResult::Blocked;

@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "sysio.h"
 #include "text.h"
 
 namespace ep {
@@ -26,8 +28,14 @@ constexpr uint32_t kSlotBits = 20;
 constexpr uint32_t kMaxSlots = 1u << kSlotBits;
 // After an orderly close, how long a socket may linger to deliver its last lines.
 constexpr uint64_t kLingerMs = 2000;
-// How long accepting pauses when the process is out of descriptors.
+// How long accepting pauses when the process is out of descriptors (and the spare descriptor is
+// gone too), or when the listener cannot be put back into the epoll set.
 constexpr uint64_t kAcceptPauseMs = 100;
+// At most one report of accept trouble (out of descriptors, paused) per this many ms.
+constexpr uint64_t kAcceptReportMs = 10000;
+// Descriptors the engine needs besides its clients: epoll, listener, eventfd, signal pipe, spare,
+// stdin/out/err, and what the host process (Node, SQLite, logs) keeps open.
+constexpr uint64_t kFdReserve = 64;
 // Reads per client per pass: enough to drain a burst, bounded so one client can't starve others.
 constexpr int kReadsPerPass = 4;
 // Extra non-blocking polls for input before a pass flushes its output.
@@ -97,13 +105,15 @@ Server::Server(const Options& opt, Bridge* bridge, Stats* stats)
     : opt_(opt), pol_(opt_.policy), bridge_(bridge), stats_(stats) {}
 
 Server::~Server() {
+  // Every client, closed ones included, is still in its slot until freed: delete through slots_ only.
   for (Client* c : slots_) {
     if (!c) continue;
     if (c->fd >= 0) ::close(c->fd);
     delete c;
   }
-  for (Client* c : closed_) delete c;
+  closed_.clear();
   if (listen_fd_ >= 0) ::close(listen_fd_);
+  if (spare_fd_ >= 0) ::close(spare_fd_);
   restore_signals();
   if (epfd_ >= 0) ::close(epfd_);
 }
@@ -114,6 +124,7 @@ bool Server::open(std::string* code, std::string* msg) {
     *msg = std::string(what) + " " + opt_.host + ":" + std::to_string(opt_.port) + ": " + std::strerror(e);
     return false;
   };
+  raise_fd_limit();
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (epfd_ < 0) return fail(errno, "epoll_create1 for");
   if (!bridge_->ok()) return fail(EMFILE, "eventfd for");
@@ -159,6 +170,10 @@ bool Server::open(std::string* code, std::string* msg) {
   ev.events = EPOLLIN;
   ev.data.u64 = tagged(kListen);
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, listen_fd_, &ev) < 0) return fail(errno, "epoll_ctl for");
+  listen_watched_ = true;
+  // A descriptor kept in reserve: when accept() fails for want of descriptors, closing this one lets
+  // the server take the connection and tell it SERVER_FULL instead of leaving it in the backlog.
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   ev.data.u64 = tagged(kWake);
   if (epoll_ctl(epfd_, EPOLL_CTL_ADD, bridge_->wake_fd(), &ev) < 0) return fail(errno, "epoll_ctl for");
 
@@ -181,6 +196,7 @@ bool Server::open(std::string* code, std::string* msg) {
 }
 
 void Server::run() {
+  bridge_->publish();  // what open() reported (descriptor limit, console), before the first wait
   while (!done_) step(-1);
 }
 
@@ -246,7 +262,8 @@ Client* Server::adopt(int fd, const char* address) {
   epoll_event ev = {};
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.u64 = tagged(kClient, c->id());
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+  if (sysio::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    report_epoll("adding a client", errno);
     slots_[c->slot] = nullptr;
     free_slots_.push_back(c->slot);
     delete c;
@@ -262,38 +279,128 @@ Client* Server::adopt(int fd, const char* address) {
 }
 
 void Server::on_accept() {
-  for (int i = 0; i < 64; ++i) {
+  for (int i = 0; i < 64 && listen_fd_ >= 0; ++i) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    int fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = sysio::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       int e = errno;
       if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;
       if (e == EAGAIN || e == EWOULDBLOCK) return;
-      // Out of descriptors or memory: the pending connection stays in the backlog and the listener
-      // stays readable, so polling it now would spin. Stop watching it for a moment instead.
-      epoll_ctl(epfd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
-      accept_resume_ms_ = now_ms_ + kAcceptPauseMs;
-      bridge_->emit({EvType::Error, 0, 0, false, errno_name(e),
-                     std::string("accept paused for 100 ms: ") + std::strerror(e)});
+      // Out of descriptors: with the spare one given back, the connection can at least be told.
+      if (e == EMFILE || e == ENFILE) {
+        int r = refuse_with_spare(e);
+        if (r > 0) continue;   // refused one: there may be more
+        if (r == 0) return;    // the backlog is empty
+      }
+      // Out of descriptors (no spare left) or memory: the pending connection stays in the backlog and
+      // the listener stays readable, so polling it now would spin. Stop watching it for a moment.
+      pause_accept(e, std::string("accept paused for ") + std::to_string(kAcceptPauseMs) + " ms: " + std::strerror(e));
       return;
     }
     stats_->accepted.add();
     if (open_clients_ >= opt_.max_clients || slots_.size() - free_slots_.size() >= kMaxSlots) {
-      std::string line = "!! SERVER_FULL server is full (" + std::to_string(opt_.max_clients) +
-                         " clients), try again later\n";
-      ssize_t w = ::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      (void)w;
-      ::close(fd);
-      stats_->rejected_full.add();
+      refuse(fd, "server is full (" + std::to_string(opt_.max_clients) + " clients), try again later");
       continue;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char addr[sizeof(Client::addr)];
     format_addr(ss, addr, sizeof addr);
-    if (!adopt(fd, addr)) ::close(fd);
+    if (!adopt(fd, addr)) sysio::close(fd);
   }
+}
+
+// Tells a connection it cannot be served (one best-effort write: the socket is new, its buffer is
+// empty) and closes it.
+void Server::refuse(int fd, const std::string& why) {
+  std::string line = "!! SERVER_FULL " + why + "\n";
+  ssize_t w = sysio::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)w;  // nothing more to do for a peer that cannot take 60 bytes
+  sysio::close(fd);
+  stats_->rejected_full.add();
+}
+
+// accept() failed with EMFILE/ENFILE: closes the spare descriptor, accepts the waiting connection
+// with it, tells it SERVER_FULL, closes it and takes the spare back. 1: one refused; 0: nobody was
+// waiting; -1: no spare, or it could not be used (then accepting pauses instead).
+int Server::refuse_with_spare(int e) {
+  if (spare_fd_ < 0) return -1;
+  sysio::close(spare_fd_);
+  spare_fd_ = -1;
+  int fd;
+  do fd = sysio::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  while (fd < 0 && (errno == EINTR || errno == ECONNABORTED || errno == EPROTO));
+  int accept_errno = errno;
+  if (fd >= 0) {
+    stats_->accepted.add();
+    refuse(fd, "server is out of file descriptors, try again later");
+    report_accept(e, std::string("out of file descriptors (") + std::strerror(e) +
+                         "): connections are refused with SERVER_FULL");
+  }
+  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spare_fd_ < 0) return -1;
+  if (fd >= 0) return 1;
+  return accept_errno == EAGAIN || accept_errno == EWOULDBLOCK ? 0 : -1;
+}
+
+void Server::pause_accept(int e, const std::string& what) {
+  if (listen_watched_) {
+    if (sysio::epoll_ctl(epfd_, EPOLL_CTL_DEL, listen_fd_, nullptr) == 0) listen_watched_ = false;
+    else report_epoll("removing the listener", errno);
+  }
+  accept_resume_ms_ = now_ms_ + kAcceptPauseMs;
+  report_accept(e, what);
+}
+
+// At most one report per kAcceptReportMs, saying how many were held back since the last one: a server
+// out of descriptors would otherwise log ten times a second.
+void Server::report_accept(int e, const std::string& what) {
+  if (accept_report_ms_ && now_ms_ < accept_report_ms_) {
+    ++accept_suppressed_;
+    return;
+  }
+  std::string msg = what;
+  if (accept_suppressed_)
+    msg += " (" + std::to_string(accept_suppressed_) + " similar in the last " +
+           std::to_string(kAcceptReportMs / 1000) + " s not reported)";
+  accept_suppressed_ = 0;
+  accept_report_ms_ = now_ms_ + kAcceptReportMs;
+  bridge_->emit({EvType::Error, 0, 0, false, errno_name(e), std::move(msg)});
+}
+
+void Server::report_epoll(const char* what, int e) {
+  bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_EPOLL", std::string("epoll_ctl ") + what + ": " + std::strerror(e)});
+}
+
+// Like Redis: a server for many connections should not be held to a distribution's default soft
+// limit (often 1024) when the hard limit allows more. Then it says so if maxClients cannot fit.
+void Server::raise_fd_limit() {
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t before = rl.rlim_cur;
+  if (rl.rlim_cur < rl.rlim_max) {
+    // An unlimited hard limit is not a valid soft one for descriptors (nr_open caps it).
+    rlim_t want[] = {rl.rlim_max, rlim_t{1} << 20, rlim_t{1} << 16};
+    for (rlim_t w : want) {
+      if (w <= rl.rlim_cur || w > rl.rlim_max) continue;
+      rlimit n{w, rl.rlim_max};
+      if (setrlimit(RLIMIT_NOFILE, &n) == 0) {
+        rl.rlim_cur = w;
+        break;
+      }
+    }
+  }
+  if (rl.rlim_cur == RLIM_INFINITY || opt_.max_clients + kFdReserve <= rl.rlim_cur) return;
+  uint64_t fit = rl.rlim_cur > kFdReserve ? rl.rlim_cur - kFdReserve : 0;
+  std::string msg = "maxClients is " + std::to_string(opt_.max_clients) + " but the descriptor limit is " +
+                    std::to_string(rl.rlim_cur);
+  if (before != rl.rlim_cur) msg += " (raised from " + std::to_string(before) + ", the hard limit)";
+  else if (rl.rlim_cur == rl.rlim_max) msg += " (the hard limit)";
+  msg += ": about " + std::to_string(fit) +
+         " clients fit; past that, connections are refused with SERVER_FULL. Raise the limit (ulimit -n, "
+         "LimitNOFILE=) or lower maxClients";
+  bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_FD_LIMIT", std::move(msg)});
 }
 
 Client* Server::alloc_client(int fd) {
@@ -344,7 +451,7 @@ void Server::on_readable(Client* c) {
   // Not reading while a command waits on the host: its later lines stay in the socket (and the end of
   // the stream behind them), so a half-close is seen only after every line before it has run.
   for (int i = 0; i < kReadsPerPass && c->fd >= 0 && c->reading; ++i) {
-    ssize_t r = ::read(c->fd, rbuf_, sizeof rbuf_);
+    ssize_t r = sysio::read(c->fd, rbuf_, sizeof rbuf_);
     if (r > 0) {
       stats_->bytes_in.add(static_cast<uint64_t>(r));
       if (c->state == ClientState::Closing) continue;  // lingering: discard
@@ -453,10 +560,21 @@ void Server::touch(Client* c) {
 void Server::expire(uint64_t now) {
   if (accept_resume_ms_ && now >= accept_resume_ms_ && !stopping_) {
     accept_resume_ms_ = 0;
-    epoll_event ev = {};
-    ev.events = EPOLLIN;
-    ev.data.u64 = tagged(kListen);
-    epoll_ctl(epfd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+    if (spare_fd_ < 0) spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (!listen_watched_) {
+      epoll_event ev = {};
+      ev.events = EPOLLIN;
+      ev.data.u64 = tagged(kListen);
+      if (sysio::epoll_ctl(epfd_, EPOLL_CTL_ADD, listen_fd_, &ev) == 0 || errno == EEXIST) {
+        listen_watched_ = true;
+      } else {
+        // Not watching the listener would stop accepting for good: try again after a pause.
+        int e = errno;
+        accept_resume_ms_ = now + kAcceptPauseMs;
+        report_accept(e, std::string("cannot watch the listening socket again (epoll_ctl: ") + std::strerror(e) +
+                             "); retrying every " + std::to_string(kAcceptPauseMs) + " ms");
+      }
+    }
   }
   if (pol_.registration_timeout_ms) {
     while (Client* c = reg_list_.head()) {
@@ -595,9 +713,10 @@ void Server::fanout_all(const Out& o) {
 // were owed. Closing one tells its room, which may overflow another, hence the loop.
 void Server::drop_overflowed() {
   while (!overflowed_.empty()) {
-    Client* c = overflowed_.back();
-    overflowed_.pop_back();
-    if (c->fd < 0 || c->state == ClientState::Closing) continue;
+    // By id: the client may have been finalized and freed since it was queued (e.g. its own write
+    // failed later in the flush that queued it).
+    Client* c = lookup(overflowed_.pop());
+    if (!c || c->fd < 0 || c->state == ClientState::Closing) continue;
     stats_->dropped_slow.add();
     close_client(c, "slow", true);
   }
@@ -612,10 +731,12 @@ void Server::flush_dirty() {
   }
 }
 
-void Server::set_events(Client* c, bool want_write) {
-  if (c->want_write == want_write) return;
+// False when the epoll set refused the change: a client that cannot be woken for EPOLLOUT would
+// wait forever, so the caller drops it.
+bool Server::set_events(Client* c, bool want_write) {
+  if (c->want_write == want_write) return true;
   c->want_write = want_write;
-  apply_events(c);
+  return apply_events(c);
 }
 
 // Reading off takes EPOLLIN and EPOLLRDHUP out of the set (level-triggered, either would fire every
@@ -631,7 +752,11 @@ bool Server::apply_events(Client* c) {
   ev.events = (c->reading ? static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP) : 0u) |
               (c->want_write ? static_cast<uint32_t>(EPOLLOUT) : 0u);
   ev.data.u64 = tagged(kClient, c->id());
-  return epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) == 0;
+  if (sysio::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
+    report_epoll("re-arming a client", errno);
+    return false;
+  }
+  return true;
 }
 
 void Server::flush(Client* c) {
@@ -644,19 +769,19 @@ void Server::flush(Client* c) {
     r = list_more(c, &written, &err);  // the next chunk of a list reply, only now the queue is empty
     stats_->bytes_out.add(written);
   }
+  if (r == FlushResult::Done && !set_events(c, false)) r = FlushResult::Error;
+  if (r == FlushResult::Blocked && !set_events(c, true)) r = FlushResult::Error;
   switch (r) {
     case FlushResult::Done:
-      set_events(c, false);
       if (c->state == ClientState::Closing && !c->wr_shut) {
         // Everything said: send FIN, then wait (lingering) for the peer's, so that bytes it is still
         // sending don't turn our close into a reset that could destroy the lines we just sent.
-        shutdown(c->fd, SHUT_WR);
+        // A failed shutdown (the peer is gone: ENOTCONN) leaves nothing to wait for.
         c->wr_shut = true;
-        if (c->peer_eof || (stopping_ && delivered(c->fd))) finalize(c);
+        if (sysio::shutdown(c->fd, SHUT_WR) != 0 || c->peer_eof || (stopping_ && delivered(c->fd))) finalize(c);
       }
       break;
     case FlushResult::Blocked:
-      set_events(c, true);
       break;
     case FlushResult::Error:
       if (c->state == ClientState::Closing) finalize(c);
@@ -702,8 +827,9 @@ void Server::finalize(Client* c) {
   if (c->state != ClientState::Closing) close_client(c, "closed", true);
   if (c->fd < 0) return;  // close_client finalized it
   unlink_timer(c);
-  epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
-  ::close(c->fd);
+  // Closing the descriptor takes it out of the epoll set anyway; a failed DEL is only reported.
+  if (sysio::epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr) != 0) report_epoll("removing a client", errno);
+  sysio::close(c->fd);
   c->fd = -1;
   c->out.clear();
   --open_clients_;
@@ -712,12 +838,18 @@ void Server::finalize(Client* c) {
 }
 
 void Server::free_closed() {
+  size_t kept = 0;
   for (Client* c : closed_) {
+    // Still linked on the flush list (not expected: flush_dirty drains it first): free it later.
+    if (c->dirty) {
+      closed_[kept++] = c;
+      continue;
+    }
     slots_[c->slot] = nullptr;
     free_slots_.push_back(c->slot);
     delete c;
   }
-  closed_.clear();
+  closed_.resize(kept);
 }
 
 void Server::begin_shutdown(bool force) {
@@ -725,7 +857,9 @@ void Server::begin_shutdown(bool force) {
     stopping_ = true;
     stop_deadline_ = now_ms_ + (force ? 0 : opt_.shutdown_grace_ms);
     if (listen_fd_ >= 0) {
-      epoll_ctl(epfd_, EPOLL_CTL_DEL, listen_fd_, nullptr);
+      if (listen_watched_ && sysio::epoll_ctl(epfd_, EPOLL_CTL_DEL, listen_fd_, nullptr) != 0)
+        report_epoll("removing the listener", errno);
+      listen_watched_ = false;
       ::close(listen_fd_);
       listen_fd_ = -1;
     }

@@ -58,6 +58,12 @@ class Server {
   // --- loop and sockets (server.cc)
   void on_events(const epoll_event* evs, int n);
   void on_accept();
+  void refuse(int fd, const std::string& why);
+  int refuse_with_spare(int e);
+  void pause_accept(int e, const std::string& what);
+  void report_accept(int e, const std::string& what);
+  void report_epoll(const char* what, int e);
+  void raise_fd_limit();
   void on_client(Client* c, uint32_t events);
   void on_readable(Client* c);
   // Runs the lines in p[0..n); if one makes c's input wait (input_held), keeps the rest in c->held
@@ -76,7 +82,7 @@ class Server {
   void free_closed();
   Client* alloc_client(int fd);
   Client* lookup(uint64_t id) const;
-  void set_events(Client* c, bool want_write);
+  bool set_events(Client* c, bool want_write);
   bool set_reading(Client* c, bool on);
   bool apply_events(Client* c);
   void unlink_timer(Client* c);
@@ -184,6 +190,18 @@ class Server {
   std::string bound_host_;
   int bound_port_ = 0;
 
+  // Who holds clients, and why none of it can reach freed memory (a Client is freed only by
+  // free_closed(), at the end of the pass in which it was finalized):
+  //   slots_         the owner; a slot is emptied when its client is freed, and reused with a new
+  //                  generation, so ids (epoll data, host commands, overflowed_) go stale, not wild;
+  //   room members, nicks_, the inactivity lists: pointers, but a client leaves them synchronously
+  //                  when it is closed (detach, unlink_timer), long before it is freed;
+  //   dirty_         intrusive, pointers, per pass only: flush_dirty() drains it every pass, before
+  //                  free_closed(); a client finalized while on it stays until drained (fd < 0 is
+  //                  skipped) and free_closed() keeps any client still linked for a later pass;
+  //   closed_        pointers to clients to free at the end of this pass: it is the free list itself;
+  //   overflowed_    outlives a pass (filled during flush_dirty, drained by the next pass's expire):
+  //                  ids. Holding pointers here was a use-after-free (issue #8).
   std::vector<Client*> slots_;
   std::vector<uint32_t> free_slots_;
   uint32_t next_gen_ = 1;
@@ -194,7 +212,7 @@ class Server {
   IList<Client, &Client::wait_link> wait_list_{3};  // clients waiting on the host, oldest first
   Client* dirty_ = nullptr;
   std::vector<Client*> closed_;
-  std::vector<Client*> overflowed_;
+  ClientIds overflowed_;
 
   Rooms rooms_;
   Nicks nicks_;
@@ -208,6 +226,10 @@ class Server {
   bool done_ = false;
   uint64_t stop_deadline_ = 0;
   uint64_t accept_resume_ms_ = 0;  // nonzero while accepting is paused (out of descriptors)
+  bool listen_watched_ = false;    // the listener is in the epoll set
+  int spare_fd_ = -1;              // kept in reserve to refuse a connection when out of descriptors
+  uint64_t accept_report_ms_ = 0;  // accept trouble is reported at most once per kAcceptReportMs
+  uint64_t accept_suppressed_ = 0; // reports held back since the last one
 
   char rbuf_[64 * 1024];
 };

@@ -9,8 +9,10 @@
 // interleaved with client traffic. Like a real host, the harness finishes every forwarded command
 // (the client's later lines wait for it): when the input says so (OpFinish, with the right, a stale or
 // a made-up sequence number, or closing the client), else once writing stalls or the server settles.
-// Every byte the server writes is checked, and so is every event the Bridge hands out; then the
-// clients close and the server must free them.
+// A line that starts with FF FD is a fault (see FaultKind): a client's next write, read or shutdown
+// fails (EPIPE, ECONNRESET, EIO, ENOTCONN), writes go short or return EAGAIN, or the peer resets or
+// half-closes, at that point of the input. Every byte the server writes is checked, and so is every
+// event the Bridge hands out; then the clients close and the server must free them.
 //
 // Input: byte 0 = flags (below), bytes 1-4 = chunk-size seed, the rest = lines (split on '\n',
 // kept); client line i goes to client i % nclients.
@@ -55,6 +57,7 @@
 #include "../core/bridge.h"
 #include "../core/server.h"
 #include "../core/stats.h"
+#include "../core/sysio.h"
 #include "fuzz_util.h"
 
 namespace {
@@ -74,6 +77,104 @@ constexpr uint8_t kQuietRooms = 0x80;   // quietRoomSize 1: joins/departures sto
 enum HostOp : uint8_t {
   OpLogin, OpPrompt, OpProtect, OpDeliver, OpPolicy, OpSend, OpKick, OpQuery, OpAnnounce, OpFinish, kOpCount
 };
+
+// A fault line: FF FD, then [who][kind][n][arg] (see FaultKind). Faults go through the engine's
+// sysio seam (native/core/sysio.h) on the server's end of a peer's socketpair, or are real: the
+// peer resets (closes its end) or half-closes. They are armed between passes and fire when the
+// engine next reads, writes or shuts down that socket, so the fuzzer chooses where in a pass's
+// reads, fan-out and flush a client fails.
+enum FaultKind : uint8_t {
+  FaultSend,       // the (n % 4)-th next sendmsg fails: EPIPE, ECONNRESET or EIO (arg % 3); with
+                   // arg & 0x40, every later one too (a peer gone for good)
+  FaultRead,       // the (n % 4)-th next read fails: ECONNRESET or EIO (arg % 2)
+  FaultShort,      // the next (n % 16) + 1 sendmsg calls write at most (arg % 64) + 1 bytes
+  FaultAgain,      // the next (n % 4) + 1 sendmsg calls return EAGAIN although the socket has room
+  FaultReset,      // the peer closes its end now (the engine sees EPIPE / ECONNRESET / EOF)
+  FaultHalfClose,  // the peer shuts down its write side now and keeps reading
+  FaultShutdown,   // the engine's next shutdown(SHUT_WR) fails with ENOTCONN
+  FaultAllSend,    // every peer: from the (n % 4)-th next sendmsg on, every one fails with EPIPE
+                   // (a wave of resets: many failing in one flush)
+  FaultTightOutput,  // maxOutputBytes becomes 64 << (arg % 8) (64 B - 8 KiB): queues overflow easily
+  kFaultCount
+};
+
+// The harness's sysio hook: per server-side descriptor, what to fail next. A plan ends when the
+// engine closes the descriptor (the number may be reused).
+struct FaultPlan {
+  int send_in = -1;   // sendmsg calls to let through before failing; -1: none
+  int send_errno = EPIPE;
+  bool send_sticky = false;  // once failing, keep failing
+  int read_in = -1;
+  int read_errno = ECONNRESET;
+  int short_calls = 0;
+  size_t short_cap = 0;
+  int again_calls = 0;
+  bool shutdown_fails = false;
+};
+
+struct FaultHook : ep::sysio::Hook {
+  std::map<int, FaultPlan> plans;
+  uint64_t fired = 0;
+  ssize_t sendmsg(int fd, const msghdr* msg, int flags) override {
+    auto it = plans.find(fd);
+    if (it != plans.end()) {
+      FaultPlan& p = it->second;
+      if (p.send_in == 0) {
+        if (!p.send_sticky) p.send_in = -1;
+        ++fired;
+        errno = p.send_errno;
+        return -1;
+      }
+      if (p.send_in > 0) --p.send_in;
+      if (p.again_calls > 0) {
+        --p.again_calls;
+        ++fired;
+        errno = EAGAIN;
+        return -1;
+      }
+      if (p.short_calls > 0 && msg->msg_iovlen > 0) {
+        --p.short_calls;
+        ++fired;
+        msghdr m = *msg;
+        iovec one = {msg->msg_iov[0].iov_base, std::min(p.short_cap, msg->msg_iov[0].iov_len)};
+        m.msg_iov = &one;
+        m.msg_iovlen = 1;
+        return ::sendmsg(fd, &m, flags);
+      }
+    }
+    return ::sendmsg(fd, msg, flags);
+  }
+  ssize_t read(int fd, void* buf, size_t n) override {
+    auto it = plans.find(fd);
+    if (it != plans.end() && it->second.read_in >= 0) {
+      if (it->second.read_in-- == 0) {
+        ++fired;
+        errno = it->second.read_errno;
+        return -1;
+      }
+    }
+    return ::read(fd, buf, n);
+  }
+  int shutdown(int fd, int how) override {
+    auto it = plans.find(fd);
+    if (it != plans.end() && it->second.shutdown_fails) {
+      it->second.shutdown_fails = false;
+      ++fired;
+      errno = ENOTCONN;
+      return -1;
+    }
+    return ::shutdown(fd, how);
+  }
+  int close(int fd) override {
+    plans.erase(fd);
+    return ::close(fd);
+  }
+};
+
+FaultHook& fault_hook() {
+  static FaultHook h;
+  return h;
+}
 
 const char* const kCodes[] = {
     "NICK_INVALID", "NICK_TAKEN",   "NICK_RESERVED",   "NOT_REGISTERED", "UNKNOWN_COMMAND", "USAGE",
@@ -156,6 +257,7 @@ std::string printable(std::string_view s) {
 
 struct Peer {
   int fd = -1;  // our end of the socketpair
+  int server_fd = -1;  // the engine's end (where sysio faults are armed)
   uint64_t id = 0;
   bool reads = true;
   bool eof = false;
@@ -663,6 +765,70 @@ struct Session {
     read_all(false);
   }
 
+  // A fault line (FF FD stripped): arms a sysio fault on a peer's server end, or acts as the peer.
+  void fault_op(std::string_view line) {
+    fuzz::Bytes b{reinterpret_cast<const uint8_t*>(line.data()), line.size()};
+    uint8_t who = b.u8(), kind = b.u8(), n = b.u8(), arg = b.u8();
+    Peer& p = peers[who % peers.size()];
+    // A client failed on purpose may be dropped with its queue discarded, and with lifecycle
+    // events off the harness would not hear why: a cut last line is excused for it.
+    p.cut_ok = true;
+    FaultPlan& plan = fault_hook().plans[p.server_fd];
+    switch (static_cast<FaultKind>(kind % kFaultCount)) {
+      case FaultSend:
+        plan.send_in = n % 4;
+        plan.send_errno = (const int[]){EPIPE, ECONNRESET, EIO}[arg % 3];
+        plan.send_sticky = arg & 0x40;
+        break;
+      case FaultRead:
+        plan.read_in = n % 4;
+        plan.read_errno = arg % 2 ? EIO : ECONNRESET;
+        break;
+      case FaultShort:
+        plan.short_calls = (n % 16) + 1;
+        plan.short_cap = (arg % 64) + 1u;
+        break;
+      case FaultAgain:
+        plan.again_calls = (n % 4) + 1;
+        break;
+      case FaultReset:
+        if (p.fd >= 0) {
+          ::close(p.fd);
+          p.fd = -1;
+        }
+        break;
+      case FaultHalfClose:
+        if (p.fd >= 0) ::shutdown(p.fd, SHUT_WR);
+        break;
+      case FaultShutdown:
+        plan.shutdown_fails = true;
+        break;
+      case FaultTightOutput: {
+        ep::Policy tight = pol;
+        tight.max_output = uint64_t{64} << (arg % 8);
+        for (Peer& q : peers) q.cut_ok = true;  // anyone may now be dropped as slow
+        post_policy(tight);
+        break;
+      }
+      case FaultAllSend:
+        for (Peer& q : peers) {
+          q.cut_ok = true;
+          FaultPlan& all = fault_hook().plans[q.server_fd];
+          all.send_in = n % 4;
+          all.send_errno = EPIPE;
+          all.send_sticky = true;
+        }
+        break;
+      case kFaultCount:
+        break;
+    }
+    if (verbose()) std::fprintf(stderr, "  ! fault %d on client %zu\n", kind % kFaultCount, static_cast<size_t>(&p - peers.data()));
+    if (arg & 0x80) {  // and let it fire now
+      pass();
+      read_all(false);
+    }
+  }
+
   // Writes every peer's pending bytes in chunks, a pass after each round.
   void write_all(fuzz::Chunker& ch) {
     for (int round = 0; round < 100000; ++round) {
@@ -689,6 +855,10 @@ bool host_line(std::string_view line) {
   return line.size() >= 2 && static_cast<uint8_t>(line[0]) == 0xFF && static_cast<uint8_t>(line[1]) == 0xFE;
 }
 
+bool fault_line(std::string_view line) {
+  return line.size() >= 2 && static_cast<uint8_t>(line[0]) == 0xFF && static_cast<uint8_t>(line[1]) == 0xFD;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -700,6 +870,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (in.n > 64 * 1024) return 0;  // keep runs short; long lines are covered by fuzz_line
 
   Session s{w};
+  // Faults of an earlier input must not fire on this one's descriptors.
+  fault_hook().plans.clear();
+  ep::sysio::set_hook(&fault_hook());
   w.bridge.drain();
 
   ep::Policy pol;
@@ -731,6 +904,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ep::Client* c = w.server->adopt(fds[0], addr.c_str());
     FUZZ_CHECK(c != nullptr, "adopt refused client %zu", i);
     s.peers[i].fd = fds[1];
+    s.peers[i].server_fd = fds[0];
     s.peers[i].id = c->id();
   }
 
@@ -745,8 +919,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t end = nl == std::string_view::npos ? payload.size() : nl + 1;
     std::string_view line = payload.substr(start, end - start);
     start = end;
-    if (host_line(line)) {
-      hosts.push_back(strip_eol(line.substr(2)));
+    if (host_line(line) || fault_line(line)) {
+      hosts.push_back(strip_eol(line));
       ends.emplace_back();
       for (Peer& p : s.peers) ends.back().push_back(p.in.size());
       continue;
@@ -777,7 +951,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       s.peers[i].in.assign(all[i], 0, to);
     }
     s.write_all(ch);
-    if (seg < hosts.size()) s.host_op(hosts[seg]);
+    if (seg < hosts.size()) {
+      if (fault_line(hosts[seg])) s.fault_op(hosts[seg].substr(2));
+      else s.host_op(hosts[seg].substr(2));
+    }
   }
 
   if ((flags & kAbort) && nclients > 1) {
@@ -843,5 +1020,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const Peer& p : s.peers) w.old_ids.push_back(p.id);
   if (w.old_ids.size() > 16) w.old_ids.erase(w.old_ids.begin(), w.old_ids.end() - 16);
   w.bridge.drain();
+  fault_hook().plans.clear();
   return 0;
 }

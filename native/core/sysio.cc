@@ -1,0 +1,15 @@
+#include "sysio.h"
+
+namespace ep::sysio {
+
+Hook* g_hook = nullptr;
+
+ssize_t Hook::read(int fd, void* buf, size_t n) { return ::read(fd, buf, n); }
+ssize_t Hook::sendmsg(int fd, const msghdr* msg, int flags) { return ::sendmsg(fd, msg, flags); }
+ssize_t Hook::send(int fd, const void* buf, size_t n, int flags) { return ::send(fd, buf, n, flags); }
+int Hook::shutdown(int fd, int how) { return ::shutdown(fd, how); }
+int Hook::accept4(int fd, sockaddr* addr, socklen_t* len, int flags) { return ::accept4(fd, addr, len, flags); }
+int Hook::close(int fd) { return ::close(fd); }
+int Hook::epoll_ctl(int epfd, int op, int fd, epoll_event* ev) { return ::epoll_ctl(epfd, op, fd, ev); }
+
+}  // namespace ep::sysio
