@@ -103,6 +103,8 @@ async function runServer(argv: readonly string[]): Promise<number> {
   try {
     const { host, port } = await server.listen();
     log.info({ host, port, version: packageVersion() }, `epchat listening on ${host}:${port}`);
+    const irc = server.ircAddress();
+    if (irc) log.info({ host: irc.host, port: irc.port }, `IRC listening on ${irc.host}:${irc.port}`);
     screen?.ready();
   } catch (err) {
     if (hasCode(err) && err.code.startsWith('EPCHAT_')) log.fatal({ code: err.code }, err.message);

@@ -9,7 +9,12 @@ import { fileURLToPath } from 'node:url';
  *  subset of the fields marked (reloadable). */
 export interface EngineSettings {
   host: string;
+  /** The line protocol's port. */
   port: number;
+  /** The IRC listener's address. */
+  ircHost: string;
+  /** The IRC listener's port: 0 picks a free one, -1 turns IRC off. */
+  ircPort: number;
   backlog: number;
   /** Connections at once (registered or not); the next one gets `!! SERVER_FULL`. */
   maxClients: number;
@@ -64,7 +69,7 @@ export interface EngineHostOptions {
 export interface EngineOptions extends EngineSettings, EngineHostOptions {}
 
 export type EngineReloadable = Partial<Omit<EngineOptions,
-  'host' | 'port' | 'backlog' | 'maxClients' | 'defaultRoom' | 'console' | 'handleSignals' | 'shutdownGraceMs' |
+  'host' | 'port' | 'ircHost' | 'ircPort' | 'backlog' | 'maxClients' | 'defaultRoom' | 'console' | 'handleSignals' | 'shutdownGraceMs' |
   'protectedNicks'>>;
 
 /** Why a connection ended. */
@@ -120,7 +125,7 @@ export interface RoomInfo { name: string; members: number }
 
 export interface NativeEngine {
   /** Binds and starts the engine thread. Throws an Error with `code` (EADDRINUSE, EACCES, …). */
-  listen(): { host: string; port: number };
+  listen(): { host: string; port: number; ircHost?: string; ircPort?: number };
   /** Queues text (one or more lines, `\n` separated, no trailing newline needed) to a client. */
   send(id: ClientId, text: string): void;
   /** `>> [server] text` to every registered user. */

@@ -134,6 +134,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   #engine: NativeEngine | null = null;
   #state: State = 'idle';
   #address: Address | null = null;
+  #ircAddress: Address | null = null;
   #finalStats: EngineStats | null = null;
   #closing: Promise<EngineStats> | null = null;
   #resolveClosing: ((stats: EngineStats) => void) | null = null;
@@ -200,6 +201,9 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   /** The bound address while listening (or closing), else null. */
   address(): Address | null { return this.#address ? { ...this.#address } : null; }
 
+  /** The IRC listener's bound address while listening, else null (also when `ircPort` is -1). */
+  ircAddress(): Address | null { return this.#ircAddress ? { ...this.#ircAddress } : null; }
+
   /** Binds and starts the engine. Port 0 picks a free port: the resolved address has the real one.
    *  Rejects with the bind error (its `code` is EADDRINUSE, EACCES, …). */
   async listen(): Promise<Address> {
@@ -208,7 +212,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     }
     this.#starting = true;
     let community: Community | null = null;
-    let bound: Address;
+    let bound: ReturnType<NativeEngine['listen']>;
     let engine: NativeEngine;
     let options: EngineOptions;
     // close() during the awaits below: give up before the engine runs (nothing is left listening).
@@ -250,6 +254,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#lifecycleOn = options.lifecycleEvents;
     this.#state = 'listening';
     this.#address = { host: bound.host, port: bound.port };
+    this.#ircAddress = bound.ircPort !== undefined && bound.ircPort >= 0 ? { host: bound.ircHost ?? bound.host, port: bound.ircPort } : null;
     this.#finalStats = null;
     this.#closing = null;
     this.log.debug({ host: bound.host, port: bound.port }, 'engine listening');
@@ -563,6 +568,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   #onClosed(stats: EngineStats): void {
     this.#engine = null;
     this.#address = null;
+    this.#ircAddress = null;
     this.#state = 'closed';
     this.#finalStats = stats;
     this.#messagesOn = false;

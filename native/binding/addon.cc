@@ -202,6 +202,8 @@ ep::Options read_options(const Fields& o) {
   ep::Options opt;
   opt.host = o.str("host", opt.host);
   opt.port = o.num("port", opt.port, 0, 65535);
+  opt.irc_host = o.str("ircHost", opt.irc_host);
+  opt.irc_port = o.num("ircPort", opt.irc_port, -1, 65535);
   opt.backlog = o.num("backlog", opt.backlog, 0);
   opt.max_clients = o.num("maxClients", opt.max_clients);
   opt.default_room = o.str("defaultRoom", opt.default_room);
@@ -374,6 +376,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Object r = Napi::Object::New(env);
     r.Set("host", engine_->host());
     r.Set("port", engine_->port());
+    if (engine_->irc_port() >= 0) {
+      r.Set("ircHost", engine_->irc_host());
+      r.Set("ircPort", engine_->irc_port());
+    }
     return r;
   }
 

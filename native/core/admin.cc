@@ -25,6 +25,8 @@ void Server::on_host_commands() {
       case CmdType::Send: {
         Client* c = lookup(cmd.id);
         if (!c || c->state == ClientState::Closing) break;
+        // During an IRC login the host's password-step prompts mean nothing: the numerics say it all.
+        if (c->proto == Proto::Irc && c->irc->auth_step) break;
         std::string_view t = cmd.a;
         while (!t.empty() && t.back() == '\n') t.remove_suffix(1);
         send(c, Out{OutKind::Raw, {}, {}, t});
@@ -52,6 +54,10 @@ void Server::on_host_commands() {
         // nickMaxLength's ceiling, so an account made under a longer limit can still log in.
         if (!text::valid_nick(cmd.a, kLoginNickMax)) {
           if (c->state == ClientState::Active) break;
+          if (c->proto == Proto::Irc) {
+            irc_auth_result(c, false);  // not logged in
+            break;
+          }
           c->state = ClientState::Nick;
           send(c, Out{OutKind::Prompt});
           break;
@@ -62,6 +68,10 @@ void Server::on_host_commands() {
       case CmdType::Prompt: {
         Client* c = lookup(cmd.id);
         if (!c || (c->state != ClientState::Nick && c->state != ClientState::Auth)) break;
+        if (c->proto == Proto::Irc) {
+          irc_auth_result(c, false);  // the password was refused
+          break;
+        }
         c->state = ClientState::Nick;
         send(c, Out{OutKind::Prompt});
         break;
@@ -96,6 +106,12 @@ void Server::login(Client* c, std::string_view nick) {
     error(holder, "KICKED", "logged in from another connection");
     close_client(holder, "kicked");
   }
+  if (c->proto == Proto::Irc && c->state != ClientState::Active) {
+    // The IRC password path (SASL, or PASS for a protected nick): logged in, registration goes on.
+    c->irc->account = text::lower(nick);
+    irc_auth_result(c, true);
+    return;
+  }
   if (c->state == ClientState::Active) {
     if (c->nick != nick) rename(c, nick);
   } else {
@@ -114,6 +130,8 @@ void Server::finish_command(Client* c, uint32_t seq, bool close) {
   }
   if (!c->wait_seq || c->wait_seq != seq) return;
   stop_waiting(c);
+  if (c->proto == Proto::Irc && c->irc->auth_step) irc_auth_finished(c);
+  if (c->fd < 0 || c->state == ClientState::Closing || input_held(c)) return;
   resume_input(c);
 }
 
@@ -138,6 +156,11 @@ std::vector<std::string> Server::deliver(const std::vector<std::string>& nicks, 
       continue;
     }
     if (text.empty()) continue;  // only asked who is offline
+    if (c->proto == Proto::Irc) {  // NOTICE lines, naming the recipient
+      send(c, Out{OutKind::Raw, {}, {}, text});
+      stats_->deliveries.add();
+      continue;
+    }
     if (!b && !(b = c->codec->format(Out{OutKind::Raw, {}, {}, text}))) {
       offline.push_back(n);
       continue;

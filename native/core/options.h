@@ -38,6 +38,10 @@ struct Policy {
 struct Options {
   std::string host = "0.0.0.0";
   int port = 7000;
+  // The IRC listener: port -1 leaves it off (the engine's default; the configuration's is 6667), 0
+  // picks a free port. irc_host empty: the same address as host.
+  std::string irc_host;
+  int irc_port = -1;
   int backlog = 511;
   uint32_t max_clients = 10000;
   std::string default_room = "lobby";

@@ -112,7 +112,8 @@ Server::~Server() {
     delete c;
   }
   closed_.clear();
-  if (listen_fd_ >= 0) ::close(listen_fd_);
+  for (Listener& l : listeners_)
+    if (l.fd >= 0) ::close(l.fd);
   if (spare_fd_ >= 0) ::close(spare_fd_);
   restore_signals();
   if (epfd_ >= 0) ::close(epfd_);
@@ -129,48 +130,11 @@ bool Server::open(std::string* code, std::string* msg) {
   if (epfd_ < 0) return fail(errno, "epoll_create1 for");
   if (!bridge_->ok()) return fail(EMFILE, "eventfd for");
 
-  addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  std::string port = std::to_string(opt_.port);
-  int gai = getaddrinfo(opt_.host.empty() ? nullptr : opt_.host.c_str(), port.c_str(), &hints, &res);
-  if (gai != 0) {
-    *code = "EADDRNOTAVAIL";
-    *msg = "cannot resolve " + opt_.host + ": " + gai_strerror(gai);
-    return false;
-  }
-  int err = 0;
-  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      err = errno;
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, opt_.backlog) == 0) {
-      listen_fd_ = fd;
-      break;
-    }
-    err = errno;
-    ::close(fd);
-  }
-  freeaddrinfo(res);
-  if (listen_fd_ < 0) return fail(err ? err : EADDRNOTAVAIL, "cannot listen on");
-
-  sockaddr_storage ss = {};
-  socklen_t len = sizeof ss;
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len);
-  char host[INET6_ADDRSTRLEN];
-  if (addr_parts(ss, host, &bound_port_)) bound_host_ = host;
+  if (!bind_listener(0, code, msg)) return false;
+  if (opt_.irc_port >= 0 && !bind_listener(1, code, msg)) return false;
 
   epoll_event ev = {};
   ev.events = EPOLLIN;
-  ev.data.u64 = tagged(kListen);
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, listen_fd_, &ev) < 0) return fail(errno, "epoll_ctl for");
-  listen_watched_ = true;
   // A descriptor kept in reserve: when accept() fails for want of descriptors, closing this one lets
   // the server take the connection and tell it SERVER_FULL instead of leaving it in the backlog.
   spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -193,6 +157,72 @@ bool Server::open(std::string* code, std::string* msg) {
   now_ms_ = mono_ms();
   stats_->start_ms.set(now_ms_);
   return true;
+}
+
+// Binds listener `which` (0: line on host:port, 1: IRC on irc_host:irc_port) and watches it.
+bool Server::bind_listener(size_t which, std::string* code, std::string* msg) {
+  Listener& l = listeners_[which];
+  const std::string& host = which == 0 || opt_.irc_host.empty() ? opt_.host : opt_.irc_host;
+  const int want_port = which == 0 ? opt_.port : opt_.irc_port;
+  const char* what = which == 0 ? "" : "IRC ";
+  auto fail = [&](int e, const char* doing) {
+    *code = errno_name(e);
+    *msg = std::string(doing) + " " + what + host + ":" + std::to_string(want_port) + ": " + std::strerror(e);
+    return false;
+  };
+  addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  std::string port = std::to_string(want_port);
+  int gai = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
+  if (gai != 0) {
+    *code = "EADDRNOTAVAIL";
+    *msg = "cannot resolve " + host + ": " + gai_strerror(gai);
+    return false;
+  }
+  int err = 0;
+  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, opt_.backlog) == 0) {
+      l.fd = fd;
+      break;
+    }
+    err = errno;
+    ::close(fd);
+  }
+  freeaddrinfo(res);
+  if (l.fd < 0) return fail(err ? err : EADDRNOTAVAIL, "cannot listen on");
+
+  sockaddr_storage ss = {};
+  socklen_t len = sizeof ss;
+  if (getsockname(l.fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return fail(errno, "getsockname for");
+  char bound[INET6_ADDRSTRLEN];
+  if (addr_parts(ss, bound, &l.bound_port)) l.bound_host = bound;
+
+  epoll_event ev = {};
+  ev.events = EPOLLIN;
+  ev.data.u64 = tagged(kListen, which);
+  if (sysio::epoll_ctl(epfd_, EPOLL_CTL_ADD, l.fd, &ev) < 0) return fail(errno, "epoll_ctl for");
+  l.watched = true;
+  return true;
+}
+
+void Server::close_listeners() {
+  for (Listener& l : listeners_) {
+    if (l.fd < 0) continue;
+    if (l.watched && sysio::epoll_ctl(epfd_, EPOLL_CTL_DEL, l.fd, nullptr) != 0) report_epoll("removing a listener", errno);
+    l.watched = false;
+    ::close(l.fd);
+    l.fd = -1;
+  }
 }
 
 void Server::run() {
@@ -239,7 +269,7 @@ void Server::on_events(const epoll_event* evs, int n) {
   for (int i = 0; i < n; ++i) {
     uint64_t data = evs[i].data.u64;
     switch (static_cast<Tag>(data >> kTagShift)) {
-      case kListen: on_accept(); break;
+      case kListen: on_accept(static_cast<size_t>(data & kIdMask) & 1); break;
       case kWake: on_host_commands(); break;
       case kSignal: on_signal_pipe(); break;
       case kStdin: on_console(); break;
@@ -254,11 +284,16 @@ void Server::on_events(const epoll_event* evs, int n) {
 
 // ---------------------------------------------------------------------------------------- accept
 
-Client* Server::adopt(int fd, const char* address) {
+Client* Server::adopt(int fd, const char* address, Proto proto) {
   if (stopping_ || open_clients_ >= opt_.max_clients) return nullptr;
   Client* c = alloc_client(fd);
   if (!c) return nullptr;
   std::snprintf(c->addr, sizeof c->addr, "%s", address);
+  c->proto = proto;
+  if (proto == Proto::Irc) {
+    c->codec = &irc_codec_;
+    c->irc = std::make_unique<IrcState>();
+  }
   epoll_event ev = {};
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.u64 = tagged(kClient, c->id());
@@ -274,28 +309,29 @@ Client* Server::adopt(int fd, const char* address) {
   c->last_ms = now_ms_;
   reg_list_.push_back(c);
   lifecycle(c, {EvType::Connect, c->id(), 0, false, c->addr});
-  send(c, Out{OutKind::Prompt});
+  send(c, Out{OutKind::Prompt});  // nothing on IRC: the client speaks first
   return c;
 }
 
-void Server::on_accept() {
-  for (int i = 0; i < 64 && listen_fd_ >= 0; ++i) {
+void Server::on_accept(size_t which) {
+  const Listener& l = listeners_[which];
+  for (int i = 0; i < 64 && l.fd >= 0; ++i) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
-    int fd = sysio::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = sysio::accept4(l.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) {
       int e = errno;
       if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;
       if (e == EAGAIN || e == EWOULDBLOCK) return;
       // Out of descriptors: with the spare one given back, the connection can at least be told.
       if (e == EMFILE || e == ENFILE) {
-        int r = refuse_with_spare(e);
+        int r = refuse_with_spare(which, e);
         if (r > 0) continue;   // refused one: there may be more
         if (r == 0) return;    // the backlog is empty
       }
       // Out of descriptors (no spare left) or memory: the pending connection stays in the backlog and
       // the listener stays readable, so polling it now would spin. Stop watching it for a moment.
-      pause_accept(e, std::string("accept paused for ") + std::to_string(kAcceptPauseMs) + " ms: " + std::strerror(e));
+      pause_accept(which, e, std::string("accept paused for ") + std::to_string(kAcceptPauseMs) + " ms: " + std::strerror(e));
       return;
     }
     stats_->accepted.add();
@@ -307,7 +343,7 @@ void Server::on_accept() {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char addr[sizeof(Client::addr)];
     format_addr(ss, addr, sizeof addr);
-    if (!adopt(fd, addr)) sysio::close(fd);
+    if (!adopt(fd, addr, l.proto)) sysio::close(fd);
   }
 }
 
@@ -324,12 +360,12 @@ void Server::refuse(int fd, const std::string& why) {
 // accept() failed with EMFILE/ENFILE: closes the spare descriptor, accepts the waiting connection
 // with it, tells it SERVER_FULL, closes it and takes the spare back. 1: one refused; 0: nobody was
 // waiting; -1: no spare, or it could not be used (then accepting pauses instead).
-int Server::refuse_with_spare(int e) {
+int Server::refuse_with_spare(size_t which, int e) {
   if (spare_fd_ < 0) return -1;
   sysio::close(spare_fd_);
   spare_fd_ = -1;
   int fd;
-  do fd = sysio::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  do fd = sysio::accept4(listeners_[which].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
   while (fd < 0 && (errno == EINTR || errno == ECONNABORTED || errno == EPROTO));
   int accept_errno = errno;
   if (fd >= 0) {
@@ -344,9 +380,10 @@ int Server::refuse_with_spare(int e) {
   return accept_errno == EAGAIN || accept_errno == EWOULDBLOCK ? 0 : -1;
 }
 
-void Server::pause_accept(int e, const std::string& what) {
-  if (listen_watched_) {
-    if (sysio::epoll_ctl(epfd_, EPOLL_CTL_DEL, listen_fd_, nullptr) == 0) listen_watched_ = false;
+void Server::pause_accept(size_t which, int e, const std::string& what) {
+  Listener& l = listeners_[which];
+  if (l.watched) {
+    if (sysio::epoll_ctl(epfd_, EPOLL_CTL_DEL, l.fd, nullptr) == 0) l.watched = false;
     else report_epoll("removing the listener", errno);
   }
   accept_resume_ms_ = now_ms_ + kAcceptPauseMs;
@@ -478,10 +515,13 @@ void Server::on_readable(Client* c) {
 
 void Server::feed(Client* c, const char* p, size_t n, uint64_t read_ns) {
   size_t used = n;
+  // IRC: 512 bytes with CRLF, plus up to 8191 of tags (the parser checks each part).
+  const size_t max = c->proto == Proto::Irc ? irc::kMaxBody + irc::kMaxTags : pol_.max_line;
   c->in.feed(
-      p, n, pol_.max_line, [&](std::string_view line) { return on_line(c, line, read_ns); },
+      p, n, max, [&](std::string_view line) { return on_line(c, line, read_ns); },
       [&]() {
-        error(c, "LINE_TOO_LONG", "line exceeds " + std::to_string(pol_.max_line) + " bytes; discarded");
+        if (c->proto == Proto::Irc) irc_num(c, 417, {}, "Input line was too long");
+        else error(c, "LINE_TOO_LONG", "line exceeds " + std::to_string(pol_.max_line) + " bytes; discarded");
         return true;
       },
       &used);
@@ -496,6 +536,12 @@ bool Server::on_line(Client* c, std::string_view line, uint64_t read_ns) {
   stats_->messages_in.add();
   touch(c);
   if (!flood_ok(c)) return c->state != ClientState::Closing;
+  if (c->proto == Proto::Irc) {
+    irc_line(c, line);
+    drop_overflowed();
+    stats_->latency.record((mono_ns() - read_ns) / 1000);
+    return c->state != ClientState::Closing && !input_held(c);
+  }
   line = text::strip_bom(line);
   switch (text::check_line(line)) {
     case text::Check::BadUtf8:
@@ -543,6 +589,8 @@ void Server::unlink_timer(Client* c) {
     case 0: reg_list_.remove(c); break;
     case 1: idle_list_.remove(c); break;
     case 2: linger_list_.remove(c); break;
+    case 4: irc_idle_list_.remove(c); break;
+    case 5: ping_list_.remove(c); break;
     default: break;
   }
 }
@@ -552,6 +600,13 @@ void Server::unlink_timer(Client* c) {
 void Server::touch(Client* c) {
   if (c->state != ClientState::Active) return;
   c->last_ms = now_ms_;
+  if (c->proto == Proto::Irc) {
+    // IRC users wait on their own lists: pinged when idle, before the idle timeout.
+    unlink_timer(c);
+    c->irc->pinged = false;
+    irc_idle_list_.push_back(c);
+    return;
+  }
   idle_list_.move_to_back(c);
 }
 
@@ -561,12 +616,14 @@ void Server::expire(uint64_t now) {
   if (accept_resume_ms_ && now >= accept_resume_ms_ && !stopping_) {
     accept_resume_ms_ = 0;
     if (spare_fd_ < 0) spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (!listen_watched_) {
+    for (size_t which = 0; which < 2; ++which) {
+      Listener& l = listeners_[which];
+      if (l.fd < 0 || l.watched) continue;
       epoll_event ev = {};
       ev.events = EPOLLIN;
-      ev.data.u64 = tagged(kListen);
-      if (sysio::epoll_ctl(epfd_, EPOLL_CTL_ADD, listen_fd_, &ev) == 0 || errno == EEXIST) {
-        listen_watched_ = true;
+      ev.data.u64 = tagged(kListen, which);
+      if (sysio::epoll_ctl(epfd_, EPOLL_CTL_ADD, l.fd, &ev) == 0 || errno == EEXIST) {
+        l.watched = true;
       } else {
         // Not watching the listener would stop accepting for good: try again after a pause.
         int e = errno;
@@ -586,11 +643,14 @@ void Server::expire(uint64_t now) {
     }
   }
   if (pol_.idle_timeout_ms) {
-    while (Client* c = idle_list_.head()) {
-      if (c->last_ms + pol_.idle_timeout_ms > now) break;
-      lifecycle(c, {EvType::Timeout, c->id(), 0, false, c->nick, "idle"});
-      error(c, "IDLE_TIMEOUT", "idle for " + text::seconds(pol_.idle_timeout_ms) + "; disconnected");
-      close_client(c, "idle");
+    irc_ping_idle(now);
+    for (IList<Client>* list : {&idle_list_, &ping_list_}) {
+      while (Client* c = list->head()) {
+        if (c->last_ms + pol_.idle_timeout_ms > now) break;
+        lifecycle(c, {EvType::Timeout, c->id(), 0, false, c->nick, "idle"});
+        error(c, "IDLE_TIMEOUT", "idle for " + text::seconds(pol_.idle_timeout_ms) + "; disconnected");
+        close_client(c, "idle");
+      }
     }
   }
   while (Client* c = linger_list_.head()) {
@@ -625,6 +685,9 @@ int Server::next_timeout_ms() const {
   if (pol_.registration_timeout_ms && reg_list_.head())
     consider(reg_list_.head()->last_ms + pol_.registration_timeout_ms);
   if (pol_.idle_timeout_ms && idle_list_.head()) consider(idle_list_.head()->last_ms + pol_.idle_timeout_ms);
+  if (pol_.idle_timeout_ms && ping_list_.head()) consider(ping_list_.head()->last_ms + pol_.idle_timeout_ms);
+  if (pol_.idle_timeout_ms && irc_idle_list_.head())
+    consider(irc_idle_list_.head()->last_ms + pol_.idle_timeout_ms - irc_ping_grace(pol_.idle_timeout_ms));
   if (linger_list_.head()) consider(linger_list_.head()->last_ms + kLingerMs);
   if (pol_.command_timeout_ms && wait_list_.head()) consider(wait_list_.head()->wait_ms + pol_.command_timeout_ms);
   if (accept_resume_ms_) consider(accept_resume_ms_);
@@ -666,9 +729,12 @@ void Server::enqueue(Client* c, Buf* b) {
 }
 
 void Server::send(Client* c, const Out& o) {
-  Buf* b = c->codec->format(o);
+  Out mine = o;
+  if (mine.to.empty()) mine.to = c->state == ClientState::Active ? std::string_view(c->nick) : std::string_view("*");
+  bool empty = false;
+  Buf* b = c->codec->format(mine, &empty);
   if (!b) {
-    overflowed_.push_back(c);
+    if (!empty) overflowed_.push_back(c);
     return;
   }
   enqueue(c, b);
@@ -679,14 +745,22 @@ void Server::error(Client* c, std::string_view code, std::string_view text) {
   send(c, Out{OutKind::Error, code, {}, text});
 }
 
-void Server::fanout(Room* r, const Out& o, Client* except, bool count_deliveries) {
+void Server::fanout(Room* r, const Out& o, Client* except, bool count_deliveries, uint64_t stamp, bool irc_only) {
   Buf* formatted[Codec::kMax] = {};
+  bool empty[Codec::kMax] = {};
   uint64_t n = 0;
   for (Client* m : r->members) {
     if (m == except) continue;
-    Buf*& b = formatted[m->codec->id()];
-    if (!b && !(b = m->codec->format(o))) {
-      overflowed_.push_back(m);
+    if (irc_only && m->proto != Proto::Irc) continue;
+    if (stamp) {
+      if (m->mark == stamp) continue;
+      m->mark = stamp;
+    }
+    int id = m->codec->id();
+    Buf*& b = formatted[id];
+    if (empty[id]) continue;
+    if (!b && !(b = m->codec->format(o, &empty[id]))) {
+      if (!empty[id]) overflowed_.push_back(m);
       continue;
     }
     enqueue(m, b);
@@ -701,6 +775,10 @@ void Server::fanout_all(const Out& o) {
   Buf* formatted[Codec::kMax] = {};
   for (Client* c : slots_) {
     if (!c || c->state != ClientState::Active) continue;
+    if (c->proto == Proto::Irc) {  // a NOTICE names its recipient
+      send(c, o);
+      continue;
+    }
     Buf*& b = formatted[c->codec->id()];
     if (!b && !(b = c->codec->format(o))) continue;
     enqueue(c, b);
@@ -856,13 +934,7 @@ void Server::begin_shutdown(bool force) {
   if (!stopping_) {
     stopping_ = true;
     stop_deadline_ = now_ms_ + (force ? 0 : opt_.shutdown_grace_ms);
-    if (listen_fd_ >= 0) {
-      if (listen_watched_ && sysio::epoll_ctl(epfd_, EPOLL_CTL_DEL, listen_fd_, nullptr) != 0)
-        report_epoll("removing the listener", errno);
-      listen_watched_ = false;
-      ::close(listen_fd_);
-      listen_fd_ = -1;
-    }
+    close_listeners();
     accept_resume_ms_ = 0;
     for (Client* c : slots_) {
       if (!c || c->fd < 0 || c->state == ClientState::Closing) continue;

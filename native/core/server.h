@@ -2,8 +2,11 @@
 // command eventfd, the signal self-pipe and (with the console on) stdin. It owns every piece of chat
 // state; nothing here is touched from another thread except through the Bridge and the Stats counters.
 //
-// Split by concern: server.cc (loop, sockets, buffers, lifetimes), session.cc (what clients ask for),
-// admin.cc (what the host and the console ask for), signals.cc (the self-pipe).
+// Split by concern: server.cc (loop, sockets, buffers, lifetimes), listener.cc (the listening sockets,
+// one per protocol), membership.cc (joining, leaving, renaming: the chat model's operations and who is
+// told), line_session.cc (the line protocol's commands), irc_session.cc and irc_replies.cc (IRC),
+// lists.cc (long line-protocol lists), admin.cc (what the host and the console ask for), signals.cc
+// (the self-pipe).
 #pragma once
 #include <sys/epoll.h>
 
@@ -17,6 +20,8 @@
 #include "chat.h"
 #include "client.h"
 #include "codec.h"
+#include "irc_codec.h"
+#include "irc_message.h"
 #include "line_codec.h"
 #include "options.h"
 #include "stats.h"
@@ -30,6 +35,9 @@ constexpr uint64_t kIdMask = (uint64_t{1} << kTagShift) - 1;
 // Bytes of long list replies made per loop pass, for all askers together (lists.cc).
 extern const size_t kListBytesPerPass;
 
+// An idle IRC user is sent PING this long before the idle timeout (half of it, at most a minute).
+inline uint64_t irc_ping_grace(uint64_t idle_ms) { return idle_ms / 2 < 60000 ? idle_ms / 2 : 60000; }
+
 inline uint64_t tagged(Tag t, uint64_t payload = 0) { return (static_cast<uint64_t>(t) << kTagShift) | payload; }
 
 class Server {
@@ -39,11 +47,14 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Creates the epoll set and binds the listening socket. On failure returns false with an errno
-  // name (EADDRINUSE, …) in *code and a sentence in *msg.
+  // Creates the epoll set and binds the listening sockets (line, and IRC unless off). On failure
+  // returns false with an errno name (EADDRINUSE, …) in *code and a sentence in *msg.
   bool open(std::string* code, std::string* msg);
-  const std::string& bound_host() const { return bound_host_; }
-  int bound_port() const { return bound_port_; }
+  const std::string& bound_host() const { return listeners_[0].bound_host; }
+  int bound_port() const { return listeners_[0].bound_port; }
+  // The IRC listener's bound address; port -1 when IRC is off.
+  const std::string& irc_bound_host() const { return listeners_[1].bound_host; }
+  int irc_bound_port() const { return listeners_[1].fd >= 0 ? listeners_[1].bound_port : -1; }
 
   // Runs the loop until a shutdown completes, then publishes a Closed event.
   void run();
@@ -52,15 +63,18 @@ class Server {
   bool step(int max_wait_ms);
   // Takes a connected, non-blocking socket as a new client (accept() uses it too; so can a socketpair
   // in a test, or a gateway handing over a connection). Null when full or shutting down.
-  Client* adopt(int fd, const char* address);
+  // proto: the protocol the connection speaks.
+  Client* adopt(int fd, const char* address, Proto proto = Proto::Line);
 
  private:
   // --- loop and sockets (server.cc)
   void on_events(const epoll_event* evs, int n);
-  void on_accept();
+  void on_accept(size_t which);
   void refuse(int fd, const std::string& why);
-  int refuse_with_spare(int e);
-  void pause_accept(int e, const std::string& what);
+  int refuse_with_spare(size_t which, int e);
+  void pause_accept(size_t which, int e, const std::string& what);
+  bool bind_listener(size_t which, std::string* code, std::string* msg);
+  void close_listeners();
   void report_accept(int e, const std::string& what);
   void report_epoll(const char* what, int e);
   void raise_fd_limit();
@@ -93,7 +107,9 @@ class Server {
   void send(Client* c, const Out& o);
   void enqueue(Client* c, Buf* b);
   // Formats o once per codec and queues it to every member of r but `except`.
-  void fanout(Room* r, const Out& o, Client* except, bool count_deliveries);
+  // stamp (nonzero): an event sent to several rooms reaches each user once (Client::mark); irc_only:
+  // only IRC members (a CTCP other than ACTION).
+  void fanout(Room* r, const Out& o, Client* except, bool count_deliveries, uint64_t stamp = 0, bool irc_only = false);
   void fanout_all(const Out& o);
   void error(Client* c, std::string_view code, std::string_view text);
   void drop_overflowed();
@@ -148,8 +164,19 @@ class Server {
   void cmd_me(Client* c, std::string_view text);
   void cmd_stats(Client* c);
   void move_to(Client* c, Room* r);
+
+  // --- the chat model's operations and who hears of them (membership.cc)
+  // nick!user@host, the source of c's events on IRC.
+  std::string prefix(const Client* c) const;
+  // Takes the nick, starts the idle timer: the common part of registering on any protocol.
+  void register_user(Client* c, std::string_view nick);
   void detach(Client* c);
-  Room* leave_room(Client* c, std::string* name);
+  // Takes c out of r; returns r if it still exists (it is deleted when it empties).
+  Room* part_room(Client* c, Room* r);
+  // A new stamp for an event told to several rooms (each user hears it once).
+  uint64_t next_stamp() { return ++stamp_; }
+  // Tells everyone who shares a room with c (and c itself, when tell_self), once each.
+  void fanout_shared(Client* c, const Out& o, bool tell_self);
   bool quiet(const Room* r) const { return r->members.size() > pol_.quiet_room_size; }
   // Forwards a command to the host; c's later lines wait until the host finishes it.
   void emit_command(Client* c, std::string_view name, std::string_view args);
@@ -158,6 +185,45 @@ class Server {
   void lifecycle(const Client* c, HostEvent ev) {
     if (pol_.lifecycle_events || (c->flags & kClientWatched)) bridge_->emit(std::move(ev));
   }
+
+  // --- IRC (irc_session.cc: commands and registration; irc_replies.cc: numerics)
+  void irc_line(Client* c, std::string_view line);
+  void irc_dispatch(Client* c, const irc::Message& m);
+  void irc_try_register(Client* c);
+  void irc_complete_registration(Client* c, std::string_view nick);
+  void irc_welcome(Client* c);
+  void irc_nick(Client* c, std::string_view nick);
+  void irc_join(Client* c, std::string_view chans);
+  void irc_join_one(Client* c, std::string_view chan);
+  void irc_part(Client* c, std::string_view chans, std::string_view reason);
+  void irc_privmsg(Client* c, const irc::Message& m, bool notice);
+  void irc_names(Client* c, const Room* r);
+  void irc_who(Client* c, std::string_view mask);
+  void irc_whois(Client* c, std::string_view nick);
+  void irc_list(Client* c);
+  void irc_topic(Client* c, const irc::Message& m);
+  void irc_mode(Client* c, const irc::Message& m);
+  void irc_kick(Client* c, const irc::Message& m);
+  void irc_away(Client* c, const irc::Message& m);
+  void irc_quit(Client* c, std::string_view reason);
+  void irc_authenticate(Client* c, const irc::Message& m);
+  // The host finished the auth or password command of c's IRC login (SASL or PASS).
+  void irc_auth_finished(Client* c);
+  // The host logged c in (ok) or refused the password.
+  void irc_auth_result(Client* c, bool ok);
+  // Tells the IRC users with away-notify who share a room with c that c is away or back.
+  void irc_away_notify(Client* c);
+  void irc_lusers(Client* c);
+  void irc_motd(Client* c);
+  bool irc_is_op(const Client* c, const Room* r) const;
+  // Room named by an IRC channel name ("#dev" → dev), or null; *valid false for a name that can never
+  // be a room.
+  Room* irc_room(std::string_view chan, bool* valid) const;
+  // A numeric reply to c: ":server NNN nick params… :trailing".
+  void irc_num(Client* c, int code, std::string_view params, std::string_view trailing, bool has_trailing = true);
+  // Sends a complete IRC line (built with irc::Writer) to c.
+  void irc_send(Client* c, const std::string& line);
+  void irc_ping_idle(uint64_t now);
 
   // --- what the host and the console ask for (admin.cc)
   void on_host_commands();
@@ -182,13 +248,22 @@ class Server {
   Bridge* bridge_;
   Stats* stats_;
   LineCodec line_codec_;
+  IrcCodec irc_codec_{false};
+  IrcCodec irc_tagged_codec_{true};
+
+  // The listening sockets: [0] the line protocol, [1] IRC (fd -1 when off).
+  struct Listener {
+    Proto proto;
+    int fd = -1;
+    bool watched = false;      // in the epoll set
+    std::string bound_host;
+    int bound_port = 0;
+  };
+  Listener listeners_[2] = {{Proto::Line}, {Proto::Irc}};
 
   int epfd_ = -1;
-  int listen_fd_ = -1;
   int sig_rd_ = -1;
   LineIn console_in_;
-  std::string bound_host_;
-  int bound_port_ = 0;
 
   // Who holds clients, and why none of it can reach freed memory (a Client is freed only by
   // free_closed(), at the end of the pass in which it was finalized):
@@ -210,6 +285,10 @@ class Server {
   IList<Client> idle_list_{1};
   IList<Client> linger_list_{2};
   IList<Client, &Client::wait_link> wait_list_{3};  // clients waiting on the host, oldest first
+  // Registered IRC users: idle ones are sent PING (irc_idle_list_, deadline last_ms + idle - grace),
+  // then wait for any line (ping_list_, deadline last_ms + idle) before the idle timeout drops them.
+  IList<Client> irc_idle_list_{4};
+  IList<Client> ping_list_{5};
   Client* dirty_ = nullptr;
   std::vector<Client*> closed_;
   ClientIds overflowed_;
@@ -220,13 +299,13 @@ class Server {
   std::unordered_set<std::string> protected_;
 
   uint64_t now_ms_ = 0;
+  uint64_t stamp_ = 0;  // fan-out to several rooms (next_stamp)
   size_t list_budget_ = 0;  // bytes of list replies this loop pass may still make (lists.cc)
   std::string_view quit_reason_;  // set while a /quit closes its client: shown on the room's Bye line
   bool stopping_ = false;
   bool done_ = false;
   uint64_t stop_deadline_ = 0;
   uint64_t accept_resume_ms_ = 0;  // nonzero while accepting is paused (out of descriptors)
-  bool listen_watched_ = false;    // the listener is in the epoll set
   int spare_fd_ = -1;              // kept in reserve to refuse a connection when out of descriptors
   uint64_t accept_report_ms_ = 0;  // accept trouble is reported at most once per kAcceptReportMs
   uint64_t accept_suppressed_ = 0; // reports held back since the last one
