@@ -439,8 +439,8 @@ void Server::irc_privmsg(Client* c, const irc::Message& m, bool notice) {
     }
     Client* u = nicks_.find(target);
     if (!u || u->state != ClientState::Active) {
-      if (!notice && !other_ctcp && pol_.delegate_offline_msg) {
-        // Stored by the host for later (its answer comes back as a NOTICE).
+      if (!notice && !other_ctcp && pol_.delegate_offline_msg && protected_.count(text::lower(target))) {
+        // An account's nick, offline: the host stores it in the mailbox (its answer comes as a NOTICE).
         emit_command(c, "msg", std::string(target) + " " + std::string(text));
         return;
       }
