@@ -47,7 +47,11 @@ thread_local size_t g_body = 0;  // engine thread only: the body start of the li
 
 void trailing(std::string& s, std::string_view t) {
   s.append(" :");
+  size_t at = s.size();
   s.append(fit(s, g_body, t, 0));
+  // Text the host wrote (notices, kick reasons) may hold CR, LF or NUL: never a line break on IRC.
+  for (size_t i = at; i < s.size(); ++i)
+    if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') s[i] = ' ';
 }
 
 void action(std::string& s, std::string_view t) {

@@ -39,8 +39,10 @@ void Server::irc_num(Client* c, int code, std::string_view params, std::string_v
   if (c->state == ClientState::Active) s += c->nick;
   else s += c->irc && !c->irc->nick.empty() ? c->irc->nick : std::string("*");
   if (!params.empty()) {
+    // Parameters echo what the client sent (a target, a command): cut so the line stays in 512 bytes.
+    size_t room = irc::kMaxBody > s.size() + 40 ? irc::kMaxBody - s.size() - 40 : 0;
     s += ' ';
-    s.append(params);
+    s.append(irc::utf8_prefix(params, room));
   }
   if (has_trailing) {
     s += " :";

@@ -294,7 +294,7 @@ void Server::irc_authenticate(Client* c, const irc::Message& m) {
   const std::string name = st.sasl.authcid();
   // The host answers `auth` and `password` as for a line user's protected nick (without an accounts
   // module nobody logs the client in, and SASL fails).
-  if (!text::valid_nick(name, 255)) {
+  if (!text::valid_nick(name, 255) || !protected_.count(text::lower(name))) {
     st.sasl.reset();
     irc_num(c, 904, {}, "SASL authentication failed");
     return;

@@ -85,8 +85,12 @@ void LineCodec::append(const Out& o, std::string& s) const {
   // may carry into the chat): a line user never gets them raw.
   std::string clean;
   auto text = [&](std::string_view v) -> std::string_view {
-    if (!irc::has_formatting(v)) return v;
+    if (!irc::has_formatting(v) && v.find('\x01') == std::string_view::npos) return v;
     clean = irc::strip_formatting(v);
+    std::string::size_type w = 0;
+    for (char ch : clean)
+      if (ch != '\x01') clean[w++] = ch;  // CTCP's delimiter
+    clean.resize(w);
     return clean;
   };
   switch (o.kind) {

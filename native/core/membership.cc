@@ -74,6 +74,10 @@ void Server::rename(Client* c, std::string_view nick) {
   nicks_.erase(old);
   c->nick = std::string(nick);
   nicks_.insert(nick, c);
+  // The operator of the rooms it created keeps that status under its new nick.
+  const std::string old_key = text::lower(old);
+  for (Membership& m : c->joined)
+    if (m.room->creator == old_key) m.room->creator = text::lower(nick);
   lifecycle(c, {EvType::Nick, c->id(), 0, false, old, c->nick});
   Out o{OutKind::Renamed, old, c->nick};
   o.src = src;

@@ -15,9 +15,14 @@
 // event the Bridge hands out; then the clients close and the server must free them.
 //
 // Input: byte 0 = flags (below), bytes 1-4 = chunk-size seed, the rest = lines (split on '\n',
-// kept); client line i goes to client i % nclients.
+// kept); client line i goes to client i % nclients. A client whose first line starts with an IRC
+// registration command (CAP, NICK, USER, PASS, in capitals) is adopted as an IRC connection
+// (docs/irc.md): IRC and line clients share the rooms, nicks and private messages.
 //
 // Invariants checked:
+//   - to an IRC client: every server line ends with CRLF, holds no NUL, and parses with irc::parse
+//     (the body within 512 bytes, tags within their limit); the line-protocol rules below are for
+//     line clients, whatever IRC users send them (formatting codes and CTCP never reach them raw);
 //   - every server line ends with '\n' (a line may be cut only for a client dropped as slow or
 //     reset, whose queue is discarded by design);
 //   - every line is valid UTF-8 with no control character but tab, and starts with a documented
@@ -55,6 +60,7 @@
 #include <vector>
 
 #include "../core/bridge.h"
+#include "../core/irc_message.h"
 #include "../core/server.h"
 #include "../core/stats.h"
 #include "../core/sysio.h"
@@ -262,6 +268,7 @@ struct Peer {
   bool reads = true;
   bool eof = false;
   bool cut_ok = false;  // dropped as slow or reset: a last partial line is allowed
+  bool irc = false;     // adopted as an IRC connection
   std::string in;       // bytes to write
   size_t off = 0;
   std::string rx;       // received, not yet split into lines
@@ -488,12 +495,24 @@ struct Session {
     FUZZ_CHECK(fuzz::nick_syntax(nick) && known_nick(nick), "chat line from no registered nick: %s", shown);
   }
 
+  void check_irc_line(std::string_view line) {
+    char shown[300];
+    fuzz::dump(line.substr(0, 80), shown, sizeof shown);
+    if (verbose()) std::fprintf(stderr, "  <irc %s\n", shown);
+    FUZZ_CHECK(!line.empty() && line.back() == '\r', "IRC line not ended by CRLF: %s", shown);
+    line.remove_suffix(1);
+    ep::irc::Message m;
+    ep::irc::ParseError e = ep::irc::parse(line, &m);
+    FUZZ_CHECK(e == ep::irc::ParseError::None, "server IRC line does not parse (%s): %s", ep::irc::error_name(e), shown);
+  }
+
   void split_lines(Peer& p) {
     size_t start = 0;
     for (;;) {
       size_t nl = p.rx.find('\n', start);
       if (nl == std::string::npos) break;
-      check_line(std::string_view(p.rx).substr(start, nl - start));
+      if (p.irc) check_irc_line(std::string_view(p.rx).substr(start, nl - start));
+      else check_line(std::string_view(p.rx).substr(start, nl - start));
       start = nl + 1;
     }
     p.rx.erase(0, start);
@@ -890,6 +909,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   size_t nclients = 1 + (flags & kClientsMask);
   s.peers.resize(nclients);
+  {
+    // Which clients speak IRC: those whose first line is an IRC registration command.
+    std::string_view rest(reinterpret_cast<const char*>(in.p), in.n);
+    size_t dealt = 0;
+    while (!rest.empty() && dealt < nclients) {
+      size_t nl = rest.find('\n');
+      std::string_view line = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      if (host_line(line) || fault_line(line)) continue;
+      for (std::string_view cmd : {"CAP ", "NICK ", "USER ", "PASS "})
+        if (line.substr(0, cmd.size()) == cmd) s.peers[dealt].irc = true;
+      ++dealt;
+    }
+  }
   for (size_t i = 0; i < nclients; ++i) {
     int fds[2];
     FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0, "socketpair: %s",
@@ -901,7 +934,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       s.peers[i].reads = false;
     }
     std::string addr = "fuzz:" + std::to_string(i);
-    ep::Client* c = w.server->adopt(fds[0], addr.c_str());
+    ep::Client* c = w.server->adopt(fds[0], addr.c_str(), s.peers[i].irc ? ep::Proto::Irc : ep::Proto::Line);
     FUZZ_CHECK(c != nullptr, "adopt refused client %zu", i);
     s.peers[i].fd = fds[1];
     s.peers[i].server_fd = fds[0];
