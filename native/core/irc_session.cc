@@ -131,6 +131,8 @@ void Server::irc_dispatch(Client* c, const irc::Message& m) {
     irc_authenticate(c, m);
     return;
   }
+  // irssi sends a bare "JOIN :" as it connects: an empty channel list is silence, not an error.
+  if (is("JOIN") && m.nparams >= 1 && m.params[0].empty()) return;
   if (!reg) {
     irc_num(c, 451, {}, "You have not registered");
     return;
