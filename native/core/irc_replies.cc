@@ -57,7 +57,7 @@ void Server::irc_welcome(Client* c) {
   irc_num(c, 1, {}, "Welcome to the epchat IRC network " + prefix(c));
   irc_num(c, 2, {}, std::string("Your host is ") + kIrcServerName + ", running epchat");
   irc_num(c, 3, {}, "This server was created when it started");
-  irc_num(c, 4, std::string(kIrcServerName) + " epchat o bno", {}, false);
+  irc_num(c, 4, std::string(kIrcServerName) + " epchat i bno", {}, false);
   irc_num(c, 5,
           "AWAYLEN=300 CASEMAPPING=ascii CHANLIMIT=#:50 CHANMODES=b,,,n CHANNELLEN=33 CHANTYPES=# KICKLEN=300 "
           "MAXTARGETS=4 MODES=1 NETWORK=epchat NICKLEN=" +

@@ -527,8 +527,16 @@ void Server::irc_mode(Client* c, const irc::Message& m) {
   const Client* u = nicks_.find(target);
   if (!u) return irc_num(c, 401, target, "No such nick/channel");
   if (u != c) return irc_num(c, 502, {}, "Can't change mode for other users");
-  if (m.nparams < 2) return irc_num(c, 221, "+", {}, false);
-  irc_num(c, 501, {}, "Unknown MODE flag");
+  IrcState& st = *c->irc;
+  if (m.nparams < 2) return irc_num(c, 221, st.invisible ? "+i" : "+", {}, false);
+  // Only +i / -i (invisible: accepted, nothing to hide on one server); clients set it as they connect.
+  bool on = true, changed = false;
+  for (char ch : m.params[1]) {
+    if (ch == '+' || ch == '-') on = ch == '+';
+    else if (ch == 'i') changed |= st.invisible != on, st.invisible = on;
+    else return irc_num(c, 501, {}, "Unknown MODE flag");
+  }
+  if (changed) irc_send(c, ":" + c->nick + " MODE " + c->nick + " :" + (st.invisible ? "+i" : "-i") + "\r\n");
 }
 
 void Server::irc_kick(Client* c, const irc::Message& m) {

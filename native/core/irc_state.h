@@ -20,7 +20,8 @@ struct IrcState {
   std::string account;   // lower-case account name once logged in (SASL or PASS)
   std::string auth_password;  // SASL/PASS password between the auth and password steps, then wiped
   bool got_user = false;
-  bool pinged = false;   // the server sent PING for idleness and awaits any line
+  bool pinged = false;
+  bool invisible = false;  // user mode +i   // the server sent PING for idleness and awaits any line
   // The host password path (the same `auth` then `password` commands as the line protocol):
   // 0 none; 1 auth sent; 2 password sent. sasl: started by AUTHENTICATE (else by PASS at registration).
   uint8_t auth_step = 0;
