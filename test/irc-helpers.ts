@@ -39,7 +39,7 @@ export function ircPort(t: TestServer): number {
   return a.port;
 }
 
-/** Connects and registers `nick` (optionally negotiating caps first); resolves after 422 (end of MOTD). */
+/** Connects and registers `nick` (optionally negotiating caps first); resolves after 376 (end of MOTD). */
 export async function ircRegister(t: TestServer, nick: string, caps: string[] = []): Promise<IrcRaw> {
   const c = new IrcRaw(ircPort(t), nick);
   await c.connected();
@@ -54,6 +54,6 @@ export async function ircRegister(t: TestServer, nick: string, caps: string[] = 
     c.send('CAP END');
   }
   await c.num(1);
-  await c.num(422);
+  await c.num(376);
   return c;
 }

@@ -7,7 +7,7 @@ import { IrcRaw, ircPort, ircRegister } from './irc-helpers.js';
 
 const test = suite('irc');
 
-test('registration: 001-005 with ISUPPORT, LUSERS, 422; PING/PONG; MOTD and LUSERS on demand', () => withServer({}, async (t) => {
+test('registration: 001-005 with ISUPPORT, LUSERS, MOTD (375/372/376); PING/PONG; MOTD and LUSERS on demand', () => withServer({}, async (t) => {
   const c = new IrcRaw(ircPort(t));
   await c.connected();
   c.send('NICK ann');
@@ -22,11 +22,15 @@ test('registration: 001-005 with ISUPPORT, LUSERS, 422; PING/PONG; MOTD and LUSE
   await c.expectNext(/^:epchat 251 ann :There are 1 users/);
   await c.expectNext(/^:epchat 254 ann 1 :channels formed/);
   await c.expectNext(/^:epchat 255 ann /);
-  await c.expectNext(':epchat 422 ann :MOTD File is missing');
+  await c.expectNext(/^:epchat 375 ann /);
+  await c.expectNext(/^:epchat 372 ann /);
+  await c.expectNext(':epchat 376 ann :End of /MOTD command.');
   c.send('PING :tok123');
   await c.expectNext(':epchat PONG epchat :tok123');
   c.send('MOTD');
-  await c.expectNext(/^:epchat 422 ann /);
+  await c.expectNext(/^:epchat 375 ann /);
+  await c.expectNext(/^:epchat 372 ann /);
+  await c.expectNext(/^:epchat 376 ann /);
   c.send('LUSERS');
   await c.expectNext(/^:epchat 251 ann /);
   await c.expectNext(/^:epchat 254 ann /);
@@ -55,7 +59,7 @@ test('errors before registration: 451, 461, 431, 432, 433; after: 462', () => wi
   c.send('NICK fresh');
   c.send('USER fresh 0 * :x');
   await c.num(1);
-  await c.num(422);
+  await c.num(376);
   c.send('USER again 0 * :x');
   await c.num(462);
   c.send('PASS secret');
@@ -257,7 +261,7 @@ test('caps: LS 302, echo-message, server-time, userhost-in-names, away-notify', 
   await c.expectNext(':epchat CAP * ACK :echo-message server-time userhost-in-names away-notify multi-prefix');
   c.send('CAP END');
   await c.num(1);
-  await c.num(422);
+  await c.num(376);
   c.send('JOIN #caps');
   await c.expectNext(/^@time=\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z :capper!capper@127.0.0.1 JOIN #caps$/);
   await c.expectNext(':epchat 353 capper = #caps :@capper!capper@127.0.0.1');

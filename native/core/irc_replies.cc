@@ -76,7 +76,11 @@ void Server::irc_lusers(Client* c) {
   irc_num(c, 255, {}, "I have " + std::to_string(open_clients_) + " clients and 0 servers");
 }
 
-void Server::irc_motd(Client* c) { irc_num(c, 422, {}, "MOTD File is missing"); }
+void Server::irc_motd(Client* c) {
+  irc_num(c, 375, {}, std::string("- ") + kIrcServerName + " Message of the day -");
+  irc_num(c, 372, {}, "- IRC and line-protocol users share rooms here: #dev on IRC is dev on the line protocol.");
+  irc_num(c, 376, {}, "End of /MOTD command.");
+}
 
 bool Server::irc_is_op(const Client* c, const Room* r) const {
   return !r->creator.empty() && r->creator == text::lower(c->nick);
