@@ -126,6 +126,9 @@ export interface RoomInfo { name: string; members: number }
 export interface NativeEngine {
   /** Binds and starts the engine thread. Throws an Error with `code` (EADDRINUSE, EACCES, …). */
   listen(): { host: string; port: number; ircHost?: string; ircPort?: number };
+  /** Takes a duplicate of connected socket `fd` as a client speaking `protocol` (the caller keeps and
+   *  closes its own descriptor; stop reading it first). */
+  adopt(fd: number, address: string, protocol: 'line' | 'irc'): void;
   /** Queues text (one or more lines, `\n` separated, no trailing newline needed) to a client. */
   send(id: ClientId, text: string): void;
   /** `>> [server] text` to every registered user. */

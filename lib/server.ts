@@ -335,6 +335,13 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   }
 
   /** Queues text to one client: one or more lines (`\n` separated), no control characters. */
+  /** Hands a connected socket to the engine as a client speaking `protocol` (a gateway, a test):
+   *  the engine takes a duplicate of `fd`; pause the socket first, then close it. */
+  adopt(fd: number, address: string, protocol: 'line' | 'irc' = 'line'): void {
+    checkText('adopt(address)', address);
+    this.#requireEngine().adopt(fd, address, protocol);
+  }
+
   send(id: ClientId, text: string): void {
     checkClientId('send(id)', id);
     checkText('send(text)', text, { multiline: true });

@@ -297,6 +297,41 @@ test('an idle IRC user is sent PING before the idle timeout; one that answers st
   await c.closed();
 }));
 
+test('adopt(fd, address, protocol): a socket the host accepted becomes an IRC or a line client', () => withServer({}, async (t) => {
+  const net = await import('node:net');
+  const gateway = net.createServer();
+  await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', () => r()));
+  const port = (gateway.address() as { port: number }).port;
+  try {
+    for (const protocol of ['irc', 'line'] as const) {
+      const accepted = new Promise<import('node:net').Socket>((r) => gateway.once('connection', r));
+      const c = new IrcRaw(port, `adopted-${protocol}`);
+      await c.connected();
+      const sock = await accepted;
+      sock.pause();
+      const fd = (sock as unknown as { _handle: { fd: number } })._handle.fd;
+      t.server.adopt(fd, `gateway:${protocol}`, protocol);
+      sock.destroy();
+      if (protocol === 'irc') {
+        c.send('NICK adopted');
+        c.send('USER adopted 0 * :x');
+        await c.expectNext(/^:epchat 001 adopted :Welcome to the epchat IRC network adopted!adopted@gateway$/);
+        c.send('QUIT');
+        await c.expect(/^ERROR /);
+      } else {
+        await c.c.expectNext('>> Enter pseudo:');
+        c.c.send('adopted2');
+        await c.c.expectNext('>> Welcome adopted2 !');
+      }
+      c.destroy();
+    }
+    assert.throws(() => t.server.adopt(-1, 'x', 'irc'), (e: any) => e.code === 'EPCHAT_INVALID_ARGUMENT' && e.argument === 'fd');
+    assert.throws(() => t.server.adopt(0, 'x', 'xmpp' as never), (e: any) => e.code === 'EPCHAT_INVALID_ARGUMENT' && e.argument === 'protocol');
+  } finally {
+    gateway.close();
+  }
+}));
+
 test('ircPort -1 turns the IRC listener off', async () => {
   await createTestServerOff();
 });

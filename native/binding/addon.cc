@@ -1,6 +1,10 @@
 // The Node-API binding: the only file that knows about V8 or Node. It turns JavaScript options into
 // ep::Options, engine events into JavaScript objects (one array per batch, through a thread-safe
 // function), and method calls into commands on the engine's channel.
+#include <fcntl.h>
+#include <unistd.h>
+#include <cerrno>
+#include <cstring>
 #include <napi.h>
 
 #include <algorithm>
@@ -303,6 +307,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
                            InstanceMethod<&EngineWrap::Send>("send"),
                            InstanceMethod<&EngineWrap::Announce>("announce"),
                            InstanceMethod<&EngineWrap::Kick>("kick"),
+                           InstanceMethod<&EngineWrap::Adopt>("adopt"),
                            InstanceMethod<&EngineWrap::Query>("query"),
                            InstanceMethod<&EngineWrap::Deliver>("deliver"),
                            InstanceMethod<&EngineWrap::Login>("login"),
@@ -430,6 +435,37 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     ep::HostCmd c{ep::CmdType::Announce};
     c.a = args.str(0, "text");
     engine(info.Env()).post(std::move(c));
+    return info.Env().Undefined();
+  }
+
+  // adopt(fd, address, protocol): the engine takes a duplicate of a connected socket the host holds
+  // (the caller closes its own descriptor when it likes) as a client of `protocol` ('line' | 'irc').
+  Napi::Value Adopt(const Napi::CallbackInfo& info) {
+    Args args{info, "engine.adopt(fd, address, protocol)"};
+    int fd = static_cast<int>(int_value(info[0], args.where, "fd", 0, 1 << 30));
+    std::string address = args.str(1, "address");
+    std::string proto = args.str(2, "protocol");
+    if (proto != "line" && proto != "irc") invalid(info[2], true, args.where, "protocol", "'line' or 'irc'");
+    ep::Engine& e = engine(info.Env());
+    int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) {
+      Napi::Error err = Napi::Error::New(info.Env(), std::string("engine.adopt: fd ") + std::to_string(fd) + ": " + std::strerror(errno));
+      err.Set("code", errno == EBADF ? kInvalidArgument : "EPCHAT_ADOPT_FAILED");
+      err.Set("argument", "fd");
+      throw err;
+    }
+    int fl = fcntl(dup, F_GETFL);
+    if (fl < 0 || fcntl(dup, F_SETFL, fl | O_NONBLOCK) < 0) {
+      ::close(dup);
+      Napi::Error err = Napi::Error::New(info.Env(), std::string("engine.adopt: fd ") + std::to_string(fd) + ": " + std::strerror(errno));
+      err.Set("code", "EPCHAT_ADOPT_FAILED");
+      throw err;
+    }
+    ep::HostCmd c{ep::CmdType::Adopt};
+    c.fd = dup;
+    c.a = address;
+    c.b = proto;
+    e.post(std::move(c));
     return info.Env().Undefined();
   }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "server.h"
+#include "sysio.h"
 #include "termkeys.h"
 #include "text.h"
 
@@ -87,6 +88,15 @@ void Server::on_host_commands() {
         reply.b = "deliver";
         reply.names = deliver(cmd.add, cmd.a);
         break;
+      case CmdType::Adopt: {
+        // A socket the host accepted (a gateway, a test) becomes a client of the protocol it names.
+        Proto proto = cmd.b == "irc" ? Proto::Irc : Proto::Line;
+        if (!adopt(cmd.fd, cmd.a.c_str(), proto)) {
+          if (proto == Proto::Line) refuse(cmd.fd, "server is full, try again later");
+          else sysio::close(cmd.fd);
+        }
+        break;
+      }
       case CmdType::Finish: {
         Client* c = lookup(cmd.id);
         if (c && c->fd >= 0 && c->state != ClientState::Closing) finish_command(c, cmd.req, cmd.flag);

@@ -57,13 +57,16 @@ struct HostEvent {
 // the client's lines that waited behind it run now (or, with flag, the connection closes after what
 // was queued to it). Every Command event must be finished, or the client waits (Policy's
 // command_timeout_ms bounds it).
-enum class CmdType : uint8_t { Stop, Send, Announce, Kick, Query, Login, Prompt, Protect, SetPolicy, Deliver, Finish };
+// Adopt (fd, a: address, b: "line" | "irc"): the engine takes a connected socket as a client (the
+// descriptor is the engine's from then on: a duplicate the binding made).
+enum class CmdType : uint8_t { Stop, Send, Announce, Kick, Query, Login, Prompt, Protect, SetPolicy, Deliver, Finish, Adopt };
 
 struct HostCmd {
   CmdType type;
   uint64_t id = 0;
   uint32_t req = 0;
   bool flag = false;  // Stop: force (no grace)
+  int fd = -1;        // Adopt
   std::string a, b;
   std::vector<std::string> add, remove;
   std::shared_ptr<Policy> policy;
