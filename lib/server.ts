@@ -128,6 +128,8 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   #plugins: Plugin[] = [];
   /** The plugins installed for this run (the accounts one first), in order. */
   #active: Plugin[] = [];
+  /** The commands each installed plugin registered (removed when it is closed). */
+  #pluginCommands = new Map<Plugin, Array<() => void>>();
   #starting = false;
   /** close() was called while listen() was still starting: listen() gives up before the engine runs. */
   #abortStart: { promise: Promise<EngineStats>; resolve: (stats: EngineStats) => void } | null = null;
@@ -213,7 +215,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
       for (const plugin of plugins) {
         installed.push(plugin);
         try {
-          await plugin.install(this.#hostFor(storage));
+          await plugin.install(this.#hostFor(plugin, storage));
         } catch (err) {
           throw plugin === community && storage ? storageError(err, storage.location) : err;
         }
@@ -229,7 +231,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
       this.#active = [];
       // A failed start leaves nothing behind: what the storage created at open() is removed.
       for (const plugin of installed.reverse()) {
-        await plugin.close({ discard: true }).catch((e: unknown) => this.log.error({ err: e, plugin: plugin.name }, 'closing a plugin failed'));
+        await this.#closePlugin(plugin, { discard: true });
       }
       throw err;
     } finally {
@@ -472,9 +474,19 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#requireEngine().post(command);
   }
 
+  /** Closes a plugin (errors logged), then removes the commands it registered, so the next listen()
+   *  installs it afresh. */
+  async #closePlugin(plugin: Plugin, opts: { discard?: boolean } = {}): Promise<void> {
+    await plugin.close(opts).catch((err: unknown) => this.log.error({ err, plugin: plugin.name }, 'closing a plugin failed'));
+    for (const remove of this.#pluginCommands.get(plugin)?.splice(0) ?? []) remove();
+    this.#pluginCommands.delete(plugin);
+  }
+
   /** What a plugin sees of this server (lib/plugin.ts). */
-  #hostFor(storage: Storage | null): PluginHost {
+  #hostFor(plugin: Plugin, storage: Storage | null): PluginHost {
     const server = this;
+    const commands: Array<() => void> = [];
+    this.#pluginCommands.set(plugin, commands);
     return {
       get config() { return server.#config; },
       get log() { return server.log; },
@@ -483,7 +495,11 @@ export class ChatServer extends EventEmitter<ServerEvents> {
         return storage;
       },
       get listening() { return server.listening; },
-      registerCommand: (name, handler, opts) => this.registerCommand(name, handler, opts),
+      registerCommand: (name, handler, opts) => {
+        const remove = this.registerCommand(name, handler, opts);
+        commands.push(remove);
+        return remove;
+      },
       notify: (id, ...lines) => {
         const checked = checkLines('notify(lines)', lines);
         if (!this.listening) return;
@@ -633,7 +649,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     if (plugins.length === 0) return finish();
     if (!this.#resolveClosing) this.#expectClose();
     this.#state = 'closed';
-    void plugins.reduce((done, p) => done.then(() => p.close().catch((err: unknown) => this.log.error({ err, plugin: p.name }, 'closing a plugin failed'))), Promise.resolve())
+    void plugins.reduce((done, p) => done.then(() => this.#closePlugin(p)), Promise.resolve())
       .finally(finish);
   }
 

@@ -129,4 +129,23 @@ test('the plugin hears nick and disconnect events of its clients, notifies and d
   await bob.quiet();
 }));
 
+test('a plugin is closed with the server and installed afresh by the next listen(): its commands work again', async () => {
+  const server = createServer({ ...TEST_DEFAULTS, accounts: false, logLevel: 'silent' });
+  const plugin = new Weather();
+  server.use(plugin);
+  try {
+    for (let run = 1; run <= 2; run++) {
+      const { port } = await withTimeout(server.listen(), 5000, `listen() #${run}`);
+      assert.is(plugin.starts, run);
+      const alice = await register(port, 'alice');
+      alice.send('/weather');
+      await alice.expectNext('!! USAGE /weather CITY');
+      await server.close();
+      assert.is(plugin.closed, run);
+    }
+  } finally {
+    await server.close();
+  }
+});
+
 test.run();
