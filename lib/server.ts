@@ -506,6 +506,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
         try {
           this.#post({ type: 'reply', id, lines: checked });
         } catch (err) {
+          if ((err as { code?: unknown } | null)?.code === ErrorCodes.INVALID_ARGUMENT) throw err;
           this.log.debug({ err, id }, 'notify after close: dropped');
         }
       },

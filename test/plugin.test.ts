@@ -113,6 +113,13 @@ test('the plugin hears nick and disconnect events of its clients, notifies and d
   await alice.expectNext('>> alice is now known as alicia');
   await alice.expectNext('>> weather follows you, alicia');
   assert.is(p.nicks.at(-1)?.nick, 'alicia');
+  const id = p.nicks.at(-1)!.id;
+  const invalid = (e: { code?: string }) => e.code === 'EPCHAT_INVALID_ARGUMENT';
+  // refused in the caller's stack (a bidi override is caught by the binding, the rest before it)
+  assert.throws(() => p.host!.notify(id, notice('bidi \u202e override')), invalid);
+  assert.throws(() => p.host!.notify(id, notice('two\nlines')), invalid);
+  assert.throws(() => server.reply(id, error('lower', 'x')), invalid);
+  assert.throws(() => server.reply(id, '>> raw' as never), invalid);
   const offline = await p.host!.deliver(['ALICIA', 'bob', 'carol'], [notice('storm warning'), pm('meteo', 'stay in')]);
   assert.equal(offline, ['carol']);
   for (const c of [alice, bob]) {
