@@ -47,14 +47,14 @@ export interface EngineSettings {
 export interface EngineHostOptions {
   /** (reloadable) emit connect, register, nick, join, leave, disconnect and timeout events for every
    *  client. Off, the engine reports only the clients whose session the host takes part in (those it
-   *  logged in with `login()`, whose password it is checking, or that sent it a delegated command): their
+   *  logged in with a `login` command, whose password it is checking, or that sent it a delegated command): their
    *  register, nick and disconnect. */
   lifecycleEvents: boolean;
   /** Nicknames (lower case) owned by accounts from the start, before the first connection. */
   protectedNicks: string[];
   /** (reloadable) extra `/help` lines for commands the host handles, each `USAGE - what it does`. */
   help: string[];
-  /** (reloadable) how long the host may take to `finish()` a `command` event (the client's later lines
+  /** (reloadable) how long the host may take to `finish` a `command` event (the client's later lines
    *  wait for it); past it the client gets `!! INTERNAL_ERROR` and is disconnected (reason `error`).
    *  0: no bound. */
   commandTimeoutMs: number;
@@ -86,7 +86,7 @@ export type EngineEvent =
   /** A delegated command (see `delegate`); `nick` is null before registration; `address` is the
    *  client's `host:port` (as in `connect`). The client's disconnect is reported even with lifecycle
    *  events off, so the host can drop work it keeps for it. The client's later lines wait until the
-   *  host calls `finish(id, seq, …)`. */
+   *  host posts `{ type: 'finish', id, seq, close }`. */
   | { type: 'command'; id: ClientId; nick: string | null; name: string; args: string; address: string; seq: number }
   /** A line the admin console prints (already formatted, no newline); or, with `ready` (and no
    *  text), the console has handled what was typed and waits for the next command. */

@@ -354,7 +354,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     return this;
   }
 
-  /** Nicknames owned by accounts (see NativeEngine.protectNicks). */
+  /** Nicknames owned by accounts (see the engine command `protect`, lib/native.ts). */
   protectNicks(add: readonly string[], remove: readonly string[] = []): void {
     const a = checkStringList('protectNicks(add)', add);
     const r = checkStringList('protectNicks(remove)', remove);
