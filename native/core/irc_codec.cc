@@ -109,8 +109,10 @@ void IrcCodec::append(const Out& o, std::string& s) const {
     case OutKind::PmFrom:
     case OutKind::PmTo: {
       // To the recipient (PmFrom), or echoed to the sender (PmTo, echo-message): the source is always
-      // the sender, the target the recipient.
-      tag(), source(s, o.src), s.append(o.notice ? "NOTICE " : "PRIVMSG ");
+      // the sender, the target the recipient. A host's stored message (mailbox) has no src: its sender
+      // is a (PmFrom), or the recipient of this copy itself (PmTo).
+      std::string_view from = !o.src.empty() ? o.src : o.kind == OutKind::PmFrom ? o.a : to;
+      tag(), source(s, from), s.append(o.notice ? "NOTICE " : "PRIVMSG ");
       s.append(o.kind == OutKind::PmFrom ? to : o.a);
       if (o.action) action(s, o.c);
       else trailing(s, o.c);
@@ -149,6 +151,16 @@ void IrcCodec::append(const Out& o, std::string& s) const {
       source(s, {}), s.append("NOTICE "), s.append(to), trailing(s, o.c), end(s);
       return;
     }
+    case OutKind::Notice:
+      g_body = s.size();
+      source(s, {}), s.append("NOTICE "), s.append(to), trailing(s, o.c), end(s);
+      return;
+    case OutKind::GroupFrom:
+      g_body = s.size();
+      source(s, {}), s.append("NOTICE "), s.append(to);
+      trailing(s, "[@" + std::string(o.b) + " from " + std::string(o.a) + "] " + std::string(o.c));
+      end(s);
+      return;
     case OutKind::Raw: {
       // Text lines the host wrote (mailbox and group notices, account replies): one NOTICE each.
       std::string_view t = o.c;

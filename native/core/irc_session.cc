@@ -374,7 +374,7 @@ void Server::irc_join_one(Client* c, std::string_view chan) {
     stats_->rooms.set(rooms_.size());
   }
   rooms_.add(r, c);
-  lifecycle(c, {EvType::Join, c->id(), 0, false, c->nick, r->name});
+  lifecycle(c, ev::Join{c->id(), c->nick, r->name});
   std::string src = prefix(c);
   Out joined{OutKind::Joined, c->nick, r->name};
   joined.src = src;
@@ -433,11 +433,7 @@ void Server::irc_privmsg(Client* c, const irc::Message& m, bool notice) {
       // A CTCP other than ACTION (VERSION, PING…) means nothing to a line user.
       fanout(r, o, echo ? nullptr : c, true, 0, other_ctcp);
       if (pol_.emit_messages && !other_ctcp) {
-        HostEvent ev{EvType::Message, c->id()};
-        ev.a = c->nick;
-        ev.b = r->name;
-        ev.d = std::string(text);
-        bridge_->emit(std::move(ev));
+        bridge_->emit(ev::Message{c->id(), c->nick, r->name, {}, std::string(text)});
       }
       return;
     }
@@ -466,11 +462,7 @@ void Server::irc_privmsg(Client* c, const irc::Message& m, bool notice) {
     }
     if (!notice && u->irc && !u->irc->away.empty()) irc_num(c, 301, u->nick, u->irc->away);
     if (pol_.emit_messages && !other_ctcp) {
-      HostEvent ev{EvType::Message, c->id()};
-      ev.a = c->nick;
-      ev.c = u->nick;
-      ev.d = std::string(text);
-      bridge_->emit(std::move(ev));
+      bridge_->emit(ev::Message{c->id(), c->nick, {}, u->nick, std::string(text)});
     }
   });
 }

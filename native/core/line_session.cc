@@ -150,7 +150,7 @@ void Server::register_client(Client* c, std::string_view nick) {
   register_user(c, nick);
   rooms_.add(lobby_, c);
   c->room = lobby_;
-  lifecycle(c, {EvType::Join, c->id(), 0, false, c->nick, lobby_->name});
+  lifecycle(c, ev::Join{c->id(), c->nick, lobby_->name});
   std::string src = prefix(c);
   Out welcome{OutKind::Welcome, c->nick, lobby_->name};
   welcome.src = src;
@@ -168,11 +168,7 @@ void Server::cmd_text(Client* c, std::string_view text) {
   o.src = src;
   fanout(c->room, o, c, true);
   if (pol_.emit_messages) {
-    HostEvent ev{EvType::Message, c->id()};
-    ev.a = c->nick;
-    ev.b = c->room->name;
-    ev.d = std::string(text);
-    bridge_->emit(std::move(ev));
+    bridge_->emit(ev::Message{c->id(), c->nick, c->room->name, {}, std::string(text)});
   }
 }
 
@@ -255,7 +251,7 @@ void Server::move_to(Client* c, Room* to) {
   rooms_.add(to, c);
   c->room = to;
   stats_->rooms.set(rooms_.size());
-  lifecycle(c, {EvType::Join, c->id(), 0, false, c->nick, to->name});
+  lifecycle(c, ev::Join{c->id(), c->nick, to->name});
   Out joined{OutKind::Joined, c->nick, to->name};
   joined.src = src;
   if (quiet(to)) send(c, joined);
@@ -287,11 +283,7 @@ void Server::cmd_msg(Client* c, std::string_view to, std::string_view text, std:
   send(c, Out{OutKind::PmTo, target->nick, {}, text});
   stats_->deliveries.add();
   if (pol_.emit_messages) {
-    HostEvent ev{EvType::Message, c->id()};
-    ev.a = c->nick;
-    ev.c = target->nick;
-    ev.d = std::string(text);
-    bridge_->emit(std::move(ev));
+    bridge_->emit(ev::Message{c->id(), c->nick, {}, target->nick, std::string(text)});
   }
 }
 
@@ -322,12 +314,9 @@ void Server::emit_command(Client* c, std::string_view name, std::string_view arg
   c->wait_seq = c->last_seq;
   c->wait_ms = now_ms_;
   wait_list_.push_back(c);
-  HostEvent ev{EvType::Command, c->id(), c->wait_seq};
-  ev.a = c->state == ClientState::Active ? c->nick : std::string();
-  ev.b = std::string(name);
-  ev.c = std::string(args);
-  ev.d = c->addr;  // for per-address limits (e.g. /register)
-  bridge_->emit(std::move(ev));
+  // c->addr: for per-address limits (e.g. /register)
+  bridge_->emit(ev::Command{c->id(), c->wait_seq, c->state == ClientState::Active ? c->nick : std::string(),
+                            std::string(name), std::string(args), c->addr});
 }
 
 void Server::stop_waiting(Client* c) {

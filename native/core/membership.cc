@@ -34,14 +34,14 @@ void Server::register_user(Client* c, std::string_view nick) {
   nicks_.insert(nick, c);
   stats_->users.set(nicks_.size());
   if (nicks_.size() > stats_->peak_users.get()) stats_->peak_users.set(nicks_.size());
-  lifecycle(c, {EvType::Register, c->id(), 0, false, c->nick});
+  lifecycle(c, ev::Register{c->id(), c->nick});
 }
 
 Room* Server::part_room(Client* c, Room* r) {
   std::string name = r->name;
   rooms_.remove(r, c);
   stats_->rooms.set(rooms_.size());
-  lifecycle(c, {EvType::Leave, c->id(), 0, false, c->nick, name});
+  lifecycle(c, ev::Leave{c->id(), c->nick, name});
   return rooms_.find(name);
 }
 
@@ -78,7 +78,7 @@ void Server::rename(Client* c, std::string_view nick) {
   const std::string old_key = text::lower(old);
   for (Membership& m : c->joined)
     if (m.room->creator == old_key) m.room->creator = text::lower(nick);
-  lifecycle(c, {EvType::Nick, c->id(), 0, false, old, c->nick});
+  lifecycle(c, ev::Nick{c->id(), old, c->nick});
   Out o{OutKind::Renamed, old, c->nick};
   o.src = src;
   fanout_shared(c, o, true);

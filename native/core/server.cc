@@ -146,7 +146,7 @@ bool Server::open(std::string* code, std::string* msg) {
     ev.data.u64 = tagged(kStdin);
     // A regular file or /dev/null cannot be polled (EPERM): run without a console then.
     if (epoll_ctl(epfd_, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0) {
-      bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_CONSOLE_UNAVAILABLE",
+      bridge_->emit(ev::Error{"EPCHAT_CONSOLE_UNAVAILABLE",
                      std::string("admin console disabled: stdin cannot be polled: ") + std::strerror(errno)});
     }
   }
@@ -236,7 +236,7 @@ bool Server::step(int max_wait_ms) {
   if (max_wait_ms >= 0 && (wait < 0 || wait > max_wait_ms)) wait = max_wait_ms;
   int n = epoll_wait(epfd_, evs, 256, wait);
   if (n < 0 && errno != EINTR) {
-    bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_EPOLL", std::strerror(errno)});
+    bridge_->emit(ev::Error{"EPCHAT_EPOLL", std::strerror(errno)});
     begin_shutdown(true);
   }
   now_ms_ = mono_ms();
@@ -257,9 +257,7 @@ bool Server::step(int max_wait_ms) {
       if (c && c->fd >= 0) finalize(c);
     free_closed();
     done_ = true;
-    HostEvent ev{EvType::Closed};
-    ev.stats = stats_->snapshot(now_ms_);
-    bridge_->emit(std::move(ev));
+    bridge_->emit(ev::Closed{stats_->snapshot(now_ms_)});
   }
   bridge_->publish();
   return !done_;
@@ -308,7 +306,7 @@ Client* Server::adopt(int fd, const char* address, Proto proto) {
   stats_->connections.set(open_clients_);
   c->last_ms = now_ms_;
   reg_list_.push_back(c);
-  lifecycle(c, {EvType::Connect, c->id(), 0, false, c->addr});
+  lifecycle(c, ev::Connect{c->id(), c->addr});
   send(c, Out{OutKind::Prompt});  // nothing on IRC: the client speaks first
   return c;
 }
@@ -403,11 +401,11 @@ void Server::report_accept(int e, const std::string& what) {
            std::to_string(kAcceptReportMs / 1000) + " s not reported)";
   accept_suppressed_ = 0;
   accept_report_ms_ = now_ms_ + kAcceptReportMs;
-  bridge_->emit({EvType::Error, 0, 0, false, errno_name(e), std::move(msg)});
+  bridge_->emit(ev::Error{errno_name(e), std::move(msg)});
 }
 
 void Server::report_epoll(const char* what, int e) {
-  bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_EPOLL", std::string("epoll_ctl ") + what + ": " + std::strerror(e)});
+  bridge_->emit(ev::Error{"EPCHAT_EPOLL", std::string("epoll_ctl ") + what + ": " + std::strerror(e)});
 }
 
 // Like Redis: a server for many connections should not be held to a distribution's default soft
@@ -437,7 +435,7 @@ void Server::raise_fd_limit() {
   msg += ": about " + std::to_string(fit) +
          " clients fit; past that, connections are refused with SERVER_FULL. Raise the limit (ulimit -n, "
          "LimitNOFILE=) or lower maxClients";
-  bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_FD_LIMIT", std::move(msg)});
+  bridge_->emit(ev::Error{"EPCHAT_FD_LIMIT", std::move(msg)});
 }
 
 Client* Server::alloc_client(int fd) {
@@ -636,7 +634,7 @@ void Server::expire(uint64_t now) {
   if (pol_.registration_timeout_ms) {
     while (Client* c = reg_list_.head()) {
       if (c->last_ms + pol_.registration_timeout_ms > now) break;
-      lifecycle(c, {EvType::Timeout, c->id(), 0, false, "", "registration"});
+      lifecycle(c, ev::Timeout{c->id(), "", "registration"});
       error(c, "REGISTRATION_TIMEOUT",
             "no nickname chosen within " + text::seconds(pol_.registration_timeout_ms) + "; disconnected");
       close_client(c, "registration");
@@ -647,7 +645,7 @@ void Server::expire(uint64_t now) {
     for (IList<Client>* list : {&idle_list_, &ping_list_}) {
       while (Client* c = list->head()) {
         if (c->last_ms + pol_.idle_timeout_ms > now) break;
-        lifecycle(c, {EvType::Timeout, c->id(), 0, false, c->nick, "idle"});
+        lifecycle(c, ev::Timeout{c->id(), c->nick, "idle"});
         error(c, "IDLE_TIMEOUT", "idle for " + text::seconds(pol_.idle_timeout_ms) + "; disconnected");
         close_client(c, "idle");
       }
@@ -875,10 +873,7 @@ void Server::flush(Client* c) {
 
 void Server::close_client(Client* c, const char* reason, bool discard_output) {
   if (c->state == ClientState::Closing || c->fd < 0) return;
-  HostEvent ev{EvType::Disconnect, c->id()};
-  ev.a = c->nick;
-  ev.b = reason;
-  lifecycle(c, std::move(ev));
+  lifecycle(c, ev::Disconnect{c->id(), c->nick, reason});
   unlink_timer(c);
   stop_waiting(c);
   std::string().swap(c->held);

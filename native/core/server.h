@@ -226,12 +226,17 @@ class Server {
   void irc_ping_idle(uint64_t now);
 
   // --- what the host and the console ask for (admin.cc)
+  struct HostCommands;  // one handler per host command kind (admin.cc)
+  friend struct HostCommands;
   void on_host_commands();
   void on_console();
   void console_line(std::string_view line);
   void console_out(std::string text);
   bool kick(std::string_view nick, std::string_view reason);
-  std::vector<std::string> deliver(const std::vector<std::string>& nicks, std::string_view text);
+  // Structured host lines (host_api.h) to one client (null: only checked), or to each nick online
+  // (host_reply.cc).
+  void reply_lines(Client* c, const std::vector<HostLine>& lines);
+  std::vector<std::string> deliver(const std::vector<std::string>& nicks, const std::vector<HostLine>& lines);
   void announce(std::string_view text);
   void login(Client* c, std::string_view nick);
   void finish_command(Client* c, uint32_t seq, bool close);

@@ -124,7 +124,7 @@ void Server::on_signal_pipe() {
   ssize_t n;
   while ((n = read(sig_rd_, sigs, sizeof sigs)) > 0) {
     for (ssize_t i = 0; i < n; ++i) {
-      bridge_->emit({EvType::Signal, 0, 0, false, signal_name(sigs[i])});
+      bridge_->emit(ev::Signal{signal_name(sigs[i])});
       if (sigs[i] == SIGINT || sigs[i] == SIGTERM) begin_shutdown(false);
     }
   }

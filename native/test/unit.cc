@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "../core/ilist.h"
+#include "../core/host_api.h"
 #include "../core/base64.h"
 #include "../core/irc_caps.h"
 #include "../core/irc_message.h"
@@ -28,30 +30,6 @@
 
 namespace {
 
-int g_passed = 0;
-int g_failed = 0;
-const char* g_test = "";
-
-#define CHECK(cond)                                                                   \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
-      std::printf("FAIL %s: %s (%s:%d)\n", g_test, #cond, __FILE__, __LINE__);        \
-      ok = false;                                                                     \
-    }                                                                                 \
-  } while (0)
-
-struct Case {
-  const char* name;
-  std::function<bool()> fn;
-};
-std::vector<Case>& cases() {
-  static std::vector<Case> v;
-  return v;
-}
-struct Reg {
-  Reg(const char* n, std::function<bool()> f) { cases().push_back({n, std::move(f)}); }
-};
-#define TEST(name) static bool name(); static Reg reg_##name(#name, name); static bool name()
 
 // Feeds `chunks` into a LineIn and returns what came out: lines, and "!" for each too-long line.
 std::vector<std::string> frame(const std::vector<std::string>& chunks, size_t max) {
@@ -274,6 +252,52 @@ TEST(codec_format) {
   CHECK(f({ep::OutKind::Error, "NICK_TAKEN", {}, "taken"}) == "!! NICK_TAKEN taken\n");
   CHECK(f({ep::OutKind::End, "ROOMS", {}, {}, 3}) == "== END ROOMS 3\n");
   CHECK(f({ep::OutKind::PmFrom, "bob", {}, "x"}) == "[pm from bob] x\n");
+  return ok;
+}
+
+// The Outs a host's structured lines become (host_reply.cc), as the line protocol writes them.
+TEST(codec_format_host_lines) {
+  bool ok = true;
+  ep::LineCodec codec;
+  auto f = [&](const ep::Out& o) {
+    std::string s;
+    codec.append(o, s);
+    return s;
+  };
+  CHECK(f({ep::OutKind::Notice, {}, {}, "Account alice registered"}) == ">> Account alice registered\n");
+  CHECK(f({ep::OutKind::GroupFrom, "bob", "team", "standup at 10", 1}) == "[@team from bob] standup at 10\n");
+  std::vector<std::string> row = {"2026-11-22T10:00:00Z", "alice@team", "are you  there?"};
+  ep::Out item{ep::OutKind::Item, "MAIL"};
+  item.fields = &row;
+  CHECK(f(item) == "== MAIL 2026-11-22T10:00:00Z alice@team are you  there?\n");
+  return ok;
+}
+
+TEST(host_line_checks) {
+  bool ok = true;
+  std::string field;
+  auto bad = [&](const ep::HostLine& l, const char* want) {
+    field.clear();
+    return ep::host_line_problem(l, &field) != nullptr && field == want;
+  };
+  CHECK(ep::host_line_problem(ep::line::Notice{"fine\ttext"}, &field) == nullptr);
+  CHECK(ep::host_line_problem(ep::line::Notice{""}, &field) == nullptr);
+  CHECK(ep::host_line_problem(ep::line::List{"GROUP", "GROUPS", {{"devs", "3"}}}, &field) == nullptr);
+  CHECK(ep::host_line_problem(ep::line::List{"MAIL", "", {}}, &field) == nullptr);
+  CHECK(bad(ep::line::Notice{"two\nlines"}, "text"));
+  CHECK(bad(ep::line::Notice{"bidi \xe2\x80\xae"}, "text"));
+  CHECK(bad(ep::line::Notice{"bad \xff utf8"}, "text"));
+  CHECK(bad(ep::line::Error{"lower", "x"}, "code"));
+  CHECK(bad(ep::line::Error{"", "x"}, "code"));
+  CHECK(bad(ep::line::Error{"A_CODE_THAT_IS_LONGER_THAN_32_CHARS", "x"}, "code"));
+  CHECK(bad(ep::line::Error{"OK", "esc \x1b[2J"}, "text"));
+  CHECK(bad(ep::line::List{"K", "end", {}}, "end"));
+  CHECK(bad(ep::line::List{"K", "", {{"a"}, {}}}, "rows[1]"));
+  CHECK(bad(ep::line::List{"K", "", {{"a b", "c"}}}, "rows[0][0]"));
+  CHECK(bad(ep::line::List{"K", "", {{"a", ""}}}, "rows[0][1]"));
+  CHECK(bad(ep::line::Pm{"two words", "x"}, "from"));
+  CHECK(bad(ep::line::PmSent{"", "x"}, "to"));
+  CHECK(bad(ep::line::Group{"bob", "te\ram", "x"}, "group"));
   return ok;
 }
 
@@ -627,11 +651,5 @@ TEST(irc_sasl_plain) {
 }  // namespace
 
 int main() {
-  for (auto& c : cases()) {
-    g_test = c.name;
-    if (c.fn()) ++g_passed;
-    else ++g_failed;
-  }
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed ? 1 : 0;
+  return check::run_all();
 }
