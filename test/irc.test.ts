@@ -4,6 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { register as lineRegister, withServer, createTestServerOff } from './irc-support.js';
 import { IrcRaw, ircPort, ircRegister } from './irc-helpers.js';
+import { registerAccount, withAccounts } from './community-helpers.js';
 
 const test = suite('irc');
 
@@ -325,11 +326,46 @@ test('adopt(fd, address, protocol): a socket the host accepted becomes an IRC or
       }
       c.destroy();
     }
-    assert.throws(() => t.server.adopt(-1, 'x', 'irc'), (e: any) => e.code === 'EPCHAT_INVALID_ARGUMENT' && e.argument === 'fd');
-    assert.throws(() => t.server.adopt(0, 'x', 'xmpp' as never), (e: any) => e.code === 'EPCHAT_INVALID_ARGUMENT' && e.argument === 'protocol');
+    assert.throws(() => t.server.adopt(-1, 'x', 'irc'), (e: any) => e.code === 'EPCHAT_INVALID_ARGUMENT' && /fd$/.test(e.argument));
+    assert.throws(() => t.server.adopt(0, 'x', 'xmpp' as never), (e: any) => e.code === 'EPCHAT_INVALID_ARGUMENT' && /protocol$/.test(e.argument));
   } finally {
     gateway.close();
   }
+}));
+
+test('PASS logs in to an account at registration (464 when wrong); mail waiting is told as a NOTICE', () => withAccounts({}, async (t) => {
+  const owner = await registerAccount(t, 'kim', 'correct-horse');
+  owner.send('/quit');
+  await owner.closed();
+  const sender = await t.register('sender');
+  sender.send('/msg kim are you there?');
+  await sender.expect(/^>> /);  // stored in kim's mailbox
+  const bad = new IrcRaw(ircPort(t));
+  await bad.connected();
+  bad.send('PASS wrong-password');
+  bad.send('NICK kim');
+  bad.send('USER kim 0 * :Kim');
+  await bad.num(464, ':Password incorrect');
+  bad.destroy();
+  const c = new IrcRaw(ircPort(t));
+  await c.connected();
+  c.send('PASS correct-horse');
+  c.send('NICK kim');
+  c.send('USER kim 0 * :Kim');
+  // The host's notice comes before registration completes (the target is then "*").
+  await c.expect(/^:epchat NOTICE \* :Logged in as kim: 1 unread message/);
+  await c.expect(':epchat 001 kim :Welcome to the epchat IRC network kim!kim@127.0.0.1');
+  c.send('WHOIS kim');
+  await c.expect(':epchat 330 kim kim kim :is logged in as');
+  c.destroy();
+}));
+
+test('flood control as on the line protocol: NOTICE for a dropped line, then ERROR and close', () => withServer({ floodRate: 0.001, floodBurst: 6, floodKick: 3 }, async (t) => {
+  const c = await ircRegister(t, 'flooder');
+  for (let i = 0; i < 12; i++) c.send(`PING :n${i}`);
+  await c.expect(/^:epchat NOTICE flooder :too many lines; slow down/);
+  await c.expect(/^ERROR :Closing link: too many lines too fast/);
+  await c.closed();
 }));
 
 test('ircPort -1 turns the IRC listener off', async () => {

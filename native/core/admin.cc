@@ -133,6 +133,9 @@ void Server::finish_command(Client* c, uint32_t seq, bool close) {
   stop_waiting(c);
   if (c->proto == Proto::Irc && c->irc->auth_step) irc_auth_finished(c);
   if (c->fd < 0 || c->state == ClientState::Closing || input_held(c)) return;
+  // An IRC login by PASS is done: registration, held until now, completes.
+  if (c->proto == Proto::Irc && c->state == ClientState::Nick) irc_try_register(c);
+  if (c->fd < 0 || c->state == ClientState::Closing || input_held(c)) return;
   resume_input(c);
 }
 
