@@ -55,6 +55,11 @@ std::vector<const HostLine*> checked(const std::vector<HostLine>& lines, Bridge*
 void Server::reply_lines(Client* c, const std::vector<HostLine>& lines) {
   std::vector<const HostLine*> ok = checked(lines, bridge_);
   if (!c) return;
+  send_lines(c, ok);
+}
+
+// Lines already checked, formatted for c alone (an IRC NOTICE names its recipient).
+void Server::send_lines(Client* c, const std::vector<const HostLine*>& ok) {
   std::string s;
   for (const HostLine* l : ok) outs(*l, [&](Out o) {
     o.to = c->nick;  // an IRC NOTICE names its recipient
@@ -84,7 +89,7 @@ std::vector<std::string> Server::deliver(const std::vector<std::string>& nicks, 
     }
     if (ok.empty()) continue;  // only asked who is offline
     if (c->proto == Proto::Irc) {  // IRC lines name their recipient: formatted for each
-      reply_lines(c, lines);
+      send_lines(c, ok);
       stats_->deliveries.add();
       continue;
     }

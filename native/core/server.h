@@ -236,6 +236,7 @@ class Server {
   // Structured host lines (host_api.h) to one client (null: only checked), or to each nick online
   // (host_reply.cc).
   void reply_lines(Client* c, const std::vector<HostLine>& lines);
+  void send_lines(Client* c, const std::vector<const HostLine*>& ok);
   std::vector<std::string> deliver(const std::vector<std::string>& nicks, const std::vector<HostLine>& lines);
   void announce(std::string_view text);
   void login(Client* c, std::string_view nick);
