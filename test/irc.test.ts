@@ -236,9 +236,18 @@ test('line and IRC users share rooms: #dev is dev; /me is CTCP ACTION both ways;
   await line.expectNext('[pm from ircer] private italic');
   line.send('/msg ircer back to you');
   await irc.expectNext(':liner!liner@127.0.0.1 PRIVMSG ircer :back to you');
-  // A line user cannot send a line break, and an IRC user's CR/LF ends its line: each arrives as one line.
+  await line.expectNext('[pm to ircer] back to you');
+  // A CR inside an IRC line makes it malformed (421): nothing of it reaches the line user, whose next
+  // line is the marker that follows.
   irc.send('PRIVMSG #lobby :fake\rliner: spoof');
-  await line.expect(/^!! |^ircer: /).catch(() => undefined);
+  await irc.expect(/^:epchat 421 ircer \* :Malformed line/);
+  irc.send('PRIVMSG #lobby :marker one');
+  await line.expectNext('ircer: marker one');
+  // A line user cannot put a CR in a message either: nothing reaches IRC but the next marker.
+  await line.sendRaw('x\r:fake!f@f PRIVMSG #lobby :spoof\n');
+  await line.expectNext(/^!! BAD_CHAR /);
+  line.send('marker two');
+  await irc.expectNext(':liner!liner@127.0.0.1 PRIVMSG #lobby :marker two');
   irc.send('PRIVMSG #lobby :\u202espoof');
   await irc.expect(/NOTICE ircer :line contains a bidirectional control/);
   irc.send('NICK ircer2');
