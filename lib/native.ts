@@ -120,6 +120,7 @@ export interface EngineStats {
   dropped_slow: number;
 }
 
+/** room: a line user's current room; an IRC user's first channel, or '' when it is in none. */
 export interface UserInfo { id: ClientId; nick: string; room: string; address: string }
 export interface RoomInfo { name: string; members: number }
 
