@@ -89,6 +89,7 @@ bool Server::irc_is_op(const Client* c, const Room* r) const {
 void Server::irc_names(Client* c, const Room* r) {
   const bool uhnames = c->irc->caps.has(irc::kCapUserhostInNames);
   const std::string head = "= #" + r->name;
+  charge_list(c, r->members.size());
   std::string names;
   for (const Client* m : r->members) {
     if (m->state != ClientState::Active) continue;
@@ -120,6 +121,7 @@ void Server::irc_who(Client* c, std::string_view mask) {
   if (!mask.empty() && mask[0] == '#') {
     bool valid = false;
     if (const Room* r = irc_room(mask, &valid)) {
+      charge_list(c, r->members.size());  // as a line user's /users: big replies cost flood tokens
       for (const Client* m : r->members)
         if (m->state == ClientState::Active) row(m, "#" + r->name, irc_is_op(m, r));
     }
@@ -155,6 +157,7 @@ void Server::irc_whois(Client* c, std::string_view nick) {
 }
 
 void Server::irc_list(Client* c) {
+  charge_list(c, rooms_.size());
   irc_num(c, 321, "Channel", "Users  Name");
   for (const auto& kv : rooms_.index()) {
     const Room* r = kv.second.get();
