@@ -206,8 +206,8 @@ const SPECS: { [K in SettingName]: SettingSpec<K> } = {
     default: '0.0.0.0', description: 'Address to listen on.', reloadable: false, engine: true,
   },
   port: {
-    kind: integer(0, 65535), default: 7000,
-    description: 'TCP port to listen on; 0 picks a free port.', reloadable: false, engine: true,
+    kind: integer(-1, 65535), default: 7000,
+    description: 'TCP port of the line protocol (docs/protocol.md); 0 picks a free port, -1 turns the line listener off (IRC only).', reloadable: false, engine: true,
   },
   ircHost: {
     kind: text({ expect: 'a host name or IP address', metavar: 'HOST', pattern: /^\S+$/ }),

@@ -248,14 +248,16 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#messagesOn = options.emitMessages;
     this.#lifecycleOn = options.lifecycleEvents;
     this.#state = 'listening';
-    this.#address = { host: bound.host, port: bound.port };
+    this.#address = bound.port >= 0 ? { host: bound.host, port: bound.port } : null;
     this.#ircAddress = bound.ircPort !== undefined && bound.ircPort >= 0 ? { host: bound.ircHost ?? bound.host, port: bound.ircPort } : null;
     this.#finalStats = null;
     this.#closing = null;
     this.log.debug({ host: bound.host, port: bound.port }, 'engine listening');
     for (const plugin of installed) plugin.started?.();
-    this.emit('listening', this.address()!);
-    return this.address()!;
+    // The line listener's address; with the line listener off (port -1), the IRC one.
+    const main = (this.address() ?? this.ircAddress())!;
+    this.emit('listening', main);
+    return main;
   }
 
   /** Graceful close: clients are told, queues drain for up to `shutdownGraceMs`. Resolves with the final

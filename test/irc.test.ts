@@ -5,6 +5,8 @@ import * as assert from 'uvu/assert';
 import { register as lineRegister, withServer, createTestServerOff } from './irc-support.js';
 import { IrcRaw, ircPort, ircRegister } from './irc-helpers.js';
 import { registerAccount, withAccounts } from './community-helpers.js';
+import { createServer } from '../lib/index.js';
+import { TEST_DEFAULTS } from './helpers.js';
 
 const test = suite('irc');
 
@@ -375,6 +377,19 @@ test('flood control as on the line protocol: NOTICE for a dropped line, then ERR
   await c.expect(/^:epchat NOTICE flooder :too many lines; slow down/);
   await c.expect(/^ERROR :Closing link: too many lines too fast/);
   await c.closed();
+}));
+
+test('port -1 turns the line listener off (IRC only); both off is refused', () => withServer({ port: -1, ircPort: 0 }, async (t) => {
+  assert.is(t.server.address(), null);
+  assert.is(t.port, ircPort(t), 'listen() resolves with the IRC address when the line listener is off');
+  const c = await ircRegister(t, 'solo');
+  c.send('QUIT');
+  await c.expect(/^ERROR /);
+  const both = createServer({ ...TEST_DEFAULTS, accounts: false, port: -1, ircPort: -1 } as typeof TEST_DEFAULTS);
+  let caught: any = null;
+  try { await both.listen(); } catch (e) { caught = e; }
+  assert.ok(caught && caught.code === 'EINVAL' && /both off/.test(caught.message), `listen() with both off must reject (got ${caught})`);
+  await both.close();
 }));
 
 test('ircPort -1 turns the IRC listener off', async () => {

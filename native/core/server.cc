@@ -130,7 +130,12 @@ bool Server::open(std::string* code, std::string* msg) {
   if (epfd_ < 0) return fail(errno, "epoll_create1 for");
   if (!bridge_->ok()) return fail(EMFILE, "eventfd for");
 
-  if (!bind_listener(0, code, msg)) return false;
+  if (opt_.port < 0 && opt_.irc_port < 0) {
+    *code = "EINVAL";
+    *msg = "no listener: the line protocol's port and the IRC port are both off (-1)";
+    return false;
+  }
+  if (opt_.port >= 0 && !bind_listener(0, code, msg)) return false;
   if (opt_.irc_port >= 0 && !bind_listener(1, code, msg)) return false;
 
   epoll_event ev = {};

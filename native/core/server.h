@@ -51,7 +51,8 @@ class Server {
   // returns false with an errno name (EADDRINUSE, …) in *code and a sentence in *msg.
   bool open(std::string* code, std::string* msg);
   const std::string& bound_host() const { return listeners_[0].bound_host; }
-  int bound_port() const { return listeners_[0].bound_port; }
+  // The line listener's bound port; -1 when it is off.
+  int bound_port() const { return listeners_[0].fd >= 0 ? listeners_[0].bound_port : -1; }
   // The IRC listener's bound address; port -1 when IRC is off.
   const std::string& irc_bound_host() const { return listeners_[1].bound_host; }
   int irc_bound_port() const { return listeners_[1].fd >= 0 ? listeners_[1].bound_port : -1; }
