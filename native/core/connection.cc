@@ -1,5 +1,7 @@
 #include "connection.h"
 
+#include <cerrno>
+
 #include "sysio.h"
 
 namespace ep {
@@ -34,6 +36,14 @@ bool Connection::apply_events(Loop& loop) {
   uint32_t ev = (reading ? static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP) : 0u) |
                 (want_write ? static_cast<uint32_t>(EPOLLOUT) : 0u);
   return loop.modify(reg, ev);
+}
+
+FlushResult Connection::write_out(size_t* written, int* err) {
+  FlushResult r = out.flush(*transport, written, err);
+  if (r != FlushResult::Done || !transport->want_write() || transport->flush_transport()) return r;
+  if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return FlushResult::Blocked;
+  *err = errno;
+  return FlushResult::Error;
 }
 
 bool Connection::close_fd(Loop& loop) {

@@ -51,7 +51,9 @@ class Connection : public Handler {
 
   // Through the transport.
   ssize_t read(char* buf, size_t n) { return transport->read(buf, n); }
-  FlushResult write_out(size_t* written, int* err) { return out.flush(*transport, written, err); }
+  // Writes the queue, then whatever the transport holds of its own (TLS records): Done only when both
+  // are empty; Blocked when the socket is full; Error with errno in *err.
+  FlushResult write_out(size_t* written, int* err);
   int shutdown_write() { return transport->shutdown_write(); }
   bool delivered() const { return transport->delivered(); }
 

@@ -2,7 +2,6 @@
 
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,7 +10,6 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "sysio.h"
 #include "text.h"
 
 namespace ep {
@@ -133,7 +131,7 @@ bool Server::step(int max_wait_ms) {
   return !done_;
 }
 
-// ---------------------------------------------------------------------------------------- accept
+// ---------------------------------------------------------------------------------------- connections
 
 Client* Server::adopt(int fd, const char* address, Protocol p) {
   if (stopping_ || open_clients_ >= opt_.max_clients) return nullptr;
