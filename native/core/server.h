@@ -40,7 +40,8 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Creates the epoll set and binds the listening socket. On failure returns false with an errno
+  // Creates the loop, joins the host channel, binds the listener, installs the signal pipe and the
+  // console (as the options say). On failure returns false with an errno
   // name (EADDRINUSE, …) in *code and a sentence in *msg.
   bool open(std::string* code, std::string* msg);
   // The listener's address once open() succeeded (empty and 0 before).
@@ -59,7 +60,6 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
 
  private:
   // --- the loop pass, connections (server.cc)
-  void poll(int wait_ms);
   void report_epoll(const char* what, int e);
   void raise_fd_limit();
   // ListenerHost
