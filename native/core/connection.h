@@ -55,6 +55,8 @@ class Connection : public Handler {
   // are empty; Blocked when the socket is full; Error with errno in *err.
   FlushResult write_out(size_t* written, int* err);
   int shutdown_write() { return transport->shutdown_write(); }
+  // Bytes still to write: queued, or held by the transport (TLS records).
+  bool output_pending() const { return !out.empty() || transport->want_write(); }
   bool delivered() const { return transport->delivered(); }
 
   // Leaves the loop and closes the descriptor; the output queue is dropped. False when EPOLL_CTL_DEL

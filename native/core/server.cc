@@ -232,7 +232,7 @@ void Server::on_readable(Client* c) {
       // Nothing left to say: close now rather than linger. Otherwise flush() closes after the last
       // byte; meanwhile stop reading, or the end of the stream (level-triggered) would be seen again
       // in this pass and close the socket before its replies are written.
-      if (c->out.empty() || !set_reading(c, false)) finalize(c);
+      if (!c->output_pending() || !set_reading(c, false)) finalize(c);
       return;
     }
     if (errno == EINTR) continue;
