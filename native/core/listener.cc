@@ -71,7 +71,7 @@ const char* errno_name(int e) {
   }
 }
 
-Listener::Listener(Loop& loop, Bridge* bridge, Stats* stats, ListenerHost* host, Protocol p, const uint64_t& now_ms)
+Listener::Listener(Loop& loop, Bridge* bridge, Stats* stats, ListenerHost* host, Proto p, const uint64_t& now_ms)
     : loop_(loop), bridge_(bridge), stats_(stats), host_(host), protocol_(p), now_ms_(now_ms) {}
 
 Listener::~Listener() {

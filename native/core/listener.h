@@ -19,7 +19,7 @@ class Bridge;
 struct Stats;
 
 // The wire protocol a listener's connections speak. The line protocol (docs/protocol.md) only, for now.
-enum class Protocol : uint8_t { Line = 0 };
+enum class Proto : uint8_t { Line = 0 };
 
 // EADDRINUSE, EMFILE…: the code the host gets for errno e (EIO for the rest).
 const char* errno_name(int e);
@@ -30,13 +30,13 @@ class ListenerHost {
   // Whether a new connection can be served now; if not, *why says why (sent as SERVER_FULL).
   virtual bool accept_full(std::string* why) = 0;
   // Takes an accepted, non-blocking socket speaking protocol p. False: not taken (the listener closes it).
-  virtual bool accept_connection(int fd, const char* address, Protocol p) = 0;
+  virtual bool accept_connection(int fd, const char* address, Proto p) = 0;
 };
 
 class Listener final : public Handler {
  public:
   // now_ms: the loop's clock of this pass (the server's), read for pauses and report intervals.
-  Listener(Loop& loop, Bridge* bridge, Stats* stats, ListenerHost* host, Protocol p, const uint64_t& now_ms);
+  Listener(Loop& loop, Bridge* bridge, Stats* stats, ListenerHost* host, Proto p, const uint64_t& now_ms);
   ~Listener() override;
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -46,7 +46,7 @@ class Listener final : public Handler {
   bool open(const std::string& host, int port, int backlog, std::string* code, std::string* msg);
   const std::string& bound_host() const { return bound_host_; }
   int bound_port() const { return bound_port_; }
-  Protocol protocol() const { return protocol_; }
+  Proto protocol() const { return protocol_; }
 
   void on_io(uint32_t events) override;
   // When a paused listener wants to be looked at again (0: not paused): feed to the next deadline.
@@ -68,7 +68,7 @@ class Listener final : public Handler {
   Bridge* bridge_;
   Stats* stats_;
   ListenerHost* host_;
-  Protocol protocol_;
+  Proto protocol_;
   const uint64_t& now_ms_;
 
   int fd_ = -1;

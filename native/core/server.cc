@@ -65,7 +65,7 @@ bool Server::open(std::string* code, std::string* msg) {
   raise_fd_limit();
   if (!loop_.open()) return fail(errno, "epoll_create1 for");
   if (!host_channel_.open()) return fail(errno, bridge_->ok() ? "epoll_ctl for" : "eventfd for");
-  listener_ = std::make_unique<Listener>(loop_, bridge_, stats_, static_cast<ListenerHost*>(this), Protocol::Line, now_ms_);
+  listener_ = std::make_unique<Listener>(loop_, bridge_, stats_, static_cast<ListenerHost*>(this), Proto::Line, now_ms_);
   if (!listener_->open(opt_.host, opt_.port, opt_.backlog, code, msg)) return false;
   if (opt_.handle_signals) {
     signals_ = std::make_unique<SignalPipe>(loop_, [this](int signo, const char* name) {
@@ -133,7 +133,7 @@ bool Server::step(int max_wait_ms) {
 
 // ---------------------------------------------------------------------------------------- connections
 
-Client* Server::adopt(int fd, const char* address, Protocol p) {
+Client* Server::adopt(int fd, const char* address, Proto p) {
   if (stopping_ || open_clients_ >= opt_.max_clients) return nullptr;
   Client* c = new Client();
   conns_.insert(c);
@@ -162,7 +162,7 @@ bool Server::accept_full(std::string* why) {
   return true;
 }
 
-bool Server::accept_connection(int fd, const char* address, Protocol p) { return adopt(fd, address, p) != nullptr; }
+bool Server::accept_connection(int fd, const char* address, Proto p) { return adopt(fd, address, p) != nullptr; }
 
 void Server::report_epoll(const char* what, int e) {
   bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_EPOLL", std::string("epoll_ctl ") + what + ": " + std::strerror(e)});

@@ -56,7 +56,7 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   // Takes a connected, non-blocking socket as a new client speaking protocol p (a listener's accept
   // uses it too; so can a socketpair in a test, or a gateway handing over a connection). Null when
   // full or shutting down.
-  Client* adopt(int fd, const char* address, Protocol p = Protocol::Line);
+  Client* adopt(int fd, const char* address, Proto p = Proto::Line);
 
  private:
   // --- the loop pass, connections (server.cc)
@@ -64,7 +64,7 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   void raise_fd_limit();
   // ListenerHost
   bool accept_full(std::string* why) override;
-  bool accept_connection(int fd, const char* address, Protocol p) override;
+  bool accept_connection(int fd, const char* address, Proto p) override;
   // ConnectionOwner
   void on_connection_io(Connection* c, uint32_t events) override { on_client(static_cast<Client*>(c), events); }
   void on_client(Client* c, uint32_t events);
