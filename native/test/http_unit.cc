@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "../core/base64.h"
 #include "../core/http_request.h"
 #include "../core/http_response.h"
@@ -17,30 +18,6 @@
 
 namespace {
 
-int g_passed = 0;
-int g_failed = 0;
-const char* g_test = "";
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      std::printf("FAIL %s: %s (%s:%d)\n", g_test, #cond, __FILE__, __LINE__); \
-      ok = false;                                                              \
-    }                                                                          \
-  } while (0)
-
-struct Case {
-  const char* name;
-  std::function<bool()> fn;
-};
-std::vector<Case>& cases() {
-  static std::vector<Case> v;
-  return v;
-}
-struct Reg {
-  Reg(const char* n, std::function<bool()> f) { cases().push_back({n, std::move(f)}); }
-};
-#define TEST(name) static bool name(); static Reg reg_##name(#name, name); static bool name()
 
 using ep::http::RequestReader;
 using State = RequestReader::State;
@@ -434,11 +411,5 @@ TEST(http_error_responses) {
 }  // namespace
 
 int main() {
-  for (auto& c : cases()) {
-    g_test = c.name;
-    if (c.fn()) ++g_passed;
-    else ++g_failed;
-  }
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed ? 1 : 0;
+  return check::run_all();
 }

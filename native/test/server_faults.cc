@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "../core/bridge.h"
 #include "../core/server.h"
 #include "../core/stats.h"
@@ -26,30 +27,6 @@
 
 namespace {
 
-int g_passed = 0;
-int g_failed = 0;
-const char* g_test = "";
-
-#define CHECK(cond)                                                                   \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
-      std::printf("FAIL %s: %s (%s:%d)\n", g_test, #cond, __FILE__, __LINE__);        \
-      ok = false;                                                                     \
-    }                                                                                 \
-  } while (0)
-
-struct Case {
-  const char* name;
-  std::function<bool()> fn;
-};
-std::vector<Case>& cases() {
-  static std::vector<Case> v;
-  return v;
-}
-struct Reg {
-  Reg(const char* n, std::function<bool()> f) { cases().push_back({n, std::move(f)}); }
-};
-#define TEST(name) static bool name(); static Reg reg_##name(#name, name); static bool name()
 
 // Fails chosen calls: sendmsg/send on a set of descriptors (errno), accept4 a number of times,
 // epoll_ctl ADD of one descriptor a number of times, sendmsg capped at a few bytes.
@@ -488,11 +465,5 @@ TEST(a_transport_holding_bytes_is_flushed_through_epollout_then_fin) {
 
 int main() {
   signal(SIGPIPE, SIG_IGN);
-  for (const Case& c : cases()) {
-    g_test = c.name;
-    if (c.fn()) ++g_passed;
-    else ++g_failed;
-  }
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed ? 1 : 0;
+  return check::run_all();
 }

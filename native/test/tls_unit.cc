@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "../core/tls_context.h"
 #include "../core/tls_session.h"
 #include "tls_testcert.h"
@@ -46,30 +47,6 @@ void count_free(void* p, const char*, int) {
   std::free(p);
 }
 
-int g_passed = 0;
-int g_failed = 0;
-const char* g_test = "";
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      std::printf("FAIL %s: %s (%s:%d)\n", g_test, #cond, __FILE__, __LINE__); \
-      ok = false;                                                              \
-    }                                                                          \
-  } while (0)
-
-struct Case {
-  const char* name;
-  std::function<bool()> fn;
-};
-std::vector<Case>& cases() {
-  static std::vector<Case> v;
-  return v;
-}
-struct Reg {
-  Reg(const char* n, std::function<bool()> f) { cases().push_back({n, std::move(f)}); }
-};
-#define TEST(name) static bool name(); static Reg reg_##name(#name, name); static bool name()
 
 using ep::PlaintextKind;
 using ep::TlsConfig;
@@ -775,20 +752,9 @@ int main() {
     std::printf("cannot make the test certificates: %s\n", ep::tls_drain_errors().c_str());
     return 1;
   }
-  for (auto& c : cases()) {
-    g_test = c.name;
-    bool ok = c.fn();
-    ERR_clear_error();
-    if (ok) {
-      ++g_passed;
-      std::printf("ok   %s\n", c.name);
-    } else {
-      ++g_failed;
-    }
-  }
+  int status = check::run_all([] { ERR_clear_error(); });
   ctx_a().reset();
   std::string rm = "rm -rf '" + g_dir + "'";
   if (std::system(rm.c_str()) != 0) std::printf("note: could not remove %s\n", g_dir.c_str());
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed ? 1 : 0;
+  return status;
 }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "../core/ilist.h"
 #include "../core/base64.h"
 #include "../core/irc_caps.h"
@@ -28,30 +29,6 @@
 
 namespace {
 
-int g_passed = 0;
-int g_failed = 0;
-const char* g_test = "";
-
-#define CHECK(cond)                                                                   \
-  do {                                                                                \
-    if (!(cond)) {                                                                    \
-      std::printf("FAIL %s: %s (%s:%d)\n", g_test, #cond, __FILE__, __LINE__);        \
-      ok = false;                                                                     \
-    }                                                                                 \
-  } while (0)
-
-struct Case {
-  const char* name;
-  std::function<bool()> fn;
-};
-std::vector<Case>& cases() {
-  static std::vector<Case> v;
-  return v;
-}
-struct Reg {
-  Reg(const char* n, std::function<bool()> f) { cases().push_back({n, std::move(f)}); }
-};
-#define TEST(name) static bool name(); static Reg reg_##name(#name, name); static bool name()
 
 // Feeds `chunks` into a LineIn and returns what came out: lines, and "!" for each too-long line.
 std::vector<std::string> frame(const std::vector<std::string>& chunks, size_t max) {
@@ -627,11 +604,5 @@ TEST(irc_sasl_plain) {
 }  // namespace
 
 int main() {
-  for (auto& c : cases()) {
-    g_test = c.name;
-    if (c.fn()) ++g_passed;
-    else ++g_failed;
-  }
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed ? 1 : 0;
+  return check::run_all();
 }
