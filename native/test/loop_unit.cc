@@ -15,33 +15,9 @@
 
 #include "../core/loop.h"
 #include "../core/sysio.h"
+#include "check.h"
 
 namespace {
-
-int g_passed = 0;
-int g_failed = 0;
-const char* g_test = "";
-
-#define CHECK(cond)                                                              \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      std::printf("FAIL %s: %s (%s:%d)\n", g_test, #cond, __FILE__, __LINE__);   \
-      ok = false;                                                                \
-    }                                                                            \
-  } while (0)
-
-struct Case {
-  const char* name;
-  bool (*fn)();
-};
-std::vector<Case>& cases() {
-  static std::vector<Case> v;
-  return v;
-}
-struct Reg {
-  Reg(const char* n, bool (*f)()) { cases().push_back({n, f}); }
-};
-#define TEST(name) static bool name(); static Reg reg_##name(#name, name); static bool name()
 
 // A handler that runs a function on its events and counts them.
 struct Fn : ep::Handler {
@@ -206,12 +182,4 @@ TEST(deadline_is_the_earliest_capped_at_a_minute) {
 
 }  // namespace
 
-int main() {
-  for (const Case& c : cases()) {
-    g_test = c.name;
-    if (c.fn()) ++g_passed;
-    else ++g_failed;
-  }
-  std::printf("%d passed, %d failed\n", g_passed, g_failed);
-  return g_failed ? 1 : 0;
-}
+int main() { return check::run_all(); }
