@@ -55,6 +55,15 @@ class Connection : public Handler {
   // are empty; Blocked when the socket is full; Error with errno in *err.
   FlushResult write_out(size_t* written, int* err);
   int shutdown_write() { return transport->shutdown_write(); }
+  // After the last byte of a closing connection: sends FIN, then the connection lingers (reading and
+  // discarding) until the peer's, so that bytes it is still sending don't turn our close into a reset
+  // that could destroy the lines just sent. True when there is nothing to linger for: the shutdown
+  // failed (the peer is gone: ENOTCONN), the peer half-closed already, or (shutting_down) it has
+  // acknowledged every byte.
+  bool end_output(bool shutting_down) {
+    wr_shut = true;
+    return shutdown_write() != 0 || peer_eof || (shutting_down && delivered());
+  }
   // Bytes still to write: queued, or held by the transport (TLS records).
   bool output_pending() const { return !out.empty() || transport->want_write(); }
   bool delivered() const { return transport->delivered(); }

@@ -494,13 +494,8 @@ void Server::flush(Client* c) {
   if (r == FlushResult::Blocked && !set_events(c, true)) r = FlushResult::Error;
   switch (r) {
     case FlushResult::Done:
-      if (c->state == ClientState::Closing && !c->wr_shut) {
-        // Everything said: send FIN, then wait (lingering) for the peer's, so that bytes it is still
-        // sending don't turn our close into a reset that could destroy the lines we just sent.
-        // A failed shutdown (the peer is gone: ENOTCONN) leaves nothing to wait for.
-        c->wr_shut = true;
-        if (c->shutdown_write() != 0 || c->peer_eof || (stopping_ && c->delivered())) finalize(c);
-      }
+      // Closing and everything said: FIN, then linger for the peer's (connection.h, end_output).
+      if (c->state == ClientState::Closing && !c->wr_shut && c->end_output(stopping_)) finalize(c);
       break;
     case FlushResult::Blocked:
       break;
