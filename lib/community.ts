@@ -1,16 +1,16 @@
-// Accounts, offline mailboxes and groups on top of the engine. The engine owns the chat; this owns what
-// must outlive a connection. It sees the engine through ChatServer: delegated `command` events (with
-// `delegateOfflineMsg` for `/msg` to someone offline, and `auth` / `password` for protected nicks), the
-// register / nick / disconnect events (to know who is online), and it answers with send / login /
-// prompt / protectNicks.
+// Accounts, offline mailboxes and groups on top of the engine: a plugin (lib/plugin.ts). The engine owns
+// the chat; this owns what must outlive a connection. It sees the server only through its PluginHost:
+// delegated commands (with `wantsOfflineMsg` for `/msg` to someone offline, and `auth` / `password` for
+// protected nicks), the nick / disconnect events of the clients it takes part in, and it answers with
+// structured replies (notices, errors, lists), login / prompt / close, deliver and protectNicks.
 //
 // A connection's delegated commands run one at a time, in the order typed, even though hashing and
 // storage are asynchronous (the engine holds the client's next line until the command is finished).
 // Passwords (the `password` step, and the arguments of /register, /login, /passwd, /unregister) are
 // never logged, and never shown: a refused password step never lets the next line become a nickname
 // (a wrong password asks again; LOGIN_THROTTLED ends the connection).
-import type { ChatServer, CommandContext } from './server.js';
-import type { ClientId } from './native.js';
+import type { ClientId, HostLine } from './native.js';
+import { error, notice, type CommandContext, type Plugin, type PluginHost } from './plugin.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import type { Storage } from './storage/storage.js';
@@ -21,27 +21,29 @@ import { addressKey } from './address.js';
 import { HashQueue, HashRefused, isHashRefused } from './hashqueue.js';
 import { Mailbox } from './mailbox.js';
 import { Groups } from './groups.js';
-import { fail, plural, splitWord, type Hub } from './hub.js';
+import { plural, splitWord, type Hub } from './hub.js';
 
 const NICK = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 
-const passwordPrompt = (nick: string) => `>> ${nick} is a registered account; password:`;
+const passwordPrompt = (nick: string) => notice(`${nick} is a registered account; password:`);
 
-export class Community implements Hub {
+export class Community implements Hub, Plugin {
+  readonly name = 'accounts';
+  /** `/msg` to an offline nick goes to its mailbox, `/msg @group` to the group. */
+  readonly wantsOfflineMsg = true;
   readonly storage: Storage;
-  readonly log: Logger;
   readonly mailbox: Mailbox;
   readonly groups: Groups;
-  #server: ChatServer;
+  #host: PluginHost | null = null;
   /** connection → account key, while logged in. */
   #sessions = new Map<ClientId, string>();
   /** connection → nick chosen at the prompt, between `auth` and `password`. */
   #pendingAuth = new Map<ClientId, string>();
   /** connection → tail of its command chain. */
   #queues = new Map<ClientId, Promise<void>>();
-  #throttle: LoginThrottle;
+  #throttle = new LoginThrottle(0, 0);
   /** Registrations per address (`/register`). */
-  #registrations: LoginThrottle;
+  #registrations = new LoginThrottle(0, 0);
   /** Every password hash of the server (logins, registrations, password changes), bounded. */
   #hashes: HashQueue;
   /** Connections that went away with commands still in their chain (their hashes are dropped). */
@@ -53,12 +55,8 @@ export class Community implements Hub {
   /** Account names read at open(), protected at started(). */
   #accounts: string[] = [];
 
-  constructor(server: ChatServer, storage: Storage) {
-    this.#server = server;
+  constructor(storage: Storage) {
     this.storage = storage;
-    this.log = server.log;
-    this.#throttle = new LoginThrottle(server.config.loginMaxFailures, server.config.loginWindowMs);
-    this.#registrations = new LoginThrottle(server.config.registerMaxPerAddress, server.config.registerWindowMs);
     this.#hashes = new HashQueue({
       concurrency: () => this.config.hashConcurrency,
       maxQueued: () => this.config.hashQueueMax,
@@ -67,30 +65,32 @@ export class Community implements Hub {
     this.groups = new Groups(this);
   }
 
-  get config(): Config { return this.#server.config; }
+  #server(): PluginHost {
+    if (!this.#host) throw new Error('the accounts plugin is not installed');
+    return this.#host;
+  }
+
+  get config(): Config { return this.#server().config; }
+
+  get log(): Logger { return this.#server().log; }
 
   now(): number { return Date.now(); }
 
-  deliver(nicks: readonly string[], text: string): Promise<string[]> { return this.#server.deliver(nicks, text); }
+  deliver(nicks: readonly string[], lines?: HostLine | readonly HostLine[]): Promise<string[]> { return this.#server().deliver(nicks, lines); }
 
   accountOf(id: ClientId): string | undefined { return this.#sessions.get(id); }
 
-  send(id: ClientId, text: string): void {
-    if (!this.#server.listening) return;
-    try {
-      this.#server.send(id, text);
-    } catch (err) {
-      this.log.debug({ err, id }, 'send after close: dropped');
-    }
-  }
-
   /** Opens the storage and installs the commands (before the engine listens, so the delegate list is
    *  part of the engine's first options). */
-  async open(): Promise<void> {
+  async install(host: PluginHost): Promise<void> {
+    this.#host = host;
+    const c = host.config;
+    this.#throttle = new LoginThrottle(c.loginMaxFailures, c.loginWindowMs);
+    this.#registrations = new LoginThrottle(c.registerMaxPerAddress, c.registerWindowMs);
     await this.storage.open();
     this.#open = true;
     this.#accounts = await this.storage.accountNames();
-    const s = this.#server;
+    const s = host;
     const cmd = (name: string, fn: (ctx: CommandContext) => Promise<void>, help: string[], delegate = true) =>
       this.#unhook.push(s.registerCommand(name, (ctx) => this.#serial(ctx.id, () => fn(ctx).catch((e: unknown) => this.#refused(ctx, e))), { delegate, help }));
     cmd('register', (c) => this.#register(c), ['/register NAME PASSWORD - create an account for a nickname and log in']);
@@ -118,7 +118,7 @@ export class Community implements Hub {
     const account = this.#sessions.get(ev.id);
     if (account !== undefined && account !== ev.nick.toLowerCase()) {
       this.#sessions.delete(ev.id);
-      this.send(ev.id, `>> You are no longer logged in (your nickname is not ${account} any more)`);
+      this.#server().notify(ev.id, notice(`You are no longer logged in (your nickname is not ${account} any more)`));
     }
   }
 
@@ -196,10 +196,10 @@ export class Community implements Hub {
     if (!isHashRefused(err)) throw err;
     if (err.reason === 'busy') {
       this.log.warn({ id: ctx.id, command: ctx.name }, 'password hashing queue full: BUSY');
-      const busy = fail('BUSY', 'the server is busy checking passwords; try again in a few seconds');
+      const busy = error('BUSY', 'the server is busy checking passwords; try again in a few seconds');
       // In the password step the next line is a password again, never a nickname (docs/protocol.md).
       const nick = ctx.name === 'password' ? this.#pendingAuth.get(ctx.id) : undefined;
-      if (nick !== undefined) ctx.reply(`${busy}\n${passwordPrompt(nick)}`);
+      if (nick !== undefined) ctx.reply(busy, passwordPrompt(nick));
       else this.#refuse(ctx, busy);
     }
   }
@@ -219,30 +219,30 @@ export class Community implements Hub {
     if (ctx.nick === null) return this.#notRegistered(ctx);
     const account = this.#sessions.get(ctx.id);
     if (account === undefined) {
-      ctx.reply(fail('LOGIN_REQUIRED', `/${ctx.name} needs an account: /register NAME PASSWORD or /login NAME PASSWORD`));
+      ctx.reply(error('LOGIN_REQUIRED', `/${ctx.name} needs an account: /register NAME PASSWORD or /login NAME PASSWORD`));
       return;
     }
     await fn(account);
   }
 
   #notRegistered(ctx: CommandContext): void {
-    ctx.reply(fail('NOT_REGISTERED', 'choose a nickname first (or /login NAME PASSWORD, /register NAME PASSWORD)'));
+    ctx.reply(error('NOT_REGISTERED', 'choose a nickname first (or /login NAME PASSWORD, /register NAME PASSWORD)'));
     ctx.prompt();
   }
 
   /** Answers an error; at the prompt, shows the prompt again. */
-  #refuse(ctx: CommandContext, line: string): void {
+  #refuse(ctx: CommandContext, line: HostLine): void {
     ctx.reply(line);
     if (ctx.nick === null) ctx.prompt();
   }
 
   /** Null if `name` can be an account's nickname, else the error line. */
-  #nameError(name: string): string | null {
+  #nameError(name: string): HostLine | null {
     const c = this.config;
     if (!NICK.test(name) || name.length > c.nickMaxLength) {
-      return fail('NICK_INVALID', `nickname must be 1-${c.nickMaxLength} characters of A-Z a-z 0-9 _ - and start with a letter or _`);
+      return error('NICK_INVALID', `nickname must be 1-${c.nickMaxLength} characters of A-Z a-z 0-9 _ - and start with a letter or _`);
     }
-    if (c.reservedNicks.includes(name.toLowerCase())) return fail('NICK_RESERVED', `nickname ${name} is reserved`);
+    if (c.reservedNicks.includes(name.toLowerCase())) return error('NICK_RESERVED', `nickname ${name} is reserved`);
     return null;
   }
 
@@ -272,8 +272,8 @@ export class Community implements Hub {
     return 'bad';
   }
 
-  #throttled(waitMs: number): string {
-    return fail('LOGIN_THROTTLED', `too many failed logins; try again in ${Math.ceil(waitMs / 1000)} s`);
+  #throttled(waitMs: number): HostLine {
+    return error('LOGIN_THROTTLED', `too many failed logins; try again in ${Math.ceil(waitMs / 1000)} s`);
   }
 
   /** Logs connection `id` in to `name` (its stored spelling) and tells it what is waiting. */
@@ -281,7 +281,7 @@ export class Community implements Hub {
     ctx.login(name);
     this.#sessions.set(ctx.id, name.toLowerCase());
     const unread = await this.storage.unreadCount(name);
-    ctx.reply(`>> Logged in as ${name}: ${plural(unread, 'unread message')}${unread > 0 ? ' (/read)' : ''}`);
+    ctx.reply(notice(`Logged in as ${name}: ${plural(unread, 'unread message')}${unread > 0 ? ' (/read)' : ''}`));
     this.log.info({ id: ctx.id, account: name }, how);
   }
 
@@ -290,23 +290,23 @@ export class Community implements Hub {
   async #register(ctx: CommandContext): Promise<void> {
     const [name, rest] = splitWord(ctx.args);
     const [password, extra] = splitWord(rest);
-    if (!name || !password || extra.trim()) return this.#refuse(ctx, fail('USAGE', '/register NAME PASSWORD'));
+    if (!name || !password || extra.trim()) return this.#refuse(ctx, error('USAGE', '/register NAME PASSWORD'));
     const nameErr = this.#nameError(name);
     if (nameErr) return this.#refuse(ctx, nameErr);
     const current = this.#sessions.get(ctx.id);
-    if (current !== undefined) return this.#refuse(ctx, fail('ALREADY_LOGGED_IN', `you are logged in as ${current}`));
+    if (current !== undefined) return this.#refuse(ctx, error('ALREADY_LOGGED_IN', `you are logged in as ${current}`));
     const pwErr = passwordProblem(password, this.config.passwordMinLength);
-    if (pwErr) return this.#refuse(ctx, fail('PASSWORD_INVALID', pwErr));
-    if (await this.storage.getAccount(name)) return this.#refuse(ctx, fail('ACCOUNT_EXISTS', `${name} is already registered; /login ${name} PASSWORD`));
+    if (pwErr) return this.#refuse(ctx, error('PASSWORD_INVALID', pwErr));
+    if (await this.storage.getAccount(name)) return this.#refuse(ctx, error('ACCOUNT_EXISTS', `${name} is already registered; /login ${name} PASSWORD`));
     const mine = ctx.nick?.toLowerCase() === name.toLowerCase();
-    if (!mine && (await this.deliver([name], '')).length === 0) return this.#refuse(ctx, fail('NICK_TAKEN', `nickname ${name} is taken`));
+    if (!mine && (await this.deliver([name])).length === 0) return this.#refuse(ctx, error('NICK_TAKEN', `nickname ${name} is taken`));
     // Registrations per address: each one that gets this far costs a hash and may create an account.
     const from = [`r:${addressKey(ctx.address ?? 'unknown')}`];
     this.#registrations.maxFailures = this.config.registerMaxPerAddress;
     this.#registrations.windowMs = this.config.registerWindowMs;
     const wait = this.#registrations.check(from);
     if (wait > 0) {
-      return this.#refuse(ctx, fail('REGISTER_THROTTLED', `too many registrations from your address; try again in ${Math.ceil(wait / 1000)} s`));
+      return this.#refuse(ctx, error('REGISTER_THROTTLED', `too many registrations from your address; try again in ${Math.ceil(wait / 1000)} s`));
     }
     const charge = this.#registrations.charge(from);
     let hash: string;
@@ -317,25 +317,25 @@ export class Community implements Hub {
       throw err;
     }
     if (!await this.storage.createAccount(name, hash, this.now())) {
-      return this.#refuse(ctx, fail('ACCOUNT_EXISTS', `${name} is already registered; /login ${name} PASSWORD`));
+      return this.#refuse(ctx, error('ACCOUNT_EXISTS', `${name} is already registered; /login ${name} PASSWORD`));
     }
-    this.#server.protectNicks([name]);
-    ctx.reply(`>> Account ${name} registered`);
+    this.#server().protectNicks([name]);
+    ctx.reply(notice(`Account ${name} registered`));
     await this.#complete(ctx, name, 'account registered');
   }
 
   async #login(ctx: CommandContext): Promise<void> {
     const [name, rest] = splitWord(ctx.args);
     const [password, extra] = splitWord(rest);
-    if (!name || !password || extra.trim()) return this.#refuse(ctx, fail('USAGE', '/login NAME PASSWORD'));
+    if (!name || !password || extra.trim()) return this.#refuse(ctx, error('USAGE', '/login NAME PASSWORD'));
     if (this.#sessions.get(ctx.id) === name.toLowerCase()) {
-      return this.#refuse(ctx, fail('ALREADY_LOGGED_IN', `you are logged in as ${name}`));
+      return this.#refuse(ctx, error('ALREADY_LOGGED_IN', `you are logged in as ${name}`));
     }
     const r = await this.#checkPassword(ctx.id, name, password);
     if (typeof r === 'number') return this.#refuse(ctx, this.#throttled(r));
-    if (r === 'bad') return this.#refuse(ctx, fail('AUTH_FAILED', 'wrong name or password'));
+    if (r === 'bad') return this.#refuse(ctx, error('AUTH_FAILED', 'wrong name or password'));
     const account = await this.storage.getAccount(name);
-    if (!account) return this.#refuse(ctx, fail('AUTH_FAILED', 'wrong name or password'));
+    if (!account) return this.#refuse(ctx, error('AUTH_FAILED', 'wrong name or password'));
     await this.#complete(ctx, account.name, 'login');
   }
 
@@ -373,37 +373,37 @@ export class Community implements Hub {
       ctx.close();
       return;
     }
-    ctx.reply(`${fail('AUTH_FAILED', 'wrong password; try again, or /quit')}\n${passwordPrompt(nick)}`);
+    ctx.reply(error('AUTH_FAILED', 'wrong password; try again, or /quit'), passwordPrompt(nick));
   }
 
   async #passwd(ctx: CommandContext): Promise<void> {
     await this.#needLogin(ctx, async (account) => {
       const [old, rest] = splitWord(ctx.args);
       const [next, extra] = splitWord(rest);
-      if (!old || !next || extra.trim()) return ctx.reply(fail('USAGE', '/passwd OLD NEW'));
+      if (!old || !next || extra.trim()) return ctx.reply(error('USAGE', '/passwd OLD NEW'));
       const pwErr = passwordProblem(next, this.config.passwordMinLength);
-      if (pwErr) return ctx.reply(fail('PASSWORD_INVALID', pwErr));
+      if (pwErr) return ctx.reply(error('PASSWORD_INVALID', pwErr));
       const r = await this.#checkPassword(ctx.id, account, old);
       if (typeof r === 'number') return ctx.reply(this.#throttled(r));
-      if (r === 'bad') return ctx.reply(fail('AUTH_FAILED', 'wrong password'));
+      if (r === 'bad') return ctx.reply(error('AUTH_FAILED', 'wrong password'));
       await this.storage.setPassword(account, await this.#hash(ctx.id, () => hashPassword(next, this.#scrypt())));
       this.log.info({ id: ctx.id, account }, 'password changed');
-      ctx.reply('>> Password changed');
+      ctx.reply(notice('Password changed'));
     });
   }
 
   async #unregister(ctx: CommandContext): Promise<void> {
     await this.#needLogin(ctx, async (account) => {
       const [password, extra] = splitWord(ctx.args);
-      if (!password || extra.trim()) return ctx.reply(fail('USAGE', '/unregister PASSWORD'));
+      if (!password || extra.trim()) return ctx.reply(error('USAGE', '/unregister PASSWORD'));
       const r = await this.#checkPassword(ctx.id, account, password);
       if (typeof r === 'number') return ctx.reply(this.#throttled(r));
-      if (r === 'bad') return ctx.reply(fail('AUTH_FAILED', 'wrong password'));
+      if (r === 'bad') return ctx.reply(error('AUTH_FAILED', 'wrong password'));
       await this.storage.deleteAccount(account);
-      this.#server.protectNicks([], [account]);
+      this.#server().protectNicks([], [account]);
       for (const [id, a] of this.#sessions) if (a === account) this.#sessions.delete(id);
       this.log.info({ id: ctx.id, account }, 'account deleted');
-      ctx.reply(`>> Account ${account} deleted; its mailbox and group memberships are gone`);
+      ctx.reply(notice(`Account ${account} deleted; its mailbox and group memberships are gone`));
     });
   }
 

@@ -15,5 +15,10 @@ export {
 export { EpchatError, ConfigError, ErrorCodes, type EpchatErrorCode, type ConfigIssue } from './errors.js';
 export { createLogger, silentLogger, type Logger, type LoggerOptions } from './log.js';
 export type {
-  EngineOptions, EngineSettings, EngineHostOptions, EngineReloadable, EngineStats, EngineEvent, UserInfo, RoomInfo, ClientId, DisconnectReason,
+  EngineOptions, EngineSettings, EngineHostOptions, EngineReloadable, EngineStats, EngineEvent, EngineReply, EngineCommand,
+  HostLine, UserInfo, RoomInfo, ClientId, DisconnectReason,
 } from './native.js';
+export {
+  notice, error, list, pm, pmSent, groupMessage,
+  type Plugin, type PluginHost, type PluginEvents,
+} from './plugin.js';

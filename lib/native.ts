@@ -47,14 +47,14 @@ export interface EngineSettings {
 export interface EngineHostOptions {
   /** (reloadable) emit connect, register, nick, join, leave, disconnect and timeout events for every
    *  client. Off, the engine reports only the clients whose session the host takes part in (those it
-   *  logged in with `login()`, whose password it is checking, or that sent it a delegated command): their
+   *  logged in with a `login` command, whose password it is checking, or that sent it a delegated command): their
    *  register, nick and disconnect. */
   lifecycleEvents: boolean;
   /** Nicknames (lower case) owned by accounts from the start, before the first connection. */
   protectedNicks: string[];
   /** (reloadable) extra `/help` lines for commands the host handles, each `USAGE - what it does`. */
   help: string[];
-  /** (reloadable) how long the host may take to `finish()` a `command` event (the client's later lines
+  /** (reloadable) how long the host may take to `finish` a `command` event (the client's later lines
    *  wait for it); past it the client gets `!! INTERNAL_ERROR` and is disconnected (reason `error`).
    *  0: no bound. */
   commandTimeoutMs: number;
@@ -86,15 +86,15 @@ export type EngineEvent =
   /** A delegated command (see `delegate`); `nick` is null before registration; `address` is the
    *  client's `host:port` (as in `connect`). The client's disconnect is reported even with lifecycle
    *  events off, so the host can drop work it keeps for it. The client's later lines wait until the
-   *  host calls `finish(id, seq, …)`. */
+   *  host posts `{ type: 'finish', id, seq, close }`. */
   | { type: 'command'; id: ClientId; nick: string | null; name: string; args: string; address: string; seq: number }
   /** A line the admin console prints (already formatted, no newline); or, with `ready` (and no
    *  text), the console has handled what was typed and waits for the next command. */
   | { type: 'console'; text: string; ready?: true }
   | { type: 'signal'; signal: 'SIGHUP' | 'SIGINT' | 'SIGTERM' }
   | { type: 'error'; code: string; message: string }
-  /** The answer to `query(req, …)`. */
-  | { type: 'reply'; req: number; data: unknown }
+  /** The answer to a `kick`, `query` or `deliver` command with that `req`. */
+  | EngineReply
   /** The engine thread has stopped; `stats` are the final counters. */
   | { type: 'closed'; stats: EngineStats };
 
@@ -118,35 +118,79 @@ export interface EngineStats {
 export interface UserInfo { id: ClientId; nick: string; room: string; address: string }
 export interface RoomInfo { name: string; members: number }
 
+/** The engine's answer to a request command, by kind. */
+export type EngineReply =
+  /** `kick`: whether someone had that nick. */
+  | { type: 'reply'; req: number; kind: 'kick'; data: boolean }
+  /** `query` users. */
+  | { type: 'reply'; req: number; kind: 'users'; data: UserInfo[] }
+  /** `query` rooms. */
+  | { type: 'reply'; req: number; kind: 'rooms'; data: RoomInfo[] }
+  /** `deliver`: the nicks that were not online (in the order asked). */
+  | { type: 'reply'; req: number; kind: 'deliver'; data: string[] };
+
+/** A structured line for a user: what it means, never how it looks. Each client's protocol formats it
+ *  (the line protocol as shown; IRC as NOTICEs). Texts are one line of valid UTF-8 without control
+ *  characters; codes and kinds are 1-32 of `A-Z 0-9 _` starting with a letter; `from`, `to` and
+ *  `group` are one word. The binding throws EPCHAT_INVALID_ARGUMENT (a RangeError naming the field,
+ *  e.g. `command.lines[0].code`) for anything else, and nothing is sent. */
+export type HostLine =
+  /** `>> text` */
+  | { type: 'notice'; text: string }
+  /** `!! CODE text` */
+  | { type: 'error'; code: string; text: string }
+  /** `== KIND field…` per row (every field but the last one word), then `== END END n`, where END is
+   *  `end` (default: `kind`) and n the number of rows. */
+  | { type: 'list'; kind: string; end?: string; rows: string[][] }
+  /** A private message to its recipient: `[pm from FROM] text`; `time` (ms since the epoch) is when it
+   *  was sent, for protocols that show it (default: now). */
+  | { type: 'pm'; from: string; text: string; time?: number }
+  /** The sender's copy of a private message: `[pm to TO] text`. */
+  | { type: 'pmSent'; to: string; text: string }
+  /** A group message to a member: `[@GROUP from FROM] text`. */
+  | { type: 'group'; from: string; group: string; text: string; time?: number };
+
+/** What the host asks of the engine (`engine.post`). Requests (`req`) are answered by a `reply` event
+ *  with the same `req`. Every field is checked: a missing or mistyped one throws a TypeError, a value
+ *  out of range (or an unknown `type`) a RangeError, each with code EPCHAT_INVALID_ARGUMENT and
+ *  `argument` naming it (`command.id`). */
+export type EngineCommand =
+  /** Raw protocol text to one client (one or more lines, `\n` separated): the escape hatch, sent as is
+   *  whatever the client's protocol. Prefer `reply`. */
+  | { type: 'send'; id: ClientId; text: string }
+  /** Structured lines to one client, formatted by its protocol. */
+  | { type: 'reply'; id: ClientId; lines: HostLine[] }
+  /** `>> [server] text` to every registered user. */
+  | { type: 'announce'; text: string }
+  /** Disconnects a user with `!! KICKED reason`; answered with `kind: 'kick'`. */
+  | { type: 'kick'; req: number; nick: string; reason?: string }
+  /** Answered with `kind: 'users'` (UserInfo[]) or `'rooms'` (RoomInfo[]). */
+  | { type: 'query'; req: number; what: 'users' | 'rooms' }
+  /** Lines to each of `nicks` who is online (formatted once per protocol); answered with `kind:
+   *  'deliver'` and the nicks that were not online. No lines: only asks who is offline. */
+  | { type: 'deliver'; req: number; nicks: string[]; lines: HostLine[] }
+  /** Registers client `id` under `nick` (an authenticated login), bypassing nick protection; if
+   *  another connection holds the nick, that one is disconnected (reason `kicked`). */
+  | { type: 'login'; id: ClientId; nick: string }
+  /** Sends the nickname prompt again to an unregistered client (after a failed login). */
+  | { type: 'prompt'; id: ClientId }
+  /** Marks nicknames as owned by accounts (lower case): guests cannot take them; choosing one at the
+   *  prompt is forwarded as a `command` event named `auth` with the nick as args, and then each line
+   *  of the password step (every line but `/quit`, until `login` or `prompt`) as a `command` named
+   *  `password`. */
+  | { type: 'protect'; add: string[]; remove: string[] }
+  /** The host is done with the `command` event `seq` of client `id` (send its replies first: commands
+   *  run in the order they are posted). The client's lines that waited behind it run now, in order;
+   *  with `close`, the connection closes instead once what was queued to it is written (reason
+   *  `kicked`). A stale seq finishes nothing (`close` applies whatever the seq). */
+  | { type: 'finish'; id: ClientId; seq: number; close: boolean };
+
 export interface NativeEngine {
   /** Binds and starts the engine thread. Throws an Error with `code` (EADDRINUSE, EACCES, …). */
   listen(): { host: string; port: number };
-  /** Queues text (one or more lines, `\n` separated, no trailing newline needed) to a client. */
-  send(id: ClientId, text: string): void;
-  /** `>> [server] text` to every registered user. */
-  announce(text: string): void;
-  /** Disconnects a user with `!! KICKED reason`; answered by a `reply` event with data `true|false`. */
-  kick(req: number, nick: string, reason: string): void;
-  /** Answered by a `reply` event: `users` → UserInfo[], `rooms` → RoomInfo[]. */
-  query(req: number, what: 'users' | 'rooms'): void;
-  /** Sends `text` (protocol lines, formatted by the caller) to each of `nicks` who is online, one
-   *  shared buffer for all; answered by a `reply` event whose data is the nicks that were not online. */
-  deliver(req: number, nicks: string[], text: string): void;
-  /** Registers client `id` under `nick` (an authenticated login), bypassing nick protection; if
-   *  another connection holds the nick, that one is disconnected (reason `kicked`). */
-  login(id: ClientId, nick: string): void;
-  /** Sends the nickname prompt again to an unregistered client (after a failed login). */
-  prompt(id: ClientId): void;
-  /** The host is done with the `command` event `seq` of client `id` (send its replies first: commands
-   *  run in the order they are called). The client's lines that waited behind it run now, in order;
-   *  with `close`, the connection closes instead once what was queued to it is written (reason
-   *  `kicked`). A stale seq finishes nothing (`close` applies whatever the seq). */
-  finish(id: ClientId, seq: number, close: boolean): void;
-  /** Marks nicknames as owned by accounts (lower case): guests cannot take them; choosing one at the
-   *  prompt is forwarded as a `command` event named `auth` with the nick as args, and then each line
-   *  of the password step (every line but `/quit`, until `login()` or `prompt()`) as a `command` named
-   *  `password`. */
-  protectNicks(add: string[], remove: string[]): void;
+  /** Queues one command to the engine thread (checked first; throws EPCHAT_NOT_LISTENING when the
+   *  engine does not run). */
+  post(command: EngineCommand): void;
   setPolicy(policy: EngineReloadable): void;
   stats(): EngineStats;
   /** Tells every client, drains queues for up to `shutdownGraceMs`, closes; a `closed` event follows. */

@@ -1,11 +1,13 @@
 // ChatServer: the JavaScript face of the engine. It configures the engine, dispatches its batched events
 // as typed EventEmitter events, answers delegated commands and turns request/reply pairs into promises.
 // It is never on the per-message path: the engine only emits `message` events while someone listens.
+// Plugins (lib/plugin.ts; accounts, mailboxes and groups are one: lib/community.ts) are installed
+// through the PluginHost it gives each of them.
 import { EventEmitter } from 'node:events';
 import {
   loadNative,
-  type ClientId, type EngineEvent, type EngineOptions, type EngineStats, type NativeBinding, type NativeEngine,
-  type RoomInfo, type UserInfo,
+  type ClientId, type EngineCommand, type EngineEvent, type EngineOptions, type EngineStats, type HostLine,
+  type NativeBinding, type NativeEngine, type RoomInfo, type UserInfo,
 } from './native.js';
 import {
   checkReloadable, configFromOptions, diffConfig, toEngineOptions,
@@ -14,8 +16,14 @@ import {
 import { EpchatError, ErrorCodes } from './errors.js';
 import { checkClientId, checkFunction, checkStringList, checkText } from './args.js';
 import { createLogger, type Logger } from './log.js';
+import { checkLines } from './host-lines.js';
 import { Community } from './community.js';
+import {
+  error, type CommandContext, type CommandHandler, type Plugin, type PluginHost, type RegisterCommandOptions,
+} from './plugin.js';
 import type { Storage } from './storage/storage.js';
+
+export type { CommandContext, CommandHandler, Plugin, PluginHost, RegisterCommandOptions } from './plugin.js';
 
 type EventOf<T extends EngineEvent['type']> = Extract<EngineEvent, { type: T }>;
 
@@ -30,41 +38,6 @@ export type TimeoutEvent = EventOf<'timeout'>;
 export type SignalName = EventOf<'signal'>['signal'];
 
 export interface Address { host: string; port: number }
-
-/** What a delegated command's handler (and a `command` listener) gets. */
-export interface CommandContext {
-  id: ClientId;
-  /** null before the client has registered (e.g. the `auth` / `password` steps of a login). */
-  nick: string | null;
-  /** Lower case, no slash. */
-  name: string;
-  /** Everything after the command name, as typed (may hold a password: never log it). */
-  args: string;
-  /** The client's address, `host:port` (`[v6]:port` for IPv6), as in the `connect` event. */
-  address: string;
-  /** Sends one or more lines to the client (`\n` separated). */
-  reply(text: string): void;
-  /** Registers the client under `nick` (an authenticated login). */
-  login(nick: string): void;
-  /** Sends the nickname prompt again (after a failed login). */
-  prompt(): void;
-  /** Disconnects the client once this command is finished, after the lines sent to it (e.g. after a
-   *  `LOGIN_THROTTLED` in the password step). */
-  close(): void;
-}
-
-/** A delegated command's handler. The client's later lines wait until the command is finished: when
- *  the returned promise settles (or the handler returns), so replies keep the order of the lines. A
- *  handler must settle; one that does not within `COMMAND_TIMEOUT_MS` costs the client its connection. */
-export type CommandHandler = (ctx: CommandContext) => void | Promise<void>;
-
-export interface RegisterCommandOptions {
-  /** Add the name to the engine's `delegate` list (default true). False for commands the engine forwards
-   *  by itself: `auth` and `password` (protected nicks) and `msg` (with `delegateOfflineMsg`). */
-  delegate?: boolean;
-  /** `/help` lines for it, each `USAGE - what it does` (e.g. `/unread - count your unread messages`). */
-  help?: readonly string[];
-}
 
 export interface ServerEvents {
   listening: [address: Address];
@@ -110,6 +83,10 @@ type State = 'idle' | 'listening' | 'closing' | 'closed';
 
 interface Pending { resolve(data: unknown): void; reject(err: Error): void }
 
+type RequestCommand = Extract<EngineCommand, { req: number }>;
+/** A request command without its `req` (given by #request). */
+type RequestOf<C> = C extends RequestCommand ? Omit<C, 'req'> : never;
+
 const COMMAND_NAME = /^[a-z][a-z0-9_-]*$/;
 const MAX_REQ = 2 ** 31 - 1;
 /** How long a delegated command may take before its client is disconnected (its later lines wait for
@@ -145,8 +122,14 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   /** The lifecycleEvents value last given to the engine. */
   #lifecycleOn = true;
   #storage: Storage | undefined;
-  /** Accounts, mailboxes and groups, while listening with `accounts` on. */
+  /** Accounts, mailboxes and groups, while listening with `accounts` on (also in #active). */
   #community: Community | null = null;
+  /** Plugins given to use(), installed at each listen(). */
+  #plugins: Plugin[] = [];
+  /** The plugins installed for this run (the accounts one first), in order. */
+  #active: Plugin[] = [];
+  /** The commands each installed plugin registered (removed when it is closed). */
+  #pluginCommands = new Map<Plugin, Array<() => void>>();
   #starting = false;
   /** close() was called while listen() was still starting: listen() gives up before the engine runs. */
   #abortStart: { promise: Promise<EngineStats>; resolve: (stats: EngineStats) => void } | null = null;
@@ -208,6 +191,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     }
     this.#starting = true;
     let community: Community | null = null;
+    const installed: Plugin[] = [];
     let bound: Address;
     let engine: NativeEngine;
     let options: EngineOptions;
@@ -217,17 +201,25 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     };
     try {
       const binding = this.#binding ?? loadNative();
+      let storage = this.#storage ?? null;
+      const plugins = [...this.#plugins];
       if (this.#config.accounts) {
         // Loaded on demand: better-sqlite3 is a native module that servers without accounts never need.
-        const storage = this.#storage ?? new (await import('./storage/sqlite.js')).SqliteStorage({ dataDir: this.#config.dataDir });
+        storage ??= new (await import('./storage/sqlite.js')).SqliteStorage({ dataDir: this.#config.dataDir });
         aborted();
-        community = new Community(this, storage);
+        community = new Community(storage);
         this.#community = community;
+        plugins.unshift(community);
+      }
+      this.#active = installed;
+      for (const plugin of plugins) {
+        installed.push(plugin);
         try {
-          await community.open();
+          await plugin.install(this.#hostFor(plugin, storage));
         } catch (err) {
-          throw storageError(err, storage.location);
+          throw plugin === community && storage ? storageError(err, storage.location) : err;
         }
+        aborted();
       }
       aborted();
       options = this.#engineOptions();
@@ -236,8 +228,11 @@ export class ChatServer extends EventEmitter<ServerEvents> {
       bound = engine.listen();
     } catch (err) {
       this.#community = null;
+      this.#active = [];
       // A failed start leaves nothing behind: what the storage created at open() is removed.
-      if (community) await community.close({ discard: true }).catch((e: unknown) => this.log.error({ err: e }, 'closing the storage failed'));
+      for (const plugin of installed.reverse()) {
+        await this.#closePlugin(plugin, { discard: true });
+      }
       throw err;
     } finally {
       this.#starting = false;
@@ -253,7 +248,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#finalStats = null;
     this.#closing = null;
     this.log.debug({ host: bound.host, port: bound.port }, 'engine listening');
-    community?.started();
+    for (const plugin of installed) plugin.started?.();
     this.emit('listening', this.address()!);
     return this.address()!;
   }
@@ -292,7 +287,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
    *  characters (else EPCHAT_INVALID_ARGUMENT, and nothing is sent). */
   announce(text: string): void {
     checkText('announce(text)', text);
-    this.#requireEngine().announce(text);
+    this.#post({ type: 'announce', text });
   }
 
   /** Disconnects `nick` with `!! KICKED reason`. Resolves false when nobody has that nick. Rejects
@@ -304,43 +299,66 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#request((req, engine) => engine.kick(req, nick, reason)) as Promise<boolean>;
+    return this.#request({ type: 'kick', nick, reason }) as Promise<boolean>;
   }
 
-  /** Sends `text` (protocol lines you format, e.g. `[pm from alice] hi`) to each of `nicks` who is
-   *  online, with one shared buffer; resolves with the nicks that were not online. With `text` empty it
-   *  sends nothing: it only tells who is offline. */
-  deliver(nicks: readonly string[], text: string): Promise<string[]> {
+  /** Sends structured lines (lib/native.ts HostLine, e.g. `{ type: 'group', from: 'server', group:
+   *  'ops', text: 'deploy at noon' }`) to each of `nicks` who is online, formatted once per protocol;
+   *  resolves with the nicks that were not online. Without lines it sends nothing: it only tells who is
+   *  offline. */
+  deliver(nicks: readonly string[], lines?: HostLine | readonly HostLine[]): Promise<string[]> {
     let list: string[];
+    let checked: HostLine[];
     try {
       list = checkStringList('deliver(nicks)', nicks);
-      checkText('deliver(text)', text, { allowEmpty: true });
+      checked = checkLines('deliver(lines)', lines);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#request((req, engine) => engine.deliver(req, list, text)) as Promise<string[]>;
+    return this.#request({ type: 'deliver', nicks: list, lines: checked }) as Promise<string[]>;
   }
 
   users(): Promise<UserInfo[]> {
-    return this.#request((req, engine) => engine.query(req, 'users')) as Promise<UserInfo[]>;
+    return this.#request({ type: 'query', what: 'users' }) as Promise<UserInfo[]>;
   }
 
   rooms(): Promise<RoomInfo[]> {
-    return this.#request((req, engine) => engine.query(req, 'rooms')) as Promise<RoomInfo[]>;
+    return this.#request({ type: 'query', what: 'rooms' }) as Promise<RoomInfo[]>;
   }
 
-  /** Queues text to one client: one or more lines (`\n` separated), no control characters. */
+  /** Structured lines (lib/native.ts HostLine) to one client, formatted by its protocol. */
+  reply(id: ClientId, ...lines: HostLine[]): void {
+    checkClientId('reply(id)', id);
+    this.#post({ type: 'reply', id, lines: checkLines('reply(lines)', lines) });
+  }
+
+  /** The raw escape hatch: queues protocol text as is to one client (one or more lines, `\n`
+   *  separated, no control characters), whatever its protocol. Prefer reply(), which each protocol
+   *  formats (an IRC client would get these bytes verbatim). */
   send(id: ClientId, text: string): void {
     checkClientId('send(id)', id);
     checkText('send(text)', text, { multiline: true });
-    this.#requireEngine().send(id, text);
+    this.#post({ type: 'send', id, text });
   }
 
-  /** Nicknames owned by accounts (see NativeEngine.protectNicks). */
+  /** Installs a plugin (lib/plugin.ts) at the next listen(), after the accounts one (with `accounts`
+   *  on), in the order given. Throws EPCHAT_ALREADY_LISTENING while the server runs. */
+  use(plugin: Plugin): this {
+    if (plugin === null || typeof plugin !== 'object' || typeof plugin.install !== 'function' || typeof plugin.close !== 'function') {
+      throw new EpchatError(ErrorCodes.INVALID_ARGUMENT, 'use(plugin) must be a plugin (an object with install() and close())');
+    }
+    if (this.#state === 'listening' || this.#state === 'closing' || this.#starting) {
+      throw new EpchatError(ErrorCodes.ALREADY_LISTENING, 'use(plugin) must come before listen()');
+    }
+    this.#plugins.push(plugin);
+    return this;
+  }
+
+  /** Nicknames owned by accounts (see the engine command `protect`, lib/native.ts). */
   protectNicks(add: readonly string[], remove: readonly string[] = []): void {
     const a = checkStringList('protectNicks(add)', add);
     const r = checkStringList('protectNicks(remove)', remove);
-    this.#requireEngine().protectNicks(a.map((n) => n.toLowerCase()), r.map((n) => n.toLowerCase()));
+    this.#post({ type: 'protect', add: a.map((n) => n.toLowerCase()), remove: r.map((n) => n.toLowerCase()) });
   }
 
   /** Applies reloadable settings (validated like any config; others throw EPCHAT_CONFIG_INVALID).
@@ -401,9 +419,9 @@ export class ChatServer extends EventEmitter<ServerEvents> {
       commandTimeoutMs: COMMAND_TIMEOUT_MS,
       emitMessages: this.#wantMessages(),
       lifecycleEvents: this.#wantLifecycle(),
-      protectedNicks: this.#community?.protectedAtStart() ?? [],
+      protectedNicks: this.#active.flatMap((p) => p.protectedAtStart?.() ?? []),
       // Accounts take `/msg` to offline users (mailboxes) and to `@groups`.
-      delegateOfflineMsg: this.#config.delegateOfflineMsg || this.#community !== null,
+      delegateOfflineMsg: this.#config.delegateOfflineMsg || this.#active.some((p) => p.wantsOfflineMsg === true),
     };
   }
 
@@ -452,14 +470,59 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     return this.#engine;
   }
 
-  #request(send: (req: number, engine: NativeEngine) => void): Promise<unknown> {
+  #post(command: EngineCommand): void {
+    this.#requireEngine().post(command);
+  }
+
+  /** Closes a plugin (errors logged), then removes the commands it registered, so the next listen()
+   *  installs it afresh. */
+  async #closePlugin(plugin: Plugin, opts: { discard?: boolean } = {}): Promise<void> {
+    await plugin.close(opts).catch((err: unknown) => this.log.error({ err, plugin: plugin.name }, 'closing a plugin failed'));
+    for (const remove of this.#pluginCommands.get(plugin)?.splice(0) ?? []) remove();
+    this.#pluginCommands.delete(plugin);
+  }
+
+  /** What a plugin sees of this server (lib/plugin.ts). */
+  #hostFor(plugin: Plugin, storage: Storage | null): PluginHost {
+    const server = this;
+    const commands: Array<() => void> = [];
+    this.#pluginCommands.set(plugin, commands);
+    return {
+      get config() { return server.#config; },
+      get log() { return server.log; },
+      get storage() {
+        if (!storage) throw new EpchatError(ErrorCodes.STORAGE, 'no storage: turn `accounts` on or pass deps.storage');
+        return storage;
+      },
+      get listening() { return server.listening; },
+      registerCommand: (name, handler, opts) => {
+        const remove = this.registerCommand(name, handler, opts);
+        commands.push(remove);
+        return remove;
+      },
+      notify: (id, ...lines) => {
+        const checked = checkLines('notify(lines)', lines);
+        if (!this.listening) return;
+        try {
+          this.#post({ type: 'reply', id, lines: checked });
+        } catch (err) {
+          if ((err as { code?: unknown } | null)?.code === ErrorCodes.INVALID_ARGUMENT) throw err;
+          this.log.debug({ err, id }, 'notify after close: dropped');
+        }
+      },
+      deliver: (nicks, lines) => this.deliver(nicks, lines),
+      protectNicks: (add, remove) => this.protectNicks(add, remove),
+    };
+  }
+
+  #request(command: RequestOf<RequestCommand>): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const engine = this.#requireEngine();
       const req = this.#nextReq;
       this.#nextReq = req >= MAX_REQ ? 1 : req + 1;
       this.#pending.set(req, { resolve, reject });
       try {
-        send(req, engine);
+        engine.post({ ...command, req } as EngineCommand);
       } catch (err) {
         this.#pending.delete(req);
         throw err;
@@ -494,6 +557,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     switch (ev.type) {
       case 'connect':
         this.log.debug({ id: ev.id, address: ev.address }, 'connect');
+        for (const p of this.#active) p.onConnect?.(ev);
         this.emit('connect', ev);
         break;
       case 'register':
@@ -502,7 +566,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
         break;
       case 'nick':
         this.log.debug({ id: ev.id, old: ev.old, nick: ev.nick }, 'nick');
-        this.#community?.onNick(ev);
+        for (const p of this.#active) p.onNick?.(ev);
         this.emit('nick', ev);
         break;
       case 'join':
@@ -517,7 +581,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
       case 'disconnect':
         if (ev.nick === null) this.log.debug({ id: ev.id, reason: ev.reason }, 'disconnect');
         else this.log.info({ id: ev.id, nick: ev.nick, reason: ev.reason }, 'disconnect');
-        this.#community?.onDisconnect(ev);
+        for (const p of this.#active) p.onDisconnect?.(ev);
         this.emit('disconnect', ev);
         break;
       case 'timeout':
@@ -578,14 +642,16 @@ export class ChatServer extends EventEmitter<ServerEvents> {
       this.log.debug({ stats }, 'engine closed');
       this.emit('close', stats);
     };
-    // Accounts: commands in flight finish (their replies are dropped), then the storage closes,
-    // before close() resolves.
-    const community = this.#community;
+    // Plugins (accounts: commands in flight finish, their replies dropped, then the storage closes),
+    // last installed first, before close() resolves.
+    const plugins = this.#active.reverse();
+    this.#active = [];
     this.#community = null;
-    if (!community) return finish();
+    if (plugins.length === 0) return finish();
     if (!this.#resolveClosing) this.#expectClose();
     this.#state = 'closed';
-    community.close().catch((err: unknown) => this.log.error({ err }, 'closing the storage failed')).finally(finish);
+    void plugins.reduce((done, p) => done.then(() => this.#closePlugin(p)), Promise.resolve())
+      .finally(finish);
   }
 
   /** A delegated command. Finished (engine.finish) once its handler settles, or at once when only
@@ -597,6 +663,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
       try {
         if (engine && this.#engine === engine) return fn(engine);
       } catch (err) {
+        if ((err as { code?: unknown } | null)?.code === ErrorCodes.INVALID_ARGUMENT) throw err;
         // The engine stopped in the batch that brought this command (its `closed` event follows).
         this.log.debug({ err, id: ev.id, command: ev.name }, `${what} while the server closed: dropped`);
         return;
@@ -608,7 +675,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     const finish = () => {
       if (finished) return;
       finished = true;
-      live('finish', (e) => e.finish(ev.id, ev.seq, closing));
+      live('finish', (e) => e.post({ type: 'finish', id: ev.id, seq: ev.seq, close: closing }));
     };
     const ctx: CommandContext = {
       id: ev.id,
@@ -616,13 +683,16 @@ export class ChatServer extends EventEmitter<ServerEvents> {
       name: ev.name,
       args: ev.args,
       address: ev.address,
-      reply: (text) => { checkText('reply(text)', text, { multiline: true }); live('reply', (e) => e.send(ev.id, text)); },
-      login: (nick) => { checkText('login(nick)', nick); live('login', (e) => e.login(ev.id, nick)); },
-      prompt: () => live('prompt', (e) => e.prompt(ev.id)),
+      reply: (...lines) => {
+        const checked = checkLines('reply(lines)', lines);
+        live('reply', (e) => e.post({ type: 'reply', id: ev.id, lines: checked }));
+      },
+      login: (nick) => { checkText('login(nick)', nick); live('login', (e) => e.post({ type: 'login', id: ev.id, nick })); },
+      prompt: () => live('prompt', (e) => e.post({ type: 'prompt', id: ev.id })),
       close: () => {
         if (closing) return;
         closing = true;
-        if (finished) live('close', (e) => e.finish(ev.id, ev.seq, true));
+        if (finished) live('close', (e) => e.post({ type: 'finish', id: ev.id, seq: ev.seq, close: true }));
       },
     };
     // Never log args: `password` and account commands carry secrets.
@@ -631,7 +701,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     const listened = this.listenerCount('command') > 0;
     try {
       if (entry) this.#runHandler(entry.handler, ctx, finish);
-      else if (!listened) ctx.reply(`!! UNKNOWN_COMMAND no handler for /${ev.name}`);
+      else if (!listened) ctx.reply(error('UNKNOWN_COMMAND', `no handler for /${ev.name}`));
       if (listened) this.emit('command', ctx);
     } finally {
       if (!entry) finish();
@@ -642,7 +712,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   #runHandler(handler: CommandHandler, ctx: CommandContext, done: () => void): void {
     const fail = (err: unknown) => {
       this.log.error({ err, id: ctx.id, command: ctx.name }, `command /${ctx.name} failed`);
-      ctx.reply(`!! INTERNAL_ERROR /${ctx.name} failed`);
+      ctx.reply(error('INTERNAL_ERROR', `/${ctx.name} failed`));
     };
     let r: void | Promise<void>;
     try {

@@ -112,14 +112,15 @@ test('users() and rooms()', () => withServer({}, async (t) => {
   assert.equal(rooms, [{ name: 'dev', members: 1 }, { name: 'lobby', members: 1 }]);
 }));
 
-test('deliver(): host-formatted lines reach the online nicks (any case); the offline ones are returned', () => withServer({}, async (t) => {
+test('deliver(): structured lines reach the online nicks (any case), formatted by their protocol; the offline ones are returned', () => withServer({}, async (t) => {
   const [alice, bob] = await t.registerAll('alice', 'bob');
-  const offline = await withTimeout(t.server.deliver(['ALICE', 'nobody', 'bob', 'not a nick'], '[@ops from server] deploy at noon'), 3000, 'deliver()');
+  const offline = await withTimeout(t.server.deliver(['ALICE', 'nobody', 'bob', 'not a nick'], { type: 'group', from: 'server', group: 'ops', text: 'deploy at noon' }), 3000, 'deliver()');
   assert.equal(offline, ['nobody', 'not a nick']);
   await alice!.expectNext('[@ops from server] deploy at noon');
   await bob!.expectNext('[@ops from server] deploy at noon');
-  // empty text only asks who is offline: nothing is sent
-  assert.equal(await t.server.deliver(['alice', 'carol'], ''), ['carol']);
+  // no lines only asks who is offline: nothing is sent
+  assert.equal(await t.server.deliver(['alice', 'carol']), ['carol']);
+  assert.equal(await t.server.deliver(['alice', 'carol'], []), ['carol']);
   bob!.send('/msg alice ping');
   await alice!.expectNext('[pm from bob] ping');
   assert.ok(t.server.stats().deliveries >= 3);

@@ -135,40 +135,70 @@ test('new Engine: missing or mistyped options and callback', () => {
   invalid(() => new Engine({ help: {} }, cb), TypeError, 'options.help');
 });
 
-test('methods: missing, mistyped and out-of-range arguments on a listening engine', async () => {
+test('post(command): missing, mistyped and out-of-range fields of every command kind on a listening engine', async () => {
   const h = new Harness();
   const { port } = h.listen();
   const e = h.raw;
-  invalid(() => e.send!(), TypeError, 'id');
-  invalid(() => e.send!('1', 'x'), TypeError, 'id');
-  invalid(() => e.send!(-1, 'x'), RangeError, 'id');
-  invalid(() => e.send!(1.5, 'x'), RangeError, 'id');
-  invalid(() => e.send!(2 ** 64, 'x'), RangeError, 'id');
-  invalid(() => e.send!(1), TypeError, 'text');
-  invalid(() => e.send!(1, 42), TypeError, 'text');
-  invalid(() => e.announce!(), TypeError, 'text');
-  invalid(() => e.announce!({ toString: () => 'hi' }), TypeError, 'text');
-  invalid(() => e.kick!('1', 'bob', 'bye'), TypeError, 'req');
-  invalid(() => e.kick!(2 ** 32, 'bob', 'bye'), RangeError, 'req');
-  invalid(() => e.kick!(1), TypeError, 'nick');
-  invalid(() => e.kick!(1, 'bob', 5), TypeError, 'reason');
-  invalid(() => e.query!(1), TypeError, 'what');
-  invalid(() => e.query!(1, 'everything'), RangeError, 'what');
-  invalid(() => e.query!(undefined, 'users'), TypeError, 'req');
-  invalid(() => e.deliver!(1, 'bob', 'x'), TypeError, 'nicks');
-  invalid(() => e.deliver!(1, ['bob', 2], 'x'), TypeError, 'nicks[1]');
-  invalid(() => e.deliver!(1, ['bob']), TypeError, 'text');
-  invalid(() => e.login!(1, null), TypeError, 'nick');
-  invalid(() => e.login!(true, 'bob'), TypeError, 'id');
-  invalid(() => e.prompt!('x'), TypeError, 'id');
-  invalid(() => e.prompt!(), TypeError, 'id');
-  invalid(() => e.finish!(), TypeError, 'id');
-  invalid(() => e.finish!(1, -1, false), RangeError, 'seq');
-  invalid(() => e.finish!(1, 1.5, false), RangeError, 'seq');
-  invalid(() => e.finish!(1, 1), TypeError, 'close');
-  invalid(() => e.finish!(1, 1, 'yes'), TypeError, 'close');
-  invalid(() => e.protectNicks!(['bob']), TypeError, 'remove');
-  invalid(() => e.protectNicks!('bob', []), TypeError, 'add');
+  const post = (c: unknown) => () => e.post!(c);
+  invalid(() => e.post!(), TypeError, 'command');
+  invalid(post('send'), TypeError, 'command');
+  invalid(post([]), TypeError, 'command');
+  invalid(post({}), TypeError, 'command.type');
+  invalid(post({ type: 'shout', text: 'x' }), RangeError, 'command.type');
+  invalid(post({ type: 7 }), TypeError, 'command.type');
+  invalid(post({ type: 'send', text: 'x' }), TypeError, 'command.id');
+  invalid(post({ type: 'send', id: '1', text: 'x' }), TypeError, 'command.id');
+  invalid(post({ type: 'send', id: -1, text: 'x' }), RangeError, 'command.id');
+  invalid(post({ type: 'send', id: 1.5, text: 'x' }), RangeError, 'command.id');
+  invalid(post({ type: 'send', id: 2 ** 64, text: 'x' }), RangeError, 'command.id');
+  invalid(post({ type: 'send', id: 1 }), TypeError, 'command.text');
+  invalid(post({ type: 'send', id: 1, text: 42 }), TypeError, 'command.text');
+  invalid(post({ type: 'announce' }), TypeError, 'command.text');
+  invalid(post({ type: 'announce', text: { toString: () => 'hi' } }), TypeError, 'command.text');
+  invalid(post({ type: 'kick', req: '1', nick: 'bob', reason: 'bye' }), TypeError, 'command.req');
+  invalid(post({ type: 'kick', req: 2 ** 32, nick: 'bob' }), RangeError, 'command.req');
+  invalid(post({ type: 'kick', req: 1 }), TypeError, 'command.nick');
+  invalid(post({ type: 'kick', req: 1, nick: 'bob', reason: 5 }), TypeError, 'command.reason');
+  invalid(post({ type: 'query', req: 1 }), TypeError, 'command.what');
+  invalid(post({ type: 'query', req: 1, what: 'everything' }), RangeError, 'command.what');
+  invalid(post({ type: 'query', what: 'users' }), TypeError, 'command.req');
+  invalid(post({ type: 'deliver', req: 1, nicks: 'bob', lines: [] }), TypeError, 'command.nicks');
+  invalid(post({ type: 'deliver', req: 1, nicks: ['bob', 2], lines: [] }), TypeError, 'command.nicks[1]');
+  invalid(post({ type: 'deliver', req: 1, nicks: ['bob'] }), TypeError, 'command.lines');
+  invalid(post({ type: 'deliver', req: 1, nicks: ['bob'], lines: 'hi' }), TypeError, 'command.lines');
+  invalid(post({ type: 'login', id: 1, nick: null }), TypeError, 'command.nick');
+  invalid(post({ type: 'login', id: true, nick: 'bob' }), TypeError, 'command.id');
+  invalid(post({ type: 'prompt', id: 'x' }), TypeError, 'command.id');
+  invalid(post({ type: 'prompt' }), TypeError, 'command.id');
+  invalid(post({ type: 'finish' }), TypeError, 'command.id');
+  invalid(post({ type: 'finish', id: 1, seq: -1, close: false }), RangeError, 'command.seq');
+  invalid(post({ type: 'finish', id: 1, seq: 1.5, close: false }), RangeError, 'command.seq');
+  invalid(post({ type: 'finish', id: 1, seq: 1 }), TypeError, 'command.close');
+  invalid(post({ type: 'finish', id: 1, seq: 1, close: 'yes' }), TypeError, 'command.close');
+  invalid(post({ type: 'protect', add: ['bob'] }), TypeError, 'command.remove');
+  invalid(post({ type: 'protect', add: 'bob', remove: [] }), TypeError, 'command.add');
+  // structured lines: shape and content, the field named
+  const reply = (line: unknown) => post({ type: 'reply', id: 1, lines: [{ type: 'notice', text: 'ok' }, line] });
+  invalid(post({ type: 'reply', id: 1 }), TypeError, 'command.lines');
+  invalid(reply('>> raw text'), TypeError, 'command.lines[1]');
+  invalid(reply({}), TypeError, 'command.lines[1].type');
+  invalid(reply({ type: 'raw', text: 'x' }), RangeError, 'command.lines[1].type');
+  invalid(reply({ type: 'notice' }), TypeError, 'command.lines[1].text');
+  invalid(reply({ type: 'notice', text: 'two\n!! FAKE line' }), RangeError, 'command.lines[1].text');
+  invalid(reply({ type: 'notice', text: 'esc \x1b[2J' }), RangeError, 'command.lines[1].text');
+  invalid(reply({ type: 'notice', text: 'bidi \u202e' }), RangeError, 'command.lines[1].text');
+  invalid(reply({ type: 'error', code: 'lower', text: 'x' }), RangeError, 'command.lines[1].code');
+  invalid(reply({ type: 'error', code: 'A B', text: 'x' }), RangeError, 'command.lines[1].code');
+  invalid(reply({ type: 'error', text: 'x' }), TypeError, 'command.lines[1].code');
+  invalid(reply({ type: 'list', kind: 'ROW', rows: 'a b' }), TypeError, 'command.lines[1].rows');
+  invalid(reply({ type: 'list', kind: 'ROW', rows: [['a'], [1]] }), TypeError, 'command.lines[1].rows[1][0]');
+  invalid(reply({ type: 'list', kind: 'ROW', rows: [['a b', 'c']] }), RangeError, 'command.lines[1].rows[0][0]');
+  invalid(reply({ type: 'list', kind: 'ROW', rows: [[]] }), RangeError, 'command.lines[1].rows[0]');
+  invalid(reply({ type: 'list', kind: 'ROW', end: 'ends', rows: [] }), RangeError, 'command.lines[1].end');
+  invalid(reply({ type: 'pm', from: 'a b', text: 'x' }), RangeError, 'command.lines[1].from');
+  invalid(reply({ type: 'pm', from: 'al', text: 'x', time: -1 }), RangeError, 'command.lines[1].time');
+  invalid(reply({ type: 'pmSent', to: '', text: 'x' }), RangeError, 'command.lines[1].to');
+  invalid(reply({ type: 'group', from: 'al', group: 'g\r', text: 'x' }), RangeError, 'command.lines[1].group');
   invalid(() => e.setPolicy!(), TypeError, 'policy');
   invalid(() => e.setPolicy!(null), TypeError, 'policy');
   invalid(() => e.setPolicy!({ floodRate: '20' }), TypeError, 'policy.floodRate');
@@ -190,7 +220,7 @@ test('a rejected setPolicy changes nothing, not even the fields before the bad o
   // maxLineBytes would be applied with the next good setPolicy if the failed call had kept it.
   invalid(() => h.raw.setPolicy!({ maxLineBytes: 16, floodRate: 'fast' }), TypeError, 'policy.floodRate');
   h.engine.setPolicy({ floodRate: 20 });
-  h.engine.query(1, 'users');
+  h.engine.post({ type: 'query', req: 1, what: 'users' });
   await h.event('reply', (r) => r.req === 1); // host commands run in order: the policy is in place
   const c = new LineClient(port, 'carol');
   await c.expectNext('>> Enter pseudo:');
@@ -204,13 +234,59 @@ test('a rejected setPolicy changes nothing, not even the fields before the bad o
 
 test('state errors carry codes: not listening, already listening', async () => {
   const h = new Harness();
-  stateError(() => h.engine.send(1, 'x'), 'EPCHAT_NOT_LISTENING');
+  stateError(() => h.engine.post({ type: 'send', id: 1, text: 'x' }), 'EPCHAT_NOT_LISTENING');
   // Arguments are checked before the state.
-  invalid(() => h.raw.send!('1', 'x'), TypeError, 'id');
+  invalid(() => h.raw.post!({ type: 'send', id: '1', text: 'x' }), TypeError, 'command.id');
   h.listen();
   stateError(() => h.engine.listen(), 'EPCHAT_ALREADY_LISTENING');
   await h.close();
-  stateError(() => h.engine.announce('x'), 'EPCHAT_NOT_LISTENING');
+  stateError(() => h.engine.post({ type: 'announce', text: 'x' }), 'EPCHAT_NOT_LISTENING');
+});
+
+test('typed commands and events: reply lines formatted by the line protocol, deliver and kick answered by kind', async () => {
+  const h = new Harness({ lifecycleEvents: true });
+  const { port } = h.listen();
+  const c = new LineClient(port, 'erin');
+  await c.expectNext('>> Enter pseudo:');
+  c.send('erin');
+  await c.expectNext('>> Welcome erin !');
+  const { id } = await h.event('register');
+  h.engine.post({
+    type: 'reply', id, lines: [
+      { type: 'notice', text: 'Account erin registered' },
+      { type: 'error', code: 'USAGE', text: '/weather CITY' },
+      { type: 'list', kind: 'CITY', end: 'CITIES', rows: [['paris', '12 C, rain'], ['oslo', '-3 C']] },
+      { type: 'list', kind: 'MAIL', rows: [] },
+      { type: 'pm', from: 'bob', text: 'hi there', time: 1_800_000_000_000 },
+      { type: 'pmSent', to: 'bob', text: 'hello' },
+      { type: 'group', from: 'bob', group: 'team', text: 'standup at 10' },
+    ],
+  });
+  await c.expectLines([
+    '>> Account erin registered',
+    '!! USAGE /weather CITY',
+    '== CITY paris 12 C, rain',
+    '== CITY oslo -3 C',
+    '== END CITIES 2',
+    '== END MAIL 0',
+    '[pm from bob] hi there',
+    '[pm to bob] hello',
+    '[@team from bob] standup at 10',
+  ]);
+  h.engine.post({ type: 'deliver', req: 7, nicks: ['ERIN', 'nobody'], lines: [{ type: 'notice', text: 'bob added you to @team' }] });
+  const d = await h.event('reply', (r) => r.req === 7);
+  assert.is(d.kind, 'deliver');
+  assert.equal(d.data, ['nobody']);
+  await c.expectNext('>> bob added you to @team');
+  h.engine.post({ type: 'kick', req: 8, nick: 'nobody' });
+  const k = await h.event('reply', (r) => r.req === 8);
+  assert.equal([k.kind, k.data], ['kick', false]);
+  h.engine.post({ type: 'query', req: 9, what: 'rooms' });
+  const r = await h.event('reply', (x) => x.req === 9);
+  assert.is(r.kind, 'rooms');
+  await c.quiet();
+  await h.close();
+  await c.closed();
 });
 
 test.run();

@@ -23,7 +23,7 @@ test('every error code the façade sends (accounts, mailboxes, groups, commands)
   const codes = new Set<string>();
   for (const f of readdirSync(dir).filter((n) => n.endsWith('.ts'))) {
     const src = readFileSync(join(dir, f), 'utf8');
-    for (const m of src.matchAll(/fail\('([A-Z_]+)'/g)) codes.add(m[1]!);
+    for (const m of src.matchAll(/(?:fail|error)\('([A-Z_]+)'/g)) codes.add(m[1]!); // structured error lines (lib/plugin.ts)
     for (const m of src.matchAll(/`!! ([A-Z_]{3,}) /g)) if (m[1] !== 'CODE') codes.add(m[1]!); // not the doc comment's `!! CODE text`
   }
   assert.ok(codes.size >= 15, `found the façade's error replies (${codes.size})`);

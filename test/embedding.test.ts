@@ -34,11 +34,15 @@ test('announce, kick, deliver, send, protectNicks, registerCommand refuse bad ar
     for (const [nick, reason] of [['bob', 'bye\n!! SHUTDOWN fake'], ['bob', 'esc \x1b[2J'], ['bob', 7], [42, 'x'], [['bob'], 'x'], ['bob', '']] as const) {
       await rejectsInvalid(call('kick', nick, reason) as Promise<unknown>, `kick(${JSON.stringify(nick)}, ${JSON.stringify(reason)})`);
     }
-    await rejectsInvalid(call('deliver', 'bob', 'hi') as Promise<unknown>, 'deliver with a string instead of an array');
-    await rejectsInvalid(call('deliver', ['bob', 3], 'hi') as Promise<unknown>, 'deliver with a non-string nick');
-    await rejectsInvalid(call('deliver', ['bob'], 'hi\n>> fake line') as Promise<unknown>, 'deliver with a newline');
+    const note = (text: unknown) => ({ type: 'notice', text });
+    await rejectsInvalid(call('deliver', 'bob', note('hi')) as Promise<unknown>, 'deliver with a string instead of an array');
+    await rejectsInvalid(call('deliver', ['bob', 3], note('hi')) as Promise<unknown>, 'deliver with a non-string nick');
+    await rejectsInvalid(call('deliver', ['bob'], 'hi') as Promise<unknown>, 'deliver with protocol text instead of a line');
+    await rejectsInvalid(call('deliver', ['bob'], note('hi\n>> fake line')) as Promise<unknown>, 'deliver with a newline');
     await rejectsInvalid(call('deliver', ['bob'], 12) as Promise<unknown>, 'deliver with a number');
-    await rejectsInvalid(call('deliver', ['bob'], 'tab\tok but bell\x07') as Promise<unknown>, 'deliver with a control character');
+    await rejectsInvalid(call('deliver', ['bob'], note('tab\tok but bell\x07')) as Promise<unknown>, 'deliver with a control character');
+    await rejectsInvalid(call('deliver', ['bob'], { type: 'error', code: 'not a code', text: 'x' }) as Promise<unknown>, 'deliver with a bad code');
+    await rejectsInvalid(call('deliver', ['bob'], { type: 'pm', from: 'two words', text: 'x' }) as Promise<unknown>, 'deliver with a spaced sender');
     const ids = (await t.server.users()).map((u) => u.id);
     assert.throws(() => call('send', ids[0], 'a\x1b[2Jb'), INVALID, 'send with a control character');
     assert.throws(() => call('send', ids[0], 'a\r\nb'), INVALID, 'send with CR');
@@ -70,7 +74,7 @@ test('announce, kick, deliver, send, protectNicks, registerCommand refuse bad ar
 
 test('a command handler that replies with control characters gets INTERNAL_ERROR, never raw bytes', () =>
   withServer({ accounts: false }, async (t) => {
-    t.server.registerCommand('evil', (ctx) => ctx.reply('ok\x1b[2J'), { help: ['/evil - test'] });
+    t.server.registerCommand('evil', (ctx) => ctx.reply({ type: 'notice', text: 'ok\x1b[2J' }), { help: ['/evil - test'] });
     const alice = await t.register('alice');
     alice.send('/evil');
     await alice.expectNext(/^!! INTERNAL_ERROR /);

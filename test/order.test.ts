@@ -198,7 +198,7 @@ test('lines behind a slow command wait in the socket, not in memory, and none is
   t.server.registerCommand('slow', async (ctx) => {
     started = true;
     await gate;
-    ctx.reply('>> slow done');
+    ctx.reply({ type: 'notice', text: 'slow done' });
   });
   await t.server.users(); // a round trip: the engine has the new delegate list
   const N = 100_000;

@@ -1,6 +1,7 @@
 // The Node-API binding: the only file that knows about V8 or Node. It turns JavaScript options into
 // ep::Options, engine events into JavaScript objects (one array per batch, through a thread-safe
-// function), and method calls into commands on the engine's channel.
+// function), and method calls (and the typed command objects of `post`) into commands on the engine's
+// channel (native/core/host_api.h has both kinds; lib/native.ts their JavaScript shapes).
 #include <napi.h>
 
 #include <algorithm>
@@ -117,9 +118,9 @@ struct Args {
 struct Fields {
   Napi::Object o;
   const char* where;   // "new Engine(options, onEvents)"
-  const char* prefix;  // "options": errors name `options.port`
+  std::string prefix;  // "options": errors name `options.port`
 
-  std::string name(const char* key) const { return std::string(prefix) + "." + key; }
+  std::string name(const char* key) const { return prefix + "." + key; }
 
   // An integer of type T, within [lo, hi] when given (else T's range, capped at ±2^53).
   template <typename T>
@@ -164,6 +165,130 @@ struct Fields {
     }
   }
 };
+
+// An object literal (not an array or a function, whose properties would be read as fields).
+Napi::Object object_value(const Napi::Value& v, const std::string& where, const std::string& name) {
+  if (!v.IsObject() || v.IsArray() || v.IsFunction()) invalid(v, false, where, name, "an object");
+  return v.As<Napi::Object>();
+}
+
+// Required fields of a typed command (or host line) object: each one must be there, of its type.
+struct Shape {
+  Napi::Object o;
+  const char* where;
+  std::string prefix;  // "command", "command.lines[2]"
+
+  std::string name(const char* key) const { return prefix + "." + key; }
+  std::string str(const char* key) const { return str_value(o.Get(key), where, name(key)); }
+  std::string optional_str(const char* key) const {
+    Napi::Value v = o.Get(key);
+    return v.IsUndefined() ? std::string() : str_value(v, where, name(key));
+  }
+  std::vector<std::string> list(const char* key) const { return str_list(o.Get(key), where, name(key)); }
+  uint64_t id(const char* key) const { return static_cast<uint64_t>(int_value(o.Get(key), where, name(key), 0, kMaxSafeInteger)); }
+  uint32_t req(const char* key) const {
+    return static_cast<uint32_t>(int_value(o.Get(key), where, name(key), 0, std::numeric_limits<uint32_t>::max()));
+  }
+  uint64_t optional_time(const char* key) const {
+    Napi::Value v = o.Get(key);
+    return v.IsUndefined() ? 0 : static_cast<uint64_t>(int_value(v, where, name(key), 0, kMaxSafeInteger));
+  }
+  bool flag(const char* key) const {
+    Napi::Value v = o.Get(key);
+    if (!v.IsBoolean()) invalid(v, false, where, name(key), "a boolean");
+    return v.As<Napi::Boolean>().Value();
+  }
+  // The `type` field: one of kinds ("a|b|c"), else a RangeError listing them.
+  std::string type(const char* kinds) const {
+    Napi::Value v = o.Get("type");
+    std::string t = str_value(v, where, name("type"));
+    std::string k = kinds, must = "one of '";
+    for (size_t start = 0;;) {
+      size_t bar = k.find('|', start);
+      std::string one = k.substr(start, bar == std::string::npos ? std::string::npos : bar - start);
+      if (one == t) return t;
+      must += one;
+      if (bar == std::string::npos) break;
+      must += "', '";
+      start = bar + 1;
+    }
+    invalid(v, true, where, name("type"), must + "'");
+  }
+};
+
+// A structured host line ({type: 'notice' | 'error' | 'list' | 'pm' | 'pmSent' | 'group', …}), its
+// content checked as the engine will (host_line_problem): a bad one is a RangeError naming the field.
+ep::HostLine read_line(const Napi::Value& v, const char* where, const std::string& name) {
+  Shape l{object_value(v, where, name), where, name};
+  std::string t = l.type("notice|error|list|pm|pmSent|group");
+  ep::HostLine out;
+  if (t == "notice") {
+    out = ep::line::Notice{l.str("text")};
+  } else if (t == "error") {
+    out = ep::line::Error{l.str("code"), l.str("text")};
+  } else if (t == "list") {
+    ep::line::List list{l.str("kind"), l.optional_str("end")};
+    Napi::Value rows = l.o.Get("rows");
+    if (!rows.IsArray()) invalid(rows, false, where, l.name("rows"), "an array of rows (arrays of strings)");
+    Napi::Array a = rows.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) list.rows.push_back(str_list(a.Get(i), where, l.name("rows") + "[" + std::to_string(i) + "]"));
+    out = std::move(list);
+  } else if (t == "pm") {
+    out = ep::line::Pm{l.str("from"), l.str("text"), l.optional_time("time")};
+  } else if (t == "pmSent") {
+    out = ep::line::PmSent{l.str("to"), l.str("text")};
+  } else {
+    out = ep::line::Group{l.str("from"), l.str("group"), l.str("text"), l.optional_time("time")};
+  }
+  std::string field;
+  if (const char* why = ep::host_line_problem(out, &field)) {
+    Napi::Value bad = l.o.Get(field.substr(0, field.find('[')));
+    invalid(bad, true, where, name + "." + field, why);
+  }
+  return out;
+}
+
+std::vector<ep::HostLine> read_lines(const Napi::Value& v, const char* where, const std::string& name) {
+  if (!v.IsArray()) invalid(v, false, where, name, "an array of lines");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<ep::HostLine> out;
+  out.reserve(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(read_line(a.Get(i), where, name + "[" + std::to_string(i) + "]"));
+  return out;
+}
+
+// A typed command object (lib/native.ts EngineCommand), every field checked.
+ep::HostCmd read_command(const Napi::Value& v) {
+  const char* where = "engine.post(command)";
+  Shape c{object_value(v, where, "command"), where, "command"};
+  std::string t = c.type("send|reply|announce|kick|query|deliver|login|prompt|protect|finish");
+  if (t == "send") return ep::cmd::Send{c.id("id"), c.str("text")};
+  if (t == "reply") return ep::cmd::Reply{c.id("id"), read_lines(c.o.Get("lines"), where, c.name("lines"))};
+  if (t == "announce") return ep::cmd::Announce{c.str("text")};
+  if (t == "kick") return ep::cmd::Kick{c.req("req"), c.str("nick"), c.optional_str("reason")};
+  if (t == "query") {
+    ep::cmd::Query q{c.req("req")};
+    Napi::Value what = c.o.Get("what");
+    std::string w = str_value(what, where, c.name("what"));
+    if (w != "users" && w != "rooms") invalid(what, true, where, c.name("what"), "'users' or 'rooms'");
+    q.what = w == "users" ? ep::cmd::What::Users : ep::cmd::What::Rooms;
+    return q;
+  }
+  if (t == "deliver") {
+    uint32_t req = c.req("req");
+    std::vector<std::string> nicks = c.list("nicks");
+    return ep::cmd::Deliver{req, std::move(nicks), read_lines(c.o.Get("lines"), where, c.name("lines"))};
+  }
+  if (t == "login") return ep::cmd::Login{c.id("id"), c.str("nick")};
+  if (t == "prompt") return ep::cmd::Prompt{c.id("id")};
+  if (t == "protect") {
+    std::vector<std::string> add = c.list("add");
+    return ep::cmd::Protect{std::move(add), c.list("remove")};
+  }
+  uint64_t id = c.id("id");
+  uint32_t seq = c.req("seq");
+  return ep::cmd::Finish{id, seq, c.flag("close")};
+}
 
 // Errors that are not about one argument (the engine's state), with a code too.
 [[noreturn]] void fail(Napi::Env env, const char* code, const std::string& msg) {
@@ -225,68 +350,82 @@ Napi::Object stats_object(Napi::Env env, const std::vector<std::pair<const char*
   return o;
 }
 
+// One JavaScript object per event kind (lib/native.ts EngineEvent); std::visit: every kind handled.
+struct ToJs {
+  Napi::Env env;
+  Napi::Object o;
+  Napi::Number num(double d) const { return Napi::Number::New(env, d); }
+  void head(const char* type, uint64_t id) const {
+    o.Set("type", type);
+    o.Set("id", num(static_cast<double>(id)));
+  }
+  void reply(const char* kind, uint32_t req) const {
+    o.Set("type", "reply");
+    o.Set("req", num(req));
+    o.Set("kind", kind);
+  }
+  Napi::Array strings(const std::vector<std::string>& v) const {
+    Napi::Array a = Napi::Array::New(env, v.size());
+    for (size_t i = 0; i < v.size(); ++i) a.Set(static_cast<uint32_t>(i), v[i]);
+    return a;
+  }
+  void operator()(const ep::ev::Connect& e) const { head("connect", e.id), o.Set("address", e.address); }
+  void operator()(const ep::ev::Register& e) const { head("register", e.id), o.Set("nick", e.nick); }
+  void operator()(const ep::ev::Nick& e) const { head("nick", e.id), o.Set("old", e.old), o.Set("nick", e.nick); }
+  void operator()(const ep::ev::Join& e) const { head("join", e.id), o.Set("nick", e.nick), o.Set("room", e.room); }
+  void operator()(const ep::ev::Leave& e) const { head("leave", e.id), o.Set("nick", e.nick), o.Set("room", e.room); }
+  void operator()(const ep::ev::Message& e) const {
+    head("message", e.id), o.Set("nick", e.nick), o.Set("room", nick_or_null(env, e.room)),
+        o.Set("to", nick_or_null(env, e.to)), o.Set("text", e.text);
+  }
+  void operator()(const ep::ev::Disconnect& e) const {
+    head("disconnect", e.id), o.Set("nick", nick_or_null(env, e.nick)), o.Set("reason", e.reason);
+  }
+  void operator()(const ep::ev::Timeout& e) const {
+    head("timeout", e.id), o.Set("nick", nick_or_null(env, e.nick)), o.Set("kind", e.kind);
+  }
+  void operator()(const ep::ev::Command& e) const {
+    head("command", e.id), o.Set("nick", nick_or_null(env, e.nick)), o.Set("name", e.name), o.Set("args", e.args),
+        o.Set("address", e.address), o.Set("seq", num(e.seq));
+  }
+  void operator()(const ep::ev::Console& e) const {
+    o.Set("type", "console"), o.Set("text", e.text);
+    if (e.ready) o.Set("ready", true);
+  }
+  void operator()(const ep::ev::Signal& e) const { o.Set("type", "signal"), o.Set("signal", e.name); }
+  void operator()(const ep::ev::Error& e) const { o.Set("type", "error"), o.Set("code", e.code), o.Set("message", e.message); }
+  void operator()(const ep::ev::KickReply& e) const { reply("kick", e.req), o.Set("data", Napi::Boolean::New(env, e.kicked)); }
+  void operator()(const ep::ev::DeliverReply& e) const { reply("deliver", e.req), o.Set("data", strings(e.offline)); }
+  void operator()(const ep::ev::UsersReply& e) const {
+    reply("users", e.req);
+    Napi::Array a = Napi::Array::New(env, e.users.size());
+    for (size_t i = 0; i < e.users.size(); ++i) {
+      Napi::Object u = Napi::Object::New(env);
+      u.Set("id", num(static_cast<double>(e.users[i].id)));
+      u.Set("nick", e.users[i].nick);
+      u.Set("room", e.users[i].room);
+      u.Set("address", e.users[i].address);
+      a.Set(static_cast<uint32_t>(i), u);
+    }
+    o.Set("data", a);
+  }
+  void operator()(const ep::ev::RoomsReply& e) const {
+    reply("rooms", e.req);
+    Napi::Array a = Napi::Array::New(env, e.rooms.size());
+    for (size_t i = 0; i < e.rooms.size(); ++i) {
+      Napi::Object r = Napi::Object::New(env);
+      r.Set("name", e.rooms[i].name);
+      r.Set("members", num(static_cast<double>(e.rooms[i].members)));
+      a.Set(static_cast<uint32_t>(i), r);
+    }
+    o.Set("data", a);
+  }
+  void operator()(const ep::ev::Closed& e) const { o.Set("type", "closed"), o.Set("stats", stats_object(env, e.stats)); }
+};
+
 Napi::Object to_js(Napi::Env env, const ep::HostEvent& e) {
   Napi::Object o = Napi::Object::New(env);
-  auto id = [&] { o.Set("id", Napi::Number::New(env, static_cast<double>(e.id))); };
-  auto type = [&](const char* t) { o.Set("type", t); };
-  switch (e.type) {
-    case ep::EvType::Connect: type("connect"), id(), o.Set("address", e.a); break;
-    case ep::EvType::Register: type("register"), id(), o.Set("nick", e.a); break;
-    case ep::EvType::Nick: type("nick"), id(), o.Set("old", e.a), o.Set("nick", e.b); break;
-    case ep::EvType::Join: type("join"), id(), o.Set("nick", e.a), o.Set("room", e.b); break;
-    case ep::EvType::Leave: type("leave"), id(), o.Set("nick", e.a), o.Set("room", e.b); break;
-    case ep::EvType::Message:
-      type("message"), id(), o.Set("nick", e.a), o.Set("room", nick_or_null(env, e.b)),
-          o.Set("to", nick_or_null(env, e.c)), o.Set("text", e.d);
-      break;
-    case ep::EvType::Disconnect:
-      type("disconnect"), id(), o.Set("nick", nick_or_null(env, e.a)), o.Set("reason", e.b);
-      break;
-    case ep::EvType::Timeout: type("timeout"), id(), o.Set("nick", nick_or_null(env, e.a)), o.Set("kind", e.b); break;
-    case ep::EvType::Command:
-      type("command"), id(), o.Set("nick", nick_or_null(env, e.a)), o.Set("name", e.b), o.Set("args", e.c),
-          o.Set("address", e.d), o.Set("seq", Napi::Number::New(env, e.req));
-      break;
-    case ep::EvType::Console:
-      type("console"), o.Set("text", e.a);
-      if (e.flag) o.Set("ready", true);
-      break;
-    case ep::EvType::Signal: type("signal"), o.Set("signal", e.a); break;
-    case ep::EvType::Error: type("error"), o.Set("code", e.a), o.Set("message", e.b); break;
-    case ep::EvType::Reply: {
-      type("reply");
-      o.Set("req", Napi::Number::New(env, e.req));
-      if (e.b == "kick") {
-        o.Set("data", Napi::Boolean::New(env, e.flag));
-      } else if (e.b == "deliver") {
-        Napi::Array a = Napi::Array::New(env, e.names.size());
-        for (size_t i = 0; i < e.names.size(); ++i) a.Set(static_cast<uint32_t>(i), e.names[i]);
-        o.Set("data", a);
-      } else if (e.b == "users") {
-        Napi::Array a = Napi::Array::New(env, e.users.size());
-        for (size_t i = 0; i < e.users.size(); ++i) {
-          Napi::Object u = Napi::Object::New(env);
-          u.Set("id", Napi::Number::New(env, static_cast<double>(e.users[i].id)));
-          u.Set("nick", e.users[i].nick);
-          u.Set("room", e.users[i].room);
-          u.Set("address", e.users[i].address);
-          a.Set(static_cast<uint32_t>(i), u);
-        }
-        o.Set("data", a);
-      } else {
-        Napi::Array a = Napi::Array::New(env, e.rooms.size());
-        for (size_t i = 0; i < e.rooms.size(); ++i) {
-          Napi::Object r = Napi::Object::New(env);
-          r.Set("name", e.rooms[i].name);
-          r.Set("members", Napi::Number::New(env, static_cast<double>(e.rooms[i].members)));
-          a.Set(static_cast<uint32_t>(i), r);
-        }
-        o.Set("data", a);
-      }
-      break;
-    }
-    case ep::EvType::Closed: type("closed"), o.Set("stats", stats_object(env, e.stats)); break;
-  }
+  std::visit(ToJs{env, o}, e);
   return o;
 }
 
@@ -298,15 +437,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     return DefineClass(env, "Engine",
                        {
                            InstanceMethod<&EngineWrap::Listen>("listen"),
-                           InstanceMethod<&EngineWrap::Send>("send"),
-                           InstanceMethod<&EngineWrap::Announce>("announce"),
-                           InstanceMethod<&EngineWrap::Kick>("kick"),
-                           InstanceMethod<&EngineWrap::Query>("query"),
-                           InstanceMethod<&EngineWrap::Deliver>("deliver"),
-                           InstanceMethod<&EngineWrap::Login>("login"),
-                           InstanceMethod<&EngineWrap::Prompt>("prompt"),
-                           InstanceMethod<&EngineWrap::Finish>("finish"),
-                           InstanceMethod<&EngineWrap::ProtectNicks>("protectNicks"),
+                           InstanceMethod<&EngineWrap::Post>("post"),
                            InstanceMethod<&EngineWrap::SetPolicy>("setPolicy"),
                            InstanceMethod<&EngineWrap::Stats>("stats"),
                            InstanceMethod<&EngineWrap::Close>("close"),
@@ -400,7 +531,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Array arr = Napi::Array::New(env, events.size());
     for (size_t i = 0; i < events.size(); ++i) {
       arr.Set(static_cast<uint32_t>(i), to_js(env, events[i]));
-      if (events[i].type == ep::EvType::Closed) closed = true;
+      if (std::holds_alternative<ep::ev::Closed>(events[i])) closed = true;
     }
     if (closed) {
       // The thread has published its last batch: join it before JavaScript learns it is closed.
@@ -410,87 +541,9 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     fn.Call({arr});
   }
 
-  Napi::Value Send(const Napi::CallbackInfo& info) {
-    Args args{info, "engine.send(id, text)"};
-    ep::HostCmd c{ep::CmdType::Send};
-    c.id = args.id(0, "id");
-    c.a = args.str(1, "text");
-    engine(info.Env()).post(std::move(c));
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Announce(const Napi::CallbackInfo& info) {
-    Args args{info, "engine.announce(text)"};
-    ep::HostCmd c{ep::CmdType::Announce};
-    c.a = args.str(0, "text");
-    engine(info.Env()).post(std::move(c));
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Kick(const Napi::CallbackInfo& info) {
-    Args args{info, "engine.kick(req, nick, reason)"};
-    ep::HostCmd c{ep::CmdType::Kick};
-    c.req = args.req(0, "req");
-    c.a = args.str(1, "nick");
-    c.b = args.optional_str(2, "reason");
-    engine(info.Env()).post(std::move(c));
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Query(const Napi::CallbackInfo& info) {
-    Args args{info, "engine.query(req, what)"};
-    ep::HostCmd c{ep::CmdType::Query};
-    c.req = args.req(0, "req");
-    c.a = args.str(1, "what");
-    if (c.a != "users" && c.a != "rooms") invalid(info[1], true, args.where, "what", "'users' or 'rooms'");
-    engine(info.Env()).post(std::move(c));
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Deliver(const Napi::CallbackInfo& info) {
-    Args args{info, "engine.deliver(req, nicks, text)"};
-    ep::HostCmd c{ep::CmdType::Deliver};
-    c.req = args.req(0, "req");
-    c.add = args.list(1, "nicks");
-    c.a = args.str(2, "text");
-    engine(info.Env()).post(std::move(c));
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Login(const Napi::CallbackInfo& info) {
-    Args args{info, "engine.login(id, nick)"};
-    ep::HostCmd c{ep::CmdType::Login};
-    c.id = args.id(0, "id");
-    c.a = args.str(1, "nick");
-    engine(info.Env()).post(std::move(c));
-    return info.Env().Undefined();
-  }
-
-  Napi::Value Prompt(const Napi::CallbackInfo& info) {
-    Args args{info, "engine.prompt(id)"};
-    ep::HostCmd c{ep::CmdType::Prompt};
-    c.id = args.id(0, "id");
-    engine(info.Env()).post(std::move(c));
-    return info.Env().Undefined();
-  }
-
-  // finish(id, seq, close): the host is done with command `seq` of client `id`.
-  Napi::Value Finish(const Napi::CallbackInfo& info) {
-    Args args{info, "engine.finish(id, seq, close)"};
-    ep::HostCmd c{ep::CmdType::Finish};
-    c.id = args.id(0, "id");
-    c.req = args.req(1, "seq");
-    if (!info[2].IsBoolean()) invalid(info[2], false, args.where, "close", "a boolean");
-    c.flag = info[2].As<Napi::Boolean>().Value();
-    engine(info.Env()).post(std::move(c));
-    return info.Env().Undefined();
-  }
-
-  Napi::Value ProtectNicks(const Napi::CallbackInfo& info) {
-    Args args{info, "engine.protectNicks(add, remove)"};
-    ep::HostCmd c{ep::CmdType::Protect};
-    c.add = args.list(0, "add");
-    c.remove = args.list(1, "remove");
+  // post(command): one typed command (lib/native.ts EngineCommand), checked before it is queued.
+  Napi::Value Post(const Napi::CallbackInfo& info) {
+    ep::HostCmd c = read_command(info[0]);
     engine(info.Env()).post(std::move(c));
     return info.Env().Undefined();
   }
@@ -499,9 +552,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Args args{info, "engine.setPolicy(policy)"};
     read_policy(Fields{args.object(0, "policy"), args.where, "policy"}, &options_.policy);
     if (engine_ && engine_->running()) {
-      ep::HostCmd c{ep::CmdType::SetPolicy};
-      c.policy = std::make_shared<ep::Policy>(options_.policy);
-      engine_->post(std::move(c));
+      engine_->post(ep::cmd::SetPolicy{std::make_shared<ep::Policy>(options_.policy)});
     }
     return info.Env().Undefined();
   }
@@ -515,7 +566,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    if (engine_ && engine_->running()) engine_->post(ep::HostCmd{ep::CmdType::Stop});
+    if (engine_ && engine_->running()) engine_->post(ep::cmd::Stop{});
     return info.Env().Undefined();
   }
 

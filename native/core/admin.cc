@@ -11,76 +11,66 @@ namespace {
 constexpr size_t kLoginNickMax = 255;  // the largest nickMaxLength the configuration accepts
 }  // namespace
 
-void Server::on_host_commands(std::vector<HostCmd>& cmds) {
-  for (HostCmd& cmd : cmds) {
-    HostEvent reply{EvType::Reply, 0, cmd.req};  // sent when a case names its kind in reply.b
-    switch (cmd.type) {
-      case CmdType::Stop:
-        begin_shutdown(cmd.flag);
-        break;
-      case CmdType::Send: {
-        Client* c = lookup(cmd.id);
-        if (!c || c->state == ClientState::Closing) break;
-        std::string_view t = cmd.a;
-        while (!t.empty() && t.back() == '\n') t.remove_suffix(1);
-        send(c, Out{OutKind::Raw, {}, {}, t});
-        break;
-      }
-      case CmdType::Announce:
-        announce(cmd.a);
-        break;
-      case CmdType::Kick:
-        reply.b = "kick";
-        reply.flag = kick(cmd.a, cmd.b);
-        break;
-      case CmdType::Query:
-        reply.b = cmd.a;
-        if (cmd.a == "users") reply.users = user_list();
-        else reply.rooms = room_list();
-        break;
-      case CmdType::Login: {
-        Client* c = lookup(cmd.id);
-        if (!c || c->state == ClientState::Closing) break;
-        // A login bypasses nick protection, not the nick grammar: a nick with a blank, ':' or a
-        // control character (or an empty one) would let host code break the protocol's promise that
-        // a line starting "NICK: " is NICK's. Refused; an unregistered client goes back to the
-        // prompt rather than waiting in the password step. (Found by fuzz_session.) The bound is
-        // nickMaxLength's ceiling, so an account made under a longer limit can still log in.
-        if (!text::valid_nick(cmd.a, kLoginNickMax)) {
-          if (c->state == ClientState::Active) break;
-          c->state = ClientState::Nick;
-          send(c, Out{OutKind::Prompt});
-          break;
-        }
-        login(c, cmd.a);
-        break;
-      }
-      case CmdType::Prompt: {
-        Client* c = lookup(cmd.id);
-        if (!c || (c->state != ClientState::Nick && c->state != ClientState::Auth)) break;
-        c->state = ClientState::Nick;
-        send(c, Out{OutKind::Prompt});
-        break;
-      }
-      case CmdType::Protect:
-        for (auto& n : cmd.add) protected_.insert(text::lower(n));
-        for (auto& n : cmd.remove) protected_.erase(text::lower(n));
-        break;
-      case CmdType::SetPolicy:
-        if (cmd.policy) pol_ = *cmd.policy;
-        break;
-      case CmdType::Deliver:
-        reply.b = "deliver";
-        reply.names = deliver(cmd.add, cmd.a);
-        break;
-      case CmdType::Finish: {
-        Client* c = lookup(cmd.id);
-        if (c && c->fd >= 0 && c->state != ClientState::Closing) finish_command(c, cmd.req, cmd.flag);
-        break;
-      }
-    }
-    if (!reply.b.empty()) bridge_->emit(std::move(reply));
+// One handler per command kind (host_api.h); std::visit makes a kind left unhandled a compile error.
+struct Server::HostCommands {
+  Server& s;
+  Client* live(uint64_t id) const {
+    Client* c = s.lookup(id);
+    return c && c->state != ClientState::Closing ? c : nullptr;
   }
+  void operator()(cmd::Stop& c) const { s.begin_shutdown(c.force); }
+  void operator()(cmd::Send& c) const {
+    Client* cl = live(c.id);
+    if (!cl) return;
+    std::string_view t = c.text;
+    while (!t.empty() && t.back() == '\n') t.remove_suffix(1);
+    s.send(cl, Out{OutKind::Raw, {}, {}, t});
+  }
+  void operator()(cmd::Reply& c) const { s.reply_lines(live(c.id), c.lines); }
+  void operator()(cmd::Announce& c) const { s.announce(c.text); }
+  void operator()(cmd::Kick& c) const { s.bridge_->emit(ev::KickReply{c.req, s.kick(c.nick, c.reason)}); }
+  void operator()(cmd::Query& c) const {
+    if (c.what == cmd::What::Users) s.bridge_->emit(ev::UsersReply{c.req, s.user_list()});
+    else s.bridge_->emit(ev::RoomsReply{c.req, s.room_list()});
+  }
+  void operator()(cmd::Login& c) const {
+    Client* cl = live(c.id);
+    if (!cl) return;
+    // A login bypasses nick protection, not the nick grammar: a nick with a blank, ':' or a
+    // control character (or an empty one) would let host code break the protocol's promise that
+    // a line starting "NICK: " is NICK's. Refused; an unregistered client goes back to the
+    // prompt rather than waiting in the password step. (Found by fuzz_session.) The bound is
+    // nickMaxLength's ceiling, so an account made under a longer limit can still log in.
+    if (!text::valid_nick(c.nick, kLoginNickMax)) {
+      if (cl->state == ClientState::Active) return;
+      cl->state = ClientState::Nick;
+      s.send(cl, Out{OutKind::Prompt});
+      return;
+    }
+    s.login(cl, c.nick);
+  }
+  void operator()(cmd::Prompt& c) const {
+    Client* cl = s.lookup(c.id);
+    if (!cl || (cl->state != ClientState::Nick && cl->state != ClientState::Auth)) return;
+    cl->state = ClientState::Nick;
+    s.send(cl, Out{OutKind::Prompt});
+  }
+  void operator()(cmd::Protect& c) const {
+    for (auto& n : c.add) s.protected_.insert(text::lower(n));
+    for (auto& n : c.remove) s.protected_.erase(text::lower(n));
+  }
+  void operator()(cmd::SetPolicy& c) const {
+    if (c.policy) s.pol_ = *c.policy;
+  }
+  void operator()(cmd::Deliver& c) const { s.bridge_->emit(ev::DeliverReply{c.req, s.deliver(c.nicks, c.lines)}); }
+  void operator()(cmd::Finish& c) const {
+    Client* cl = s.lookup(c.id);
+    if (cl && cl->fd >= 0 && cl->state != ClientState::Closing) s.finish_command(cl, c.seq, c.close);
+  }
+};
+
+void Server::on_host_commands(std::vector<HostCmd>& cmds) {
+  for (HostCmd& cmd : cmds) std::visit(HostCommands{*this}, cmd);
   drop_overflowed();
 }
 
@@ -119,30 +109,6 @@ void Server::resume_input(Client* c) {
   if (!held.empty()) feed(c, held.data(), held.size(), mono_ns());
   if (c->fd >= 0 && c->state != ClientState::Closing && !input_held(c) && !set_reading(c, true))
     close_client(c, "error", true);
-}
-
-// Sends text (protocol lines the host formatted) to each nick online; returns the nicks not online,
-// so the host can store for them. One buffer serves every recipient; empty text sends nothing.
-std::vector<std::string> Server::deliver(const std::vector<std::string>& nicks, std::string_view text) {
-  std::vector<std::string> offline;
-  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
-  Buf* b = nullptr;
-  for (const std::string& n : nicks) {
-    Client* c = nicks_.find(n);
-    if (!c || c->state != ClientState::Active) {
-      offline.push_back(n);
-      continue;
-    }
-    if (text.empty()) continue;  // only asked who is offline
-    if (!b && !(b = c->codec->format(Out{OutKind::Raw, {}, {}, text}))) {
-      offline.push_back(n);
-      continue;
-    }
-    enqueue(c, b);
-    stats_->deliveries.add();
-  }
-  if (b) b->unref();
-  return offline;
 }
 
 bool Server::kick(std::string_view nick, std::string_view reason) {

@@ -55,7 +55,7 @@ void Bridge::publish() {
                                       --room;
                                       return false;
                                     }
-                                    return e.type == EvType::Message;
+                                    return std::holds_alternative<ev::Message>(e);
                                   }),
                    batch_.end());
       dropped_ += before - batch_.size();
@@ -76,10 +76,8 @@ std::vector<HostEvent> Bridge::drain() {
   out.swap(outbox_);
   // The host has caught up: tell it what it missed, after what it kept.
   if (dropped_ > 0) {
-    HostEvent ev{EvType::Error};
-    ev.a = "EPCHAT_EVENTS_DROPPED";
-    ev.b = std::to_string(dropped_) + " message events dropped: the host did not keep up";
-    out.push_back(std::move(ev));
+    out.push_back(ev::Error{"EPCHAT_EVENTS_DROPPED",
+                            std::to_string(dropped_) + " message events dropped: the host did not keep up"});
     dropped_ = 0;
   }
   return out;

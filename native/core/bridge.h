@@ -1,6 +1,6 @@
 // The engine's two channels to its host (the Node binding, or the standalone epchatd):
 // commands in, from any thread, through a mutex-guarded queue and an eventfd in the engine's epoll set;
-// events out, collected during a loop pass and published once per pass, so the host wakes once for a
+// events out (both typed: host_api.h), collected during a loop pass and published once per pass, so the host wakes once for a
 // batch and never sits on the per-message path.
 #pragma once
 #include <cstdint>
@@ -11,63 +11,9 @@
 #include <utility>
 #include <vector>
 
-#include "options.h"
+#include "host_api.h"
 
 namespace ep {
-
-enum class EvType : uint8_t {
-  Connect,     // a: address
-  Register,    // a: nick
-  Nick,        // a: old nick, b: new nick
-  Join,        // a: nick, b: room
-  Leave,       // a: nick, b: room
-  Message,     // a: nick, b: room (empty for private), c: recipient (empty for room), d: text
-  Disconnect,  // a: nick (empty before registration), b: reason
-  Timeout,     // a: nick, b: "idle" | "registration"
-  Command,     // a: nick, b: command name, c: arguments, req: sequence number for Finish
-  Console,     // a: one line of console output; or flag: ready for the next command (a empty)
-  Signal,      // a: signal name
-  Error,       // a: code, b: message
-  Reply,       // req, b: "users" | "rooms" | "kick" | "deliver"; flag for kick; names for deliver
-  Closed,      // stats
-};
-
-struct UserRec {
-  uint64_t id;
-  std::string nick, room, address;
-};
-struct RoomRec {
-  std::string name;
-  uint64_t members;
-};
-
-struct HostEvent {
-  EvType type;
-  uint64_t id = 0;
-  uint32_t req = 0;
-  bool flag = false;
-  std::string a, b, c, d;
-  std::vector<UserRec> users;
-  std::vector<RoomRec> rooms;
-  std::vector<std::string> names;
-  std::vector<std::pair<const char*, uint64_t>> stats;
-};
-
-// Finish (id, req: a Command event's sequence number, flag: close): the host is done with that command;
-// the client's lines that waited behind it run now (or, with flag, the connection closes after what
-// was queued to it). Every Command event must be finished, or the client waits (Policy's
-// command_timeout_ms bounds it).
-enum class CmdType : uint8_t { Stop, Send, Announce, Kick, Query, Login, Prompt, Protect, SetPolicy, Deliver, Finish };
-
-struct HostCmd {
-  CmdType type;
-  uint64_t id = 0;
-  uint32_t req = 0;
-  bool flag = false;  // Stop: force (no grace)
-  std::string a, b;
-  std::vector<std::string> add, remove;
-  std::shared_ptr<Policy> policy;
-};
 
 class Bridge {
  public:

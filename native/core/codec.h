@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "buf.h"
 
@@ -50,15 +51,22 @@ enum class OutKind : uint8_t {
   PmTo,      // a: recipient, c: text
   Announce,  // c: text
   Error,     // a: code, c: text
-  Item,      // a: reply kind (ROOM, USER, ...), b and c: fields (b optional)
+  Item,      // a: reply kind (ROOM, USER, ...), b and c: fields (b optional); or, with fields set (a
+             // host's list row), the fields in order (b and c unused)
   End,       // a: reply kind, n: item count
   Raw,       // c: protocol text supplied by the host, sent as is (one newline added per line)
+  // Structured replies from the host (host_api.h's HostLine, turned into Outs by host_reply.cc):
+  Notice,    // c: text (the host telling its user something: "Account alice registered")
+  GroupFrom, // a: sender, b: group (without '@'), c: text, n: time (ms since the epoch, 0: now)
+  // (a host's private message is PmFrom with n: time, its sender's copy PmTo; its error is Error,
+  //  its list Item with fields and End.)
 };
 
 struct Out {
   OutKind kind;
   std::string_view a, b, c;
   uint64_t n = 0;
+  const std::vector<std::string>* fields = nullptr;  // Item: a host list row
 };
 
 class Codec {

@@ -12,14 +12,14 @@
 
 namespace ep {
 
-void Console::out(std::string text) { bridge_->emit({EvType::Console, 0, 0, false, std::move(text)}); }
+void Console::out(std::string text) { bridge_->emit(ev::Console{std::move(text)}); }
 
 void Console::open() {
   reg_ = loop_.add(STDIN_FILENO, EPOLLIN, this);
   // A regular file or /dev/null cannot be polled (EPERM): run without a console then.
   if (!reg_) {
-    bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_CONSOLE_UNAVAILABLE",
-                   std::string("admin console disabled: stdin cannot be polled: ") + std::strerror(errno)});
+    bridge_->emit(ev::Error{"EPCHAT_CONSOLE_UNAVAILABLE",
+                            std::string("admin console disabled: stdin cannot be polled: ") + std::strerror(errno)});
   }
 }
 
@@ -61,7 +61,7 @@ void Console::on_io(uint32_t) {
         return true;
       });
   // Ready for the next command: the host shows its prompt (unless the server is stopping).
-  if (handled && !host_->console_stopping()) bridge_->emit({EvType::Console, 0, 0, true, {}});
+  if (handled && !host_->console_stopping()) bridge_->emit(ev::Console{{}, true});
   host_->console_done();
 }
 

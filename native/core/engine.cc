@@ -29,9 +29,7 @@ std::vector<std::pair<const char*, uint64_t>> Engine::stats_snapshot() const { r
 
 void Engine::stop(bool force) {
   if (!thread_.joinable()) return;
-  HostCmd cmd{CmdType::Stop};
-  cmd.flag = force;
-  bridge_.post(std::move(cmd));
+  bridge_.post(cmd::Stop{force});
   join();
 }
 

@@ -120,6 +120,10 @@ void LineCodec::append(const Out& o, std::string& s) const {
       break;
     case OutKind::Item:
       add("== "), add(o.a);
+      if (o.fields) {
+        for (const std::string& f : *o.fields) add(" "), add(f);
+        break;
+      }
       if (!o.b.empty()) add(" "), add(o.b);
       add(" "), add(o.c);
       break;
@@ -128,6 +132,12 @@ void LineCodec::append(const Out& o, std::string& s) const {
       break;
     case OutKind::Raw:
       add(o.c);
+      break;
+    case OutKind::Notice:
+      add(">> "), add(o.c);
+      break;
+    case OutKind::GroupFrom:
+      add("[@"), add(o.b), add(" from "), add(o.a), add("] "), add(o.c);
       break;
   }
   s.push_back('\n');

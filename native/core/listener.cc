@@ -245,11 +245,11 @@ void Listener::report(int e, const std::string& what) {
            " s not reported)";
   suppressed_ = 0;
   report_ms_ = now_ms_ + kAcceptReportMs;
-  bridge_->emit({EvType::Error, 0, 0, false, errno_name(e), std::move(msg)});
+  bridge_->emit(ev::Error{errno_name(e), std::move(msg)});
 }
 
 void Listener::report_epoll(const char* what, int e) {
-  bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_EPOLL", std::string("epoll_ctl ") + what + ": " + std::strerror(e)});
+  bridge_->emit(ev::Error{"EPCHAT_EPOLL", std::string("epoll_ctl ") + what + ": " + std::strerror(e)});
 }
 
 }  // namespace ep

@@ -69,7 +69,7 @@ bool Server::open(std::string* code, std::string* msg) {
   if (!listener_->open(opt_.host, opt_.port, opt_.backlog, code, msg)) return false;
   if (opt_.handle_signals) {
     signals_ = std::make_unique<SignalPipe>(loop_, [this](int signo, const char* name) {
-      bridge_->emit({EvType::Signal, 0, 0, false, name});
+      bridge_->emit(ev::Signal{name});
       if (signo == SIGINT || signo == SIGTERM) begin_shutdown(false);
     });
     if (!signals_->install()) return fail(errno, "signal pipe for");
@@ -100,7 +100,7 @@ bool Server::step(int max_wait_ms) {
   if (max_wait_ms >= 0 && (wait < 0 || wait > max_wait_ms)) wait = max_wait_ms;
   int n = loop_.wait(wait);
   if (n < 0) {
-    bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_EPOLL", std::strerror(errno)});
+    bridge_->emit(ev::Error{"EPCHAT_EPOLL", std::strerror(errno)});
     begin_shutdown(true);
   }
   now_ms_ = mono_ms();
@@ -123,9 +123,7 @@ bool Server::step(int max_wait_ms) {
     conns_.free_retired();
     loop_.end_pass();
     done_ = true;
-    HostEvent ev{EvType::Closed};
-    ev.stats = stats_->snapshot(now_ms_);
-    bridge_->emit(std::move(ev));
+    bridge_->emit(ev::Closed{stats_->snapshot(now_ms_)});
   }
   bridge_->publish();
   return !done_;
@@ -151,7 +149,7 @@ Client* Server::adopt(int fd, const char* address, Proto p) {
   stats_->connections.set(open_clients_);
   c->last_ms = now_ms_;
   reg_list_.push_back(c);
-  lifecycle(c, {EvType::Connect, c->id(), 0, false, c->addr});
+  lifecycle(c, ev::Connect{c->id(), c->addr});
   send(c, Out{OutKind::Prompt});
   return c;
 }
@@ -165,7 +163,7 @@ bool Server::accept_full(std::string* why) {
 bool Server::accept_connection(int fd, const char* address, Proto p) { return adopt(fd, address, p) != nullptr; }
 
 void Server::report_epoll(const char* what, int e) {
-  bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_EPOLL", std::string("epoll_ctl ") + what + ": " + std::strerror(e)});
+  bridge_->emit(ev::Error{"EPCHAT_EPOLL", std::string("epoll_ctl ") + what + ": " + std::strerror(e)});
 }
 
 // Like Redis: a server for many connections should not be held to a distribution's default soft
@@ -195,7 +193,7 @@ void Server::raise_fd_limit() {
   msg += ": about " + std::to_string(fit) +
          " clients fit; past that, connections are refused with SERVER_FULL. Raise the limit (ulimit -n, "
          "LimitNOFILE=) or lower maxClients";
-  bridge_->emit({EvType::Error, 0, 0, false, "EPCHAT_FD_LIMIT", std::move(msg)});
+  bridge_->emit(ev::Error{"EPCHAT_FD_LIMIT", std::move(msg)});
 }
 
 // ---------------------------------------------------------------------------------------- input
@@ -328,7 +326,7 @@ void Server::expire(uint64_t now) {
   if (pol_.registration_timeout_ms) {
     while (Client* c = static_cast<Client*>(reg_list_.head())) {
       if (c->last_ms + pol_.registration_timeout_ms > now) break;
-      lifecycle(c, {EvType::Timeout, c->id(), 0, false, "", "registration"});
+      lifecycle(c, ev::Timeout{c->id(), "", "registration"});
       error(c, "REGISTRATION_TIMEOUT",
             "no nickname chosen within " + text::seconds(pol_.registration_timeout_ms) + "; disconnected");
       close_client(c, "registration");
@@ -337,7 +335,7 @@ void Server::expire(uint64_t now) {
   if (pol_.idle_timeout_ms) {
     while (Client* c = static_cast<Client*>(idle_list_.head())) {
       if (c->last_ms + pol_.idle_timeout_ms > now) break;
-      lifecycle(c, {EvType::Timeout, c->id(), 0, false, c->nick, "idle"});
+      lifecycle(c, ev::Timeout{c->id(), c->nick, "idle"});
       error(c, "IDLE_TIMEOUT", "idle for " + text::seconds(pol_.idle_timeout_ms) + "; disconnected");
       close_client(c, "idle");
     }
@@ -513,10 +511,7 @@ void Server::flush(Client* c) {
 
 void Server::close_client(Client* c, const char* reason, bool discard_output) {
   if (c->state == ClientState::Closing || c->fd < 0) return;
-  HostEvent ev{EvType::Disconnect, c->id()};
-  ev.a = c->nick;
-  ev.b = reason;
-  lifecycle(c, std::move(ev));
+  lifecycle(c, ev::Disconnect{c->id(), c->nick, reason});
   unlink_timer(c);
   stop_waiting(c);
   std::string().swap(c->held);

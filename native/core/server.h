@@ -160,6 +160,8 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   }
 
   // --- what the host and the console ask for (admin.cc)
+  struct HostCommands;  // one handler per host command kind (admin.cc)
+  friend struct HostCommands;
   void on_host_commands(std::vector<HostCmd>& cmds);
   // ConsoleHost
   std::vector<UserRec> console_users() const override;
@@ -170,7 +172,10 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   bool console_stopping() const override { return stopping_; }
   void console_done() override;
   bool kick(std::string_view nick, std::string_view reason);
-  std::vector<std::string> deliver(const std::vector<std::string>& nicks, std::string_view text);
+  // Structured host lines (host_api.h) to one client (null: only checked), or to each nick online
+  // (host_reply.cc).
+  void reply_lines(Client* c, const std::vector<HostLine>& lines);
+  std::vector<std::string> deliver(const std::vector<std::string>& nicks, const std::vector<HostLine>& lines);
   void announce(std::string_view text);
   void login(Client* c, std::string_view nick);
   void finish_command(Client* c, uint32_t seq, bool close);

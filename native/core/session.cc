@@ -150,8 +150,8 @@ void Server::register_client(Client* c, std::string_view nick) {
   stats_->users.set(nicks_.size());
   if (nicks_.size() > stats_->peak_users.get()) stats_->peak_users.set(nicks_.size());
   rooms_.add(lobby_, c);
-  lifecycle(c, {EvType::Register, c->id(), 0, false, c->nick});
-  lifecycle(c, {EvType::Join, c->id(), 0, false, c->nick, lobby_->name});
+  lifecycle(c, ev::Register{c->id(), c->nick});
+  lifecycle(c, ev::Join{c->id(), c->nick, lobby_->name});
   Out welcome{OutKind::Welcome, c->nick};
   if (quiet(lobby_)) send(c, welcome);
   else fanout(lobby_, welcome, nullptr, false);
@@ -162,7 +162,7 @@ Room* Server::leave_room(Client* c, std::string* name) {
   *name = c->room->name;
   rooms_.remove(c);
   stats_->rooms.set(rooms_.size());
-  lifecycle(c, {EvType::Leave, c->id(), 0, false, c->nick, *name});
+  lifecycle(c, ev::Leave{c->id(), c->nick, *name});
   return rooms_.find(*name);
 }
 
@@ -182,11 +182,7 @@ void Server::cmd_text(Client* c, std::string_view text) {
   }
   fanout(c->room, Out{OutKind::Chat, c->nick, c->room->name, text}, c, true);
   if (pol_.emit_messages) {
-    HostEvent ev{EvType::Message, c->id()};
-    ev.a = c->nick;
-    ev.b = c->room->name;
-    ev.d = std::string(text);
-    bridge_->emit(std::move(ev));
+    bridge_->emit(ev::Message{c->id(), c->nick, c->room->name, {}, std::string(text)});
   }
 }
 
@@ -209,7 +205,7 @@ void Server::rename(Client* c, std::string_view nick) {
   nicks_.erase(old);
   c->nick = std::string(nick);
   nicks_.insert(nick, c);
-  lifecycle(c, {EvType::Nick, c->id(), 0, false, old, c->nick});
+  lifecycle(c, ev::Nick{c->id(), old, c->nick});
   Out o{OutKind::Renamed, old, c->nick};
   if (quiet(c->room)) send(c, o);
   else fanout(c->room, o, nullptr, false);
@@ -274,7 +270,7 @@ void Server::move_to(Client* c, Room* to) {
   if (still && !quiet(still)) fanout(still, Out{OutKind::Left, c->nick, from_name}, nullptr, false);
   rooms_.add(to, c);
   stats_->rooms.set(rooms_.size());
-  lifecycle(c, {EvType::Join, c->id(), 0, false, c->nick, to->name});
+  lifecycle(c, ev::Join{c->id(), c->nick, to->name});
   Out joined{OutKind::Joined, c->nick, to->name};
   if (quiet(to)) send(c, joined);
   else fanout(to, joined, nullptr, false);
@@ -302,11 +298,7 @@ void Server::cmd_msg(Client* c, std::string_view to, std::string_view text, std:
   send(c, Out{OutKind::PmTo, target->nick, {}, text});
   stats_->deliveries.add();
   if (pol_.emit_messages) {
-    HostEvent ev{EvType::Message, c->id()};
-    ev.a = c->nick;
-    ev.c = target->nick;
-    ev.d = std::string(text);
-    bridge_->emit(std::move(ev));
+    bridge_->emit(ev::Message{c->id(), c->nick, {}, target->nick, std::string(text)});
   }
 }
 
@@ -334,12 +326,9 @@ void Server::emit_command(Client* c, std::string_view name, std::string_view arg
   c->wait_seq = c->last_seq;
   c->wait_ms = now_ms_;
   wait_list_.push_back(c);
-  HostEvent ev{EvType::Command, c->id(), c->wait_seq};
-  ev.a = c->state == ClientState::Active ? c->nick : std::string();
-  ev.b = std::string(name);
-  ev.c = std::string(args);
-  ev.d = c->addr;  // for per-address limits (e.g. /register)
-  bridge_->emit(std::move(ev));
+  // c->addr: for per-address limits (e.g. /register)
+  bridge_->emit(ev::Command{c->id(), c->wait_seq, c->state == ClientState::Active ? c->nick : std::string(),
+                            std::string(name), std::string(args), c->addr});
 }
 
 void Server::stop_waiting(Client* c) {

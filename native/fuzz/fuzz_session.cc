@@ -5,7 +5,7 @@
 // written in chunks of fuzzed sizes between loop passes (step(0)), then passes until nothing moves.
 // A line of the input that starts with the two bytes FF FE is not a client's: it is a host command,
 // posted through the Bridge once the client lines before it are written (see HostOp below), so the
-// host's side (login, prompt, protect, deliver, setPolicy, send, kick, query, announce, finish) runs
+// host's side (login, prompt, protect, deliver, setPolicy, send, kick, query, announce, finish, reply) runs
 // interleaved with client traffic. Like a real host, the harness finishes every forwarded command
 // (the client's later lines wait for it): when the input says so (OpFinish, with the right, a stale or
 // a made-up sequence number, or closing the client), else once writing stalls or the server settles.
@@ -23,9 +23,13 @@
 //   - every line is valid UTF-8 with no control character but tab, and starts with a documented
 //     prefix (">> ", "!! CODE" with a documented CODE, "== ", "* ", "[pm from NICK] ",
 //     "[pm to NICK] ") or with "NICK: " for a registered NICK. Exempt: a line that is exactly a
-//     piece of text the harness itself had the engine send as is (Send, Deliver, Announce): the
-//     engine forwards host text verbatim by design, control bytes and all, so the harness fuzzes
-//     that text freely and only excuses the lines it injected;
+//     piece of text the harness itself had the engine send as is (Send, Announce): the engine
+//     forwards that host text verbatim by design, control bytes and all, so the harness fuzzes it
+//     freely and only excuses the lines it injected;
+//   - structured host lines (Reply, Deliver: notices, errors, lists, private and group messages,
+//     with fuzzed fields): a well-formed one arrives as the line the harness formats itself, and that
+//     line is clean; a malformed one is never sent, and each is reported by exactly one
+//     EPCHAT_INVALID_ARGUMENT error event;
 //   - events are well formed: per-client events name a client of this input, nicks and rooms
 //     follow their grammar, disconnect reasons and command names are known ones, `auth` only for a
 //     protected nick; every Deliver / Kick / Query gets exactly one Reply with its req and kind;
@@ -75,7 +79,7 @@ constexpr uint8_t kQuietRooms = 0x80;   // quietRoomSize 1: joins/departures sto
 // Op byte: bit 7 = let the server settle first (otherwise the command lands while client bytes
 // may still be in flight); (op & 0x7F) % kOpCount = the command.
 enum HostOp : uint8_t {
-  OpLogin, OpPrompt, OpProtect, OpDeliver, OpPolicy, OpSend, OpKick, OpQuery, OpAnnounce, OpFinish, kOpCount
+  OpLogin, OpPrompt, OpProtect, OpDeliver, OpPolicy, OpSend, OpKick, OpQuery, OpAnnounce, OpFinish, OpReply, kOpCount
 };
 
 // A fault line: FF FD, then [who][kind][n][arg] (see FaultKind). Faults go through the engine's
@@ -283,6 +287,8 @@ struct Session {
   std::set<std::string> protect_ever;
   std::set<std::string> delegate_ever = {"auth", "password"};
   std::set<std::string> injected;    // lines the harness had the engine send verbatim
+  std::set<std::string> structured;  // lines well-formed structured host lines become (line protocol)
+  size_t invalid_lines = 0;          // malformed host lines posted, not yet reported by an Error event
   std::map<uint32_t, Expect> expect;
   uint32_t next_req = 1;
   std::vector<std::string> auth_nicks;  // nicks clients typed that the server sent to the password step
@@ -310,143 +316,148 @@ struct Session {
     return nicks.count(k) || (lc_ever_off && candidates.count(k));
   }
 
-  void check_reply(const ep::HostEvent& ev) {
-    auto it = expect.find(ev.req);
-    FUZZ_CHECK(it != expect.end(), "reply with unknown req %u (kind %s)", ev.req, ev.b.c_str());
+  Expect& answer(uint32_t req, const char* kind) {
+    auto it = expect.find(req);
+    FUZZ_CHECK(it != expect.end(), "reply with unknown req %u (kind %s)", req, kind);
     Expect& e = it->second;
-    FUZZ_CHECK(!e.answered, "second reply for req %u", ev.req);
-    FUZZ_CHECK(ev.b == e.kind, "reply kind %s for a %s request", ev.b.c_str(), e.kind.c_str());
+    FUZZ_CHECK(!e.answered, "second reply for req %u", req);
+    FUZZ_CHECK(e.kind == kind, "reply kind %s for a %s request", kind, e.kind.c_str());
     e.answered = true;
-    if (e.kind == "deliver") {
+    return e;
+  }
+
+  void check_lifecycle(uint64_t id, const char* what) {
+    FUZZ_CHECK(peer_id(id), "%s event for a client not of this input", what);
+    if (!lc_pass)
+      FUZZ_CHECK(watched.count(id), "%s event with lifecycle events off, for a client the host never logged in",
+                 what);
+  }
+
+  // One handler per event kind (std::visit: a new kind must be handled here).
+  struct Check {
+    Session& s;
+    void operator()(const ep::ev::Connect& e) const {
+      s.check_lifecycle(e.id, "connect");
+      FUZZ_CHECK(e.address.rfind("fuzz:", 0) == 0, "connect with address %s", e.address.c_str());
+    }
+    void operator()(const ep::ev::Register& e) const {
+      s.check_lifecycle(e.id, "register");
+      FUZZ_CHECK(fuzz::nick_syntax(e.nick), "register of a bad nick");
+      s.nicks.insert(lower(e.nick));
+    }
+    void operator()(const ep::ev::Nick& e) const {
+      s.check_lifecycle(e.id, "nick");
+      FUZZ_CHECK(fuzz::nick_syntax(e.old) && fuzz::nick_syntax(e.nick), "nick event with a bad nick");
+      s.nicks.insert(lower(e.nick));
+    }
+    void operator()(const ep::ev::Join& e) const {
+      s.check_lifecycle(e.id, "join");
+      FUZZ_CHECK(fuzz::nick_syntax(e.nick) && room_syntax(e.room), "join with a bad nick or room");
+    }
+    void operator()(const ep::ev::Leave& e) const {
+      s.check_lifecycle(e.id, "leave");
+      FUZZ_CHECK(fuzz::nick_syntax(e.nick) && room_syntax(e.room), "leave with a bad nick or room");
+    }
+    void operator()(const ep::ev::Message& e) const {
+      FUZZ_CHECK(s.peer_id(e.id) && fuzz::nick_syntax(e.nick), "message event from a bad nick");
+      FUZZ_CHECK(!s.waiting.count(e.id), "a message from a client whose command waits on the host");
+    }
+    void operator()(const ep::ev::Disconnect& e) const {
+      s.check_lifecycle(e.id, "disconnect");
+      bool known = false;
+      for (const char* r : kReasons) known = known || e.reason == r;
+      FUZZ_CHECK(known, "disconnect reason %s", e.reason.c_str());
+      FUZZ_CHECK(e.nick.empty() || fuzz::nick_syntax(e.nick), "disconnect of a bad nick");
+      if (e.reason == "slow" || e.reason == "reset")
+        for (Peer& p : s.peers)
+          if (p.id == e.id) p.cut_ok = true;
+      s.waiting.erase(e.id);  // a closed client's command needs no finish
+    }
+    void operator()(const ep::ev::Timeout& e) const { s.check_lifecycle(e.id, "timeout"); }
+    void operator()(const ep::ev::Command& e) const {
+      FUZZ_CHECK(s.peer_id(e.id), "command from a client not of this input");
+      FUZZ_CHECK(s.delegate_ever.count(e.name), "command event %s: never delegated", e.name.c_str());
+      FUZZ_CHECK(!s.waiting.count(e.id), "command %s forwarded while the client's command %u waits", e.name.c_str(),
+                 s.waiting.count(e.id) ? s.waiting[e.id] : 0);
+      FUZZ_CHECK(e.seq > s.last_seq[e.id], "command sequence %u after %u", e.seq, s.last_seq[e.id]);
+      s.last_seq[e.id] = e.seq;
+      s.waiting[e.id] = e.seq;
+      FUZZ_CHECK(!e.address.empty(), "command event without the client's address");
+      s.watched.insert(e.id);  // a client that sent a delegated command is watched from then on
+      if (e.name == "auth" || e.name == "password") {
+        FUZZ_CHECK(e.nick.empty(), "%s from a registered client", e.name.c_str());
+      } else {
+        FUZZ_CHECK(e.nick.empty() || fuzz::nick_syntax(e.nick), "command from a bad nick");
+      }
+      if (e.name == "auth") {
+        FUZZ_CHECK(fuzz::nick_syntax(e.args) && s.protect_ever.count(lower(e.args)), "auth for an unprotected nick");
+        s.auth_nicks.push_back(e.args);
+        s.last_auth_id = e.id;
+      }
+    }
+    void operator()(const ep::ev::DeliverReply& e) const {
+      Expect& x = s.answer(e.req, "deliver");
       // The offline nicks, in the order asked: a subsequence of the request.
       size_t j = 0;
-      for (const std::string& n : ev.names) {
-        while (j < e.asked.size() && e.asked[j] != n) ++j;
-        FUZZ_CHECK(j < e.asked.size(), "deliver reported %s offline, not asked (or out of order)", n.c_str());
+      for (const std::string& n : e.offline) {
+        while (j < x.asked.size() && x.asked[j] != n) ++j;
+        FUZZ_CHECK(j < x.asked.size(), "deliver reported %s offline, not asked (or out of order)", n.c_str());
         ++j;
       }
       // A nick nobody can hold is never online.
-      for (const std::string& n : e.asked) {
+      for (const std::string& n : x.asked) {
         if (fuzz::nick_syntax(n)) continue;
         bool listed = false;
-        for (const std::string& o : ev.names) listed = listed || o == n;
+        for (const std::string& o : e.offline) listed = listed || o == n;
         FUZZ_CHECK(listed, "deliver found an impossible nick online");
       }
-    } else if (e.kind == "kick") {
-      if (ev.flag) FUZZ_CHECK(fuzz::nick_syntax(e.asked[0]) && known_nick(e.asked[0]), "kicked a nick nobody had");
-    } else if (e.kind == "users") {
+    }
+    void operator()(const ep::ev::KickReply& e) const {
+      Expect& x = s.answer(e.req, "kick");
+      if (e.kicked) FUZZ_CHECK(fuzz::nick_syntax(x.asked[0]) && s.known_nick(x.asked[0]), "kicked a nick nobody had");
+    }
+    void operator()(const ep::ev::UsersReply& e) const {
+      s.answer(e.req, "users");
       std::set<std::string> seen;
       std::set<uint64_t> ids;
-      for (const ep::UserRec& u : ev.users) {
-        FUZZ_CHECK(fuzz::nick_syntax(u.nick) && known_nick(u.nick), "users: bad or unknown nick");
+      for (const ep::UserRec& u : e.users) {
+        FUZZ_CHECK(fuzz::nick_syntax(u.nick) && s.known_nick(u.nick), "users: bad or unknown nick");
         FUZZ_CHECK(seen.insert(lower(u.nick)).second, "users: nick twice");
-        FUZZ_CHECK(ids.insert(u.id).second && peer_id(u.id), "users: id twice or not a client of this input");
+        FUZZ_CHECK(ids.insert(u.id).second && s.peer_id(u.id), "users: id twice or not a client of this input");
         FUZZ_CHECK(room_syntax(u.room), "users: bad room");
       }
-      if (ev.req == users_req) {
-        users_count = ev.users.size();
-        users_seen = true;
+      if (e.req == s.users_req) {
+        s.users_count = e.users.size();
+        s.users_seen = true;
       }
-    } else if (e.kind == "rooms") {
+    }
+    void operator()(const ep::ev::RoomsReply& e) const {
+      s.answer(e.req, "rooms");
       std::set<std::string> seen;
       size_t members = 0;
       bool lobby = false;
-      for (const ep::RoomRec& r : ev.rooms) {
+      for (const ep::RoomRec& r : e.rooms) {
         FUZZ_CHECK(room_syntax(r.name) && seen.insert(lower(r.name)).second, "rooms: bad or repeated room");
         lobby = lobby || r.name == "lobby";
         FUZZ_CHECK(r.members > 0 || r.name == "lobby", "rooms: an empty room other than the default one");
         members += r.members;
       }
       FUZZ_CHECK(lobby, "rooms: no default room");
-      if (ev.req == users_req + 1 && users_seen)
-        FUZZ_CHECK(members == users_count, "rooms count %zu members, users %zu", members, users_count);
+      if (e.req == s.users_req + 1 && s.users_seen)
+        FUZZ_CHECK(members == s.users_count, "rooms count %zu members, users %zu", members, s.users_count);
     }
-  }
+    void operator()(const ep::ev::Error& e) const {
+      // Only a malformed structured line the harness posted may be reported, once each.
+      FUZZ_CHECK(e.code == "EPCHAT_INVALID_ARGUMENT" && s.invalid_lines > 0, "unexpected error event %s %s",
+                 e.code.c_str(), e.message.c_str());
+      --s.invalid_lines;
+    }
+    void operator()(const ep::ev::Console& e) const { FUZZ_CHECK(false, "unexpected console event %s", e.text.c_str()); }
+    void operator()(const ep::ev::Signal& e) const { FUZZ_CHECK(false, "unexpected signal event %s", e.name.c_str()); }
+    void operator()(const ep::ev::Closed&) const { FUZZ_CHECK(false, "unexpected closed event"); }
+  };
 
-  void check_event(const ep::HostEvent& ev) {
-    using ep::EvType;
-    switch (ev.type) {
-      case EvType::Connect:
-      case EvType::Register:
-      case EvType::Nick:
-      case EvType::Join:
-      case EvType::Leave:
-      case EvType::Disconnect:
-      case EvType::Timeout:
-        FUZZ_CHECK(peer_id(ev.id), "lifecycle event %d for a client not of this input", static_cast<int>(ev.type));
-        if (!lc_pass)
-          FUZZ_CHECK(watched.count(ev.id), "lifecycle event %d with lifecycle events off, for a client the host "
-                     "never logged in", static_cast<int>(ev.type));
-        break;
-      default:
-        break;
-    }
-    switch (ev.type) {
-      case EvType::Connect:
-        FUZZ_CHECK(ev.a.rfind("fuzz:", 0) == 0, "connect with address %s", ev.a.c_str());
-        break;
-      case EvType::Register:
-        FUZZ_CHECK(fuzz::nick_syntax(ev.a), "register of a bad nick");
-        nicks.insert(lower(ev.a));
-        break;
-      case EvType::Nick:
-        FUZZ_CHECK(fuzz::nick_syntax(ev.a) && fuzz::nick_syntax(ev.b), "nick event with a bad nick");
-        nicks.insert(lower(ev.b));
-        break;
-      case EvType::Join:
-      case EvType::Leave:
-        FUZZ_CHECK(fuzz::nick_syntax(ev.a) && room_syntax(ev.b), "join/leave with a bad nick or room");
-        break;
-      case EvType::Message:
-        FUZZ_CHECK(peer_id(ev.id) && fuzz::nick_syntax(ev.a), "message event from a bad nick");
-        FUZZ_CHECK(!waiting.count(ev.id), "a message from a client whose command waits on the host");
-        break;
-      case EvType::Disconnect: {
-        bool known = false;
-        for (const char* r : kReasons) known = known || ev.b == r;
-        FUZZ_CHECK(known, "disconnect reason %s", ev.b.c_str());
-        FUZZ_CHECK(ev.a.empty() || fuzz::nick_syntax(ev.a), "disconnect of a bad nick");
-        if (ev.b == "slow" || ev.b == "reset")
-          for (Peer& p : peers)
-            if (p.id == ev.id) p.cut_ok = true;
-        waiting.erase(ev.id);  // a closed client's command needs no finish
-        break;
-      }
-      case EvType::Timeout:
-        break;
-      case EvType::Command:
-        FUZZ_CHECK(peer_id(ev.id), "command from a client not of this input");
-        FUZZ_CHECK(delegate_ever.count(ev.b), "command event %s: never delegated", ev.b.c_str());
-        FUZZ_CHECK(!waiting.count(ev.id), "command %s forwarded while the client's command %u waits", ev.b.c_str(),
-                   waiting.count(ev.id) ? waiting[ev.id] : 0);
-        FUZZ_CHECK(ev.req > last_seq[ev.id], "command sequence %u after %u", ev.req, last_seq[ev.id]);
-        last_seq[ev.id] = ev.req;
-        waiting[ev.id] = ev.req;
-        FUZZ_CHECK(!ev.d.empty(), "command event without the client's address");
-        watched.insert(ev.id);  // a client that sent a delegated command is watched from then on
-        if (ev.b == "auth" || ev.b == "password") {
-          FUZZ_CHECK(ev.a.empty(), "%s from a registered client", ev.b.c_str());
-        } else {
-          FUZZ_CHECK(ev.a.empty() || fuzz::nick_syntax(ev.a), "command from a bad nick");
-        }
-        if (ev.b == "auth") {
-          FUZZ_CHECK(fuzz::nick_syntax(ev.c) && protect_ever.count(lower(ev.c)), "auth for an unprotected nick");
-          watched.insert(ev.id);
-          auth_nicks.push_back(ev.c);
-          last_auth_id = ev.id;
-        }
-        break;
-      case EvType::Reply:
-        check_reply(ev);
-        break;
-      case EvType::Console:
-      case EvType::Signal:
-      case EvType::Error:
-      case EvType::Closed:
-        FUZZ_CHECK(false, "unexpected event %d (%s %s)", static_cast<int>(ev.type), ev.a.c_str(), ev.b.c_str());
-        break;
-    }
-  }
+  void check_event(const ep::HostEvent& ev) { std::visit(Check{*this}, ev); }
 
   // Returns how many events the pass produced.
   size_t drain_events() {
@@ -463,6 +474,10 @@ struct Session {
     fuzz::dump(line.substr(0, 60), shown, sizeof shown);
     if (verbose()) std::fprintf(stderr, "  < %s\n", shown);
     if (injected.count(std::string(line))) return;
+    if (structured.count(std::string(line))) {
+      FUZZ_CHECK(fuzz::classify(line) == fuzz::Verdict::Ok, "a structured host line came out unclean: %s", shown);
+      return;
+    }
     FUZZ_CHECK(fuzz::classify(line) == fuzz::Verdict::Ok, "server line not clean UTF-8 text: %s", shown);
     auto starts = [&](std::string_view p) { return line.substr(0, p.size()) == p; };
     if (starts(">> ") || starts("== ") || starts("* ")) return;
@@ -544,13 +559,7 @@ struct Session {
     }
   }
 
-  void post_finish(uint64_t id, uint32_t seq, bool close) {
-    ep::HostCmd f{ep::CmdType::Finish};
-    f.id = id;
-    f.req = seq;
-    f.flag = close;
-    w.bridge.post(std::move(f));
-  }
+  void post_finish(uint64_t id, uint32_t seq, bool close) { w.bridge.post(ep::cmd::Finish{id, seq, close}); }
 
   // The host finishes every command waiting on it, as a real host does sooner or later.
   size_t finish_all() {
@@ -566,13 +575,73 @@ struct Session {
     if (!lc_now) lc_ever_off = true;
     for (const std::string& d : p.delegate) delegate_ever.insert(d);
     if (p.delegate_offline_msg) delegate_ever.insert("msg");
-    ep::HostCmd set{ep::CmdType::SetPolicy};
-    set.policy = std::make_shared<ep::Policy>(p);
-    w.bridge.post(std::move(set));
+    w.bridge.post(ep::cmd::SetPolicy{std::make_shared<ep::Policy>(p)});
+  }
+
+  // Structured host lines from fuzzed text: pieces split on ';', one line each, of the kind m picks
+  // (then the next kinds); fields split on ','. Mostly well formed (known codes and kinds), with
+  // fuzzed codes, kinds and fields when m & 8. Records what each becomes on the line protocol, or
+  // that the engine must report it.
+  std::vector<ep::HostLine> make_lines(uint8_t m, std::string_view text) {
+    static const char* const kKinds[] = {"MAIL", "GROUP", "MEMBER", "mail", "END"};
+    std::vector<ep::HostLine> out;
+    for (int i = 0; i < 4 && (i == 0 || !text.empty()); ++i) {
+      std::string_view piece = cut(&text, ';');
+      std::string f0(cut(&piece, ','));
+      std::string rest(piece);
+      switch ((m + i) % 6) {
+        case 0: out.push_back(ep::line::Notice{f0 + rest}); break;
+        case 1: out.push_back(ep::line::Error{(m & 8) ? f0 : kCodes[(m + i) % 6], rest}); break;
+        case 2: {
+          ep::line::List l{(m & 8) ? f0 : kKinds[(m >> 4) % 5], (m & 16) ? "ENDS" : ""};
+          std::string_view r = rest;
+          while (!r.empty() && l.rows.size() < 8) {
+            std::string_view row = cut(&r, ',');
+            std::vector<std::string> fields;
+            for (int k = 0; k < 2 && !row.empty(); ++k) fields.emplace_back(cut(&row, ' '));
+            if (!row.empty() || fields.empty()) fields.emplace_back(row);
+            l.rows.push_back(std::move(fields));
+          }
+          out.push_back(std::move(l));
+          break;
+        }
+        case 3: out.push_back(ep::line::Pm{f0, rest, m}); break;
+        case 4: out.push_back(ep::line::PmSent{f0, rest}); break;
+        default: {
+          std::string_view r = rest;
+          std::string g(cut(&r, ','));
+          out.push_back(ep::line::Group{f0, g, std::string(r), 0});
+          break;
+        }
+      }
+    }
+    for (const ep::HostLine& l : out) expect_line(l);
+    return out;
+  }
+
+  void expect_line(const ep::HostLine& l) {
+    std::string field;
+    if (ep::host_line_problem(l, &field)) {
+      ++invalid_lines;
+      return;
+    }
+    if (auto* n = std::get_if<ep::line::Notice>(&l)) structured.insert(">> " + n->text);
+    if (auto* e = std::get_if<ep::line::Error>(&l)) structured.insert("!! " + e->code + " " + e->text);
+    if (auto* p = std::get_if<ep::line::Pm>(&l)) structured.insert("[pm from " + p->from + "] " + p->text);
+    if (auto* p = std::get_if<ep::line::PmSent>(&l)) structured.insert("[pm to " + p->to + "] " + p->text);
+    if (auto* g = std::get_if<ep::line::Group>(&l)) structured.insert("[@" + g->group + " from " + g->from + "] " + g->text);
+    if (auto* li = std::get_if<ep::line::List>(&l)) {
+      for (const auto& row : li->rows) {
+        std::string t = "== " + li->kind;
+        for (const std::string& f : row) t += " " + f;
+        structured.insert(t);
+      }
+      structured.insert("== END " + (li->end.empty() ? li->kind : li->end) + " " + std::to_string(li->rows.size()));
+    }
   }
 
   // Text the engine will send as is: its lines are excused from the clean-output check.
-  // Send and Deliver drop trailing newlines first (strip); Announce does not.
+  // Send drops trailing newlines first (strip); Announce does not.
   void inject(std::string_view prefix, std::string_view text, bool strip = true) {
     while (strip && !text.empty() && text.back() == '\n') text.remove_suffix(1);
     if (!text.empty() && text.back() == '\n') injected.insert(std::string());  // ends in an empty line
@@ -620,25 +689,25 @@ struct Session {
     fuzz::Bytes b{reinterpret_cast<const uint8_t*>(line.data()), line.size()};
     uint8_t op = b.u8();
     if (op & 0x80) settle(false);
-    ep::HostCmd cmd{ep::CmdType::Stop};  // replaced below; Stop is never posted (the server is shared)
+    std::string_view rest(reinterpret_cast<const char*>(b.p), b.n);  // (each case reads its bytes first)
+    auto tail = [&b] { return std::string_view(reinterpret_cast<const char*>(b.p), b.n); };
+    ep::HostCmd cmd;
     switch (static_cast<HostOp>((op & 0x7F) % kOpCount)) {
       case OpLogin: {
         uint8_t t = b.u8(), m = b.u8();
-        cmd.type = ep::CmdType::Login;
-        cmd.id = pick_id(t);
-        cmd.a = pick_nick(m, std::string_view(reinterpret_cast<const char*>(b.p), b.n));
-        watched.insert(cmd.id);
-        candidates.insert(lower(cmd.a));
+        ep::cmd::Login c{pick_id(t), pick_nick(m, tail())};
+        watched.insert(c.id);
+        candidates.insert(lower(c.nick));
+        cmd = std::move(c);
         break;
       }
       case OpPrompt:
-        cmd.type = ep::CmdType::Prompt;
-        cmd.id = pick_id(b.u8());
+        cmd = ep::cmd::Prompt{pick_id(b.u8())};
         break;
       case OpProtect: {
         uint8_t m = b.u8();
-        cmd.type = ep::CmdType::Protect;
-        std::string_view rest(reinterpret_cast<const char*>(b.p), b.n);
+        ep::cmd::Protect c;
+        rest = tail();
         std::vector<std::string> names;
         if ((m & 6) == 0) {
           while (!rest.empty()) names.emplace_back(cut(&rest, ','));
@@ -647,27 +716,28 @@ struct Session {
         }
         for (const std::string& n : names) {
           if (m & 1) {
-            cmd.remove.push_back(n);
+            c.remove.push_back(n);
           } else {
-            cmd.add.push_back(n);
+            c.add.push_back(n);
             protect_ever.insert(lower(n));
           }
         }
+        cmd = std::move(c);
         break;
       }
       case OpDeliver: {
         uint8_t m = b.u8(), k = b.u8();
-        cmd.type = ep::CmdType::Deliver;
-        std::string_view rest(reinterpret_cast<const char*>(b.p), b.n);
+        ep::cmd::Deliver c;
+        rest = tail();
         std::string_view names = cut(&rest, ' ');
-        while (!names.empty()) cmd.add.emplace_back(cut(&names, ','));
-        for (int i = 0; i < (m >> 4); ++i) cmd.add.push_back(nth(nicks, static_cast<uint8_t>(k + i)));
-        if (m & 2) cmd.add.push_back(typed_line(k));
-        if (m & 4) cmd.add.push_back("no such nick!");
-        if (!(m & 1)) cmd.a = std::string(rest);  // else: only asks who is offline
-        if (!cmd.a.empty()) inject("", cmd.a);
-        cmd.req = next_req++;
-        expect[cmd.req] = Expect{"deliver", cmd.add};
+        while (!names.empty()) c.nicks.emplace_back(cut(&names, ','));
+        for (int i = 0; i < (m >> 4); ++i) c.nicks.push_back(nth(nicks, static_cast<uint8_t>(k + i)));
+        if (m & 2) c.nicks.push_back(typed_line(k));
+        if (m & 4) c.nicks.push_back("no such nick!");
+        if (!(m & 1)) c.lines = make_lines(k, rest);  // else: only asks who is offline
+        c.req = next_req++;
+        expect[c.req] = Expect{"deliver", c.nicks};
+        cmd = std::move(c);
         break;
       }
       case OpPolicy: {
@@ -687,7 +757,7 @@ struct Session {
         p.delegate.clear();
         for (size_t i = 0; i < sizeof kDelegates / sizeof *kDelegates; ++i)
           if (dm & (1u << i)) p.delegate.insert(kDelegates[i]);
-        std::string_view rest(reinterpret_cast<const char*>(b.p), b.n);
+        rest = tail();
         std::string own = lower(printable(cut(&rest, ',')));
         if ((dm & 0x80) && !own.empty() && own.find(' ') == std::string::npos) p.delegate.insert(own);
         p.help.clear();
@@ -698,48 +768,48 @@ struct Session {
         return;
       }
       case OpSend: {
-        cmd.type = ep::CmdType::Send;
-        cmd.id = pick_id(b.u8());
-        cmd.a = std::string(reinterpret_cast<const char*>(b.p), b.n);
-        inject("", cmd.a);
+        ep::cmd::Send c{pick_id(b.u8())};
+        c.text = std::string(tail());
+        inject("", c.text);
+        cmd = std::move(c);
+        break;
+      }
+      case OpReply: {
+        uint8_t t = b.u8(), m = b.u8();
+        cmd = ep::cmd::Reply{pick_id(t), make_lines(m, tail())};
         break;
       }
       case OpKick: {
         uint8_t m = b.u8();
-        std::string_view rest(reinterpret_cast<const char*>(b.p), b.n);
+        rest = tail();
         std::string_view field = cut(&rest, ' ');
-        cmd.type = ep::CmdType::Kick;
-        cmd.a = pick_nick(m, field);
-        cmd.b = std::string(printable(rest));
-        cmd.req = next_req++;
-        expect[cmd.req] = Expect{"kick", {cmd.a}};
+        ep::cmd::Kick c{next_req++, pick_nick(m, field), std::string(printable(rest))};
+        expect[c.req] = Expect{"kick", {c.nick}};
+        cmd = std::move(c);
         break;
       }
       case OpQuery: {
-        ep::HostCmd users{ep::CmdType::Query};
-        users.a = "users";
-        users.req = users_req = next_req++;
-        expect[users.req] = Expect{"users", {}};
+        users_req = next_req++;
+        expect[users_req] = Expect{"users", {}};
         users_seen = false;
-        w.bridge.post(std::move(users));
-        cmd.type = ep::CmdType::Query;
-        cmd.a = "rooms";
-        cmd.req = next_req++;
-        expect[cmd.req] = Expect{"rooms", {}};
+        w.bridge.post(ep::cmd::Query{users_req, ep::cmd::What::Users});
+        uint32_t req = next_req++;
+        expect[req] = Expect{"rooms", {}};
+        cmd = ep::cmd::Query{req, ep::cmd::What::Rooms};
         break;
       }
-      case OpAnnounce:
-        cmd.type = ep::CmdType::Announce;
-        cmd.a = std::string(reinterpret_cast<const char*>(b.p), b.n);
-        inject(">> [server] ", cmd.a, false);
+      case OpAnnounce: {
+        ep::cmd::Announce c{std::string(tail())};
+        inject(">> [server] ", c.text, false);
+        cmd = std::move(c);
         break;
+      }
       case OpFinish: {
         // A client (pick_id), and for one whose command waits: its seq (m & 3 == 0), the one before
         // (stale), the one after (not issued yet) or 0; m & 4 closes it; m & 8 finishes twice.
         uint8_t t = b.u8(), m = b.u8();
-        cmd.type = ep::CmdType::Finish;
-        cmd.id = pick_id(t);
-        auto it = waiting.find(cmd.id);
+        ep::cmd::Finish c{pick_id(t)};
+        auto it = waiting.find(c.id);
         uint32_t seq = it != waiting.end() ? it->second : m;
         switch (m & 3) {
           case 1: seq -= 1; break;
@@ -747,19 +817,17 @@ struct Session {
           case 3: seq = 0; break;
           default: break;
         }
-        cmd.req = seq;
-        cmd.flag = m & 4;
-        if (it != waiting.end() && (cmd.flag || seq == it->second)) waiting.erase(it);
-        if (m & 8) {
-          ep::HostCmd again = cmd;
-          w.bridge.post(std::move(again));
-        }
+        c.seq = seq;
+        c.close = m & 4;
+        if (it != waiting.end() && (c.close || seq == it->second)) waiting.erase(it);
+        if (m & 8) w.bridge.post(c);
+        cmd = c;
         break;
       }
       case kOpCount:
         return;
     }
-    FUZZ_CHECK(cmd.type != ep::CmdType::Stop, "no command chosen");
+    FUZZ_CHECK(!std::holds_alternative<ep::cmd::Stop>(cmd), "no command chosen");  // Stop is never posted
     w.bridge.post(std::move(cmd));
     pass();
     read_all(false);
@@ -965,15 +1033,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   s.settle(false);
 
   if (flags & kHostOps) {
-    ep::HostCmd ann{ep::CmdType::Announce};
-    ann.a = "fuzz announcement";
-    w.bridge.post(std::move(ann));
+    w.bridge.post(ep::cmd::Announce{"fuzz announcement"});
     if (!s.nicks.empty()) {
-      ep::HostCmd kick{ep::CmdType::Kick};
-      kick.a = *s.nicks.begin();
-      kick.b = "fuzz kick";
-      kick.req = s.next_req++;
-      s.expect[kick.req] = Expect{"kick", {kick.a}};
+      ep::cmd::Kick kick{s.next_req++, *s.nicks.begin(), "fuzz kick"};
+      s.expect[kick.req] = Expect{"kick", {kick.nick}};
       w.bridge.post(std::move(kick));
     }
     s.settle(false);
@@ -982,6 +1045,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Every request was answered.
   for (auto& kv : s.expect)
     FUZZ_CHECK(kv.second.answered, "no reply to %s request %u", kv.second.kind.c_str(), kv.first);
+  // Every malformed structured line was reported.
+  FUZZ_CHECK(s.invalid_lines == 0, "%zu malformed host lines never reported", s.invalid_lines);
 
   // The slow reader finally reads what it was sent; then everyone leaves.
   s.read_all(true);
@@ -1012,7 +1077,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   // The server is shared by every input: undo this input's protected nicks.
   if (!s.protect_ever.empty()) {
-    ep::HostCmd unprotect{ep::CmdType::Protect};
+    ep::cmd::Protect unprotect;
     unprotect.remove.assign(s.protect_ever.begin(), s.protect_ever.end());
     w.bridge.post(std::move(unprotect));
     s.pass();

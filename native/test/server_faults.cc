@@ -145,7 +145,10 @@ struct World {
   }
   size_t errors(const std::string& code) {
     size_t n = 0;
-    for (auto& e : events) n += e.type == ep::EvType::Error && e.a == code;
+    for (auto& e : events) {
+      auto* err = std::get_if<ep::ev::Error>(&e);
+      n += err && err->code == code;
+    }
     return n;
   }
 };

@@ -63,15 +63,16 @@ struct Waiter {
     ready = true;
     cv.notify_one();
   }
-  bool wait_for(ep::Engine& e, ep::EvType t, std::string* a) {
+  // The name of the next Signal event.
+  bool wait_signal(ep::Engine& e, std::string* a) {
     for (int i = 0; i < 50; ++i) {
       std::unique_lock<std::mutex> lock(mu);
       cv.wait_for(lock, std::chrono::milliseconds(100), [this] { return ready; });
       ready = false;
       lock.unlock();
       for (auto& ev : e.drain())
-        if (ev.type == t) {
-          *a = ev.a;
+        if (auto* s = std::get_if<ep::ev::Signal>(&ev)) {
+          *a = s->name;
           return true;
         }
     }
@@ -100,7 +101,7 @@ void restore_keeps_handlers_installed_meanwhile() {
     // The engine's handler works: SIGHUP reaches the host as an event.
     raise(SIGHUP);
     std::string name;
-    CHECK(t, w.wait_for(e, ep::EvType::Signal, &name) && name == "SIGHUP");
+    CHECK(t, w.wait_signal(e, &name) && name == "SIGHUP");
 
     set(SIGHUP, meanwhile_hup);  // another library takes SIGHUP while the engine runs
     e.stop(true);

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "../core/ilist.h"
+#include "../core/host_api.h"
 #include "../core/base64.h"
 #include "../core/irc_caps.h"
 #include "../core/irc_message.h"
@@ -251,6 +252,52 @@ TEST(codec_format) {
   CHECK(f({ep::OutKind::Error, "NICK_TAKEN", {}, "taken"}) == "!! NICK_TAKEN taken\n");
   CHECK(f({ep::OutKind::End, "ROOMS", {}, {}, 3}) == "== END ROOMS 3\n");
   CHECK(f({ep::OutKind::PmFrom, "bob", {}, "x"}) == "[pm from bob] x\n");
+  return ok;
+}
+
+// The Outs a host's structured lines become (host_reply.cc), as the line protocol writes them.
+TEST(codec_format_host_lines) {
+  bool ok = true;
+  ep::LineCodec codec;
+  auto f = [&](const ep::Out& o) {
+    std::string s;
+    codec.append(o, s);
+    return s;
+  };
+  CHECK(f({ep::OutKind::Notice, {}, {}, "Account alice registered"}) == ">> Account alice registered\n");
+  CHECK(f({ep::OutKind::GroupFrom, "bob", "team", "standup at 10", 1}) == "[@team from bob] standup at 10\n");
+  std::vector<std::string> row = {"2026-11-22T10:00:00Z", "alice@team", "are you  there?"};
+  ep::Out item{ep::OutKind::Item, "MAIL"};
+  item.fields = &row;
+  CHECK(f(item) == "== MAIL 2026-11-22T10:00:00Z alice@team are you  there?\n");
+  return ok;
+}
+
+TEST(host_line_checks) {
+  bool ok = true;
+  std::string field;
+  auto bad = [&](const ep::HostLine& l, const char* want) {
+    field.clear();
+    return ep::host_line_problem(l, &field) != nullptr && field == want;
+  };
+  CHECK(ep::host_line_problem(ep::line::Notice{"fine\ttext"}, &field) == nullptr);
+  CHECK(ep::host_line_problem(ep::line::Notice{""}, &field) == nullptr);
+  CHECK(ep::host_line_problem(ep::line::List{"GROUP", "GROUPS", {{"devs", "3"}}}, &field) == nullptr);
+  CHECK(ep::host_line_problem(ep::line::List{"MAIL", "", {}}, &field) == nullptr);
+  CHECK(bad(ep::line::Notice{"two\nlines"}, "text"));
+  CHECK(bad(ep::line::Notice{"bidi \xe2\x80\xae"}, "text"));
+  CHECK(bad(ep::line::Notice{"bad \xff utf8"}, "text"));
+  CHECK(bad(ep::line::Error{"lower", "x"}, "code"));
+  CHECK(bad(ep::line::Error{"", "x"}, "code"));
+  CHECK(bad(ep::line::Error{"A_CODE_THAT_IS_LONGER_THAN_32_CHARS", "x"}, "code"));
+  CHECK(bad(ep::line::Error{"OK", "esc \x1b[2J"}, "text"));
+  CHECK(bad(ep::line::List{"K", "end", {}}, "end"));
+  CHECK(bad(ep::line::List{"K", "", {{"a"}, {}}}, "rows[1]"));
+  CHECK(bad(ep::line::List{"K", "", {{"a b", "c"}}}, "rows[0][0]"));
+  CHECK(bad(ep::line::List{"K", "", {{"a", ""}}}, "rows[0][1]"));
+  CHECK(bad(ep::line::Pm{"two words", "x"}, "from"));
+  CHECK(bad(ep::line::PmSent{"", "x"}, "to"));
+  CHECK(bad(ep::line::Group{"bob", "te\ram", "x"}, "group"));
   return ok;
 }
 

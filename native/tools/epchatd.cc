@@ -69,10 +69,10 @@ int main(int argc, char** argv) {
     g_ready = false;
     lock.unlock();
     for (auto& ev : engine.drain()) {
-      if (ev.type == ep::EvType::Console && !ev.flag) std::printf("%s\n", ev.a.c_str());
-      if (ev.type == ep::EvType::Error) std::fprintf(stderr, "epchatd: %s %s\n", ev.a.c_str(), ev.b.c_str());
-      if (ev.type == ep::EvType::Closed) {
-        for (auto& kv : ev.stats) std::printf("%s %llu\n", kv.first, static_cast<unsigned long long>(kv.second));
+      if (auto* c = std::get_if<ep::ev::Console>(&ev); c && !c->ready) std::printf("%s\n", c->text.c_str());
+      if (auto* e = std::get_if<ep::ev::Error>(&ev)) std::fprintf(stderr, "epchatd: %s %s\n", e->code.c_str(), e->message.c_str());
+      if (auto* c = std::get_if<ep::ev::Closed>(&ev)) {
+        for (auto& kv : c->stats) std::printf("%s %llu\n", kv.first, static_cast<unsigned long long>(kv.second));
         closed = true;
       }
     }
