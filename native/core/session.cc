@@ -339,7 +339,7 @@ void Server::stop_waiting(Client* c) {
 
 std::vector<UserRec> Server::user_list() const {
   std::vector<UserRec> v;
-  for (const Client* c : by_nick(slots_)) v.push_back({c->id(), c->nick, c->room->name, c->addr});
+  for (const Client* c : by_nick(conns_.all())) v.push_back({c->id(), c->nick, c->room->name, c->addr});
   return v;
 }
 
