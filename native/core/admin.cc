@@ -1,13 +1,9 @@
-// What the host (JavaScript, or epchatd) and the admin console on stdin ask for.
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
+// What the host (JavaScript, or epchatd) and the admin console on stdin ask for. The handlers that
+// bring the commands in are host_channel.cc (the Bridge's eventfd) and console.cc (stdin).
 #include <string>
 
 #include "server.h"
 #include "sysio.h"
-#include "termkeys.h"
 #include "text.h"
 
 namespace ep {
@@ -85,7 +81,7 @@ struct Server::HostCommands {
     // A socket the host accepted (a gateway, a test) becomes a client of the protocol it names.
     Proto proto = c.irc ? Proto::Irc : Proto::Line;
     if (s.adopt(c.fd, c.address.c_str(), proto)) return;
-    if (proto == Proto::Line) s.refuse(c.fd, "server is full, try again later");
+    if (proto == Proto::Line) refuse_connection(c.fd, "server is full, try again later", s.stats_);
     else sysio::close(c.fd);
   }
   void operator()(cmd::Finish& c) const {
@@ -94,8 +90,8 @@ struct Server::HostCommands {
   }
 };
 
-void Server::on_host_commands() {
-  for (HostCmd& cmd : bridge_->take()) std::visit(HostCommands{*this}, cmd);
+void Server::on_host_commands(std::vector<HostCmd>& cmds) {
+  for (HostCmd& cmd : cmds) std::visit(HostCommands{*this}, cmd);
   drop_overflowed();
 }
 
@@ -159,88 +155,11 @@ void Server::announce(std::string_view t) { fanout_all(Out{OutKind::Announce, {}
 
 // ---------------------------------------------------------------------------------------- console
 
-void Server::console_out(std::string text) { bridge_->emit(ev::Console{std::move(text)}); }
-
-void Server::on_console() {
-  // The server goes on without a console, and says so.
-  auto close_console = [&](const std::string& why) {
-    if (epoll_ctl(epfd_, EPOLL_CTL_DEL, STDIN_FILENO, nullptr) < 0 && errno != EBADF && errno != ENOENT) {
-      console_out(std::string("console: epoll_ctl: ") + std::strerror(errno));
-    }
-    console_out("console closed" + why + "; server keeps running");
-  };
-  // Started in the background (`epchat &`): reading the terminal would stop the whole server with
-  // SIGTTIN as soon as someone types in the shell.
-  pid_t fg = tcgetpgrp(STDIN_FILENO);
-  if (fg != -1 && fg != getpgrp()) {
-    close_console(" (the server runs in the background: the terminal's input is not its own)");
-    return;
-  }
-  char buf[4096];
-  ssize_t r = ::read(STDIN_FILENO, buf, sizeof buf);
-  if (r < 0 && (errno == EINTR || errno == EAGAIN)) return;
-  if (r <= 0) {
-    // stdin closed: the end of input, Ctrl-D, a hang-up.
-    close_console(r < 0 ? std::string(" (read error: ") + std::strerror(errno) + ")" : std::string());
-    return;
-  }
-  bool handled = false;
-  console_in_.feed(
-      buf, static_cast<size_t>(r), 4096,
-      [&](std::string_view line) {
-        console_line(line);
-        handled = true;
-        return true;
-      },
-      [&]() {
-        console_out("console: line too long");
-        handled = true;
-        return true;
-      });
-  // Ready for the next command: the host shows its prompt (unless the server is stopping).
-  if (handled && !stopping_) bridge_->emit(ev::Console{{}, true});
-  drop_overflowed();
-}
-
-void Server::console_line(std::string_view raw) {
-  // Keys a terminal sends as escape sequences or control bytes (arrows, Ctrl-A…) are not text.
-  const std::string clean = strip_terminal_keys(raw);
-  std::string_view line = text::trim(clean);
-  if (line.empty()) return;
-  std::string_view word, rest;
-  text::split_word(line, &word, &rest);
-  std::string cmd = text::lower(word);
-  if (cmd == "/stats") {
-    for (auto& kv : stats_->snapshot(now_ms_)) console_out(std::string(kv.first) + " " + std::to_string(kv.second));
-  } else if (cmd == "/users") {
-    auto users = user_list();
-    for (auto& u : users) console_out(u.nick + " " + u.room + " " + u.address);
-    console_out(std::to_string(users.size()) + " user(s) online");
-  } else if (cmd == "/rooms") {
-    auto rooms = room_list();
-    for (auto& r : rooms) console_out(r.name + " " + std::to_string(r.members));
-    console_out(std::to_string(rooms.size()) + " room(s)");
-  } else if (cmd == "/kick") {
-    std::string_view nick, reason;
-    text::split_word(rest, &nick, &reason);
-    if (nick.empty()) console_out("usage: /kick NICK [reason]");
-    else if (kick(nick, reason)) console_out("kicked " + std::string(nick));
-    else console_out("no user named " + std::string(nick));
-  } else if (cmd == "/say") {
-    if (rest.empty() || text::check_line(rest) != text::Check::Ok) {
-      console_out("usage: /say TEXT (valid UTF-8, no control characters)");
-    } else {
-      announce(rest);
-      console_out("announced to " + std::to_string(stats_->users.get()) + " user(s)");
-    }
-  } else if (cmd == "/shutdown") {
-    console_out("shutting down");
-    begin_shutdown(false);
-  } else if (cmd == "/help") {
-    console_out("/stats  /users  /rooms  /kick NICK [reason]  /say TEXT  /shutdown  /help");
-  } else {
-    console_out("unknown console command " + std::string(word) + " (try /help)");
-  }
-}
+std::vector<UserRec> Server::console_users() const { return user_list(); }
+std::vector<RoomRec> Server::console_rooms() const { return room_list(); }
+bool Server::console_kick(std::string_view nick, std::string_view reason) { return kick(nick, reason); }
+void Server::console_announce(std::string_view text) { announce(text); }
+void Server::console_shutdown() { begin_shutdown(false); }
+void Server::console_done() { drop_overflowed(); }
 
 }  // namespace ep

@@ -1,6 +1,7 @@
-// One connection. Clients live in the server's slot array; a slot is reused only after the client
-// is freed at the end of a loop pass, and its generation changes, so a stale id never reaches a new
-// connection.
+// One connection as the chat sees it: the socket side (descriptor, transport, output queue, linger,
+// id, inactivity) is the Connection it derives from (connection.h); the fields here are the user's.
+// Clients live in the server's Connections table; a slot is reused only after the client is freed at
+// the end of a loop pass, and its generation changes, so a stale id never reaches a new connection.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -8,17 +9,15 @@
 #include <vector>
 
 #include "chat.h"
+#include "connection.h"
 #include "ilist.h"
 #include "irc_state.h"
 #include "linein.h"
-#include "outq.h"
+#include "proto.h"
 
 namespace ep {
 
 class Codec;
-
-// The wire protocol a connection speaks (its listener's, or the one adopt() was given).
-enum class Proto : uint8_t { Line, Irc };
 
 // Client::flags
 // The host takes part in this client's session (an account login, a password being checked, or a
@@ -44,20 +43,9 @@ enum class ClientState : uint8_t {
   Closing,  // detached from chat; flushing its last lines, then closed
 };
 
-struct Client {
-  uint32_t slot = 0;
-  uint32_t gen = 0;
-  int fd = -1;
+struct Client : Connection {
   ClientState state = ClientState::Nick;
-  bool dirty = false;        // on the flush list for this pass
-  bool want_write = false;   // EPOLLOUT armed: the socket was full
-  bool peer_eof = false;     // the peer half-closed (read returned 0)
-  bool wr_shut = false;      // we sent FIN after the last queued byte
-  bool reading = true;       // EPOLLIN armed: off while a command waits on the host
   uint8_t flags = 0;
-
-  ILink<Client> link;        // inactivity list (registration, idle or linger)
-  uint64_t last_ms = 0;      // last activity, the key the inactivity lists are sorted by
 
   // A command waiting on the host (docs/protocol.md, "Order"): its sequence number (0: none), when it
   // started (the key of the wait list), and the rest of the read it stopped in. The client's later
@@ -67,7 +55,6 @@ struct Client {
   uint32_t last_seq = 0;
   uint64_t wait_ms = 0;
   std::string held;
-  Client* next_dirty = nullptr;
 
   std::string nick;
   // The rooms this user is in (the chat model: many for IRC users). A line user is in exactly one
@@ -86,15 +73,12 @@ struct Client {
   Codec* codec = nullptr;
   std::unique_ptr<IrcState> irc;  // IRC connections only
   LineIn in;
-  OutQ out;
   char addr[56] = {0};
-
-  uint64_t id() const { return (static_cast<uint64_t>(gen) << 20) | slot; }
 };
 
 // Clients to come back to later, held as ids (slot + generation), never as pointers: such a list
 // can outlive the loop pass in which one of its clients is finalized and freed, and a stale id then
-// simply no longer resolves (Server::lookup) where a pointer would be freed memory. Any list of
+// simply no longer resolves (Connections::find) where a pointer would be freed memory. Any list of
 // clients that outlives a pass must be one of these.
 class ClientIds {
  public:

@@ -602,7 +602,7 @@ void Server::irc_quit(Client* c, std::string_view reason) {
 
 void Server::irc_ping_idle(uint64_t now) {
   const uint64_t grace = irc_ping_grace(pol_.idle_timeout_ms);
-  while (Client* c = irc_idle_list_.head()) {
+  while (Client* c = static_cast<Client*>(irc_idle_list_.head())) {
     if (c->last_ms + pol_.idle_timeout_ms - grace > now) break;
     irc_idle_list_.remove(c);
     c->irc->pinged = true;

@@ -327,7 +327,7 @@ void Server::stop_waiting(Client* c) {
 
 std::vector<UserRec> Server::user_list() const {
   std::vector<UserRec> v;
-  for (const Client* c : by_nick(slots_)) {
+  for (const Client* c : by_nick(conns_.all())) {
     // A line user's current room; an IRC user's first channel (none: empty).
     const Room* r = c->room ? c->room : c->joined.empty() ? nullptr : c->joined.front().room;
     v.push_back({c->id(), c->nick, r ? r->name : std::string(), c->addr});

@@ -134,7 +134,7 @@ FlushResult Server::list_more(Client* c, size_t* written, int* err) {
   list_budget_ -= kListChunk;
   list_chunk(c);
   if (c->fd < 0 || c->state != ClientState::Active) return FlushResult::Done;
-  FlushResult r = c->out.flush(c->fd, written, err);
+  FlushResult r = c->write_out(written, err);
   if (r == FlushResult::Done && c->list) return FlushResult::Blocked;
   return r;
 }

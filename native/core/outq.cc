@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 
-#include "sysio.h"
+#include "transport.h"
 
 namespace ep {
 
@@ -57,6 +57,11 @@ void OutQ::clear() {
 }
 
 FlushResult OutQ::flush(int fd, size_t* written, int* err) {
+  TcpTransport t(fd);
+  return flush(t, written, err);
+}
+
+FlushResult OutQ::flush(Transport& t, size_t* written, int* err) {
   *written = 0;
   while (count_ > 0) {
     struct iovec iov[kMaxIov];
@@ -68,10 +73,7 @@ FlushResult OutQ::flush(int fd, size_t* written, int* err) {
       iov[i].iov_len = e.buf->len - e.off;
       offered += iov[i].iov_len;
     }
-    struct msghdr msg = {};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = n;
-    ssize_t w = sysio::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t w = t.writev(iov, static_cast<int>(n));
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return FlushResult::Blocked;

@@ -1,5 +1,5 @@
-// A client's output queue: references to shared buffers, flushed with one sendmsg (scatter-gather)
-// per pass. Bounded by bytes: the owner checks bytes() against its limit after each push.
+// A connection's output queue: references to shared buffers, flushed with one gathered write
+// (Transport::writev: one sendmsg for plain TCP) per pass. Bounded by bytes: the owner checks bytes() against its limit after each push.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -7,6 +7,8 @@
 #include "buf.h"
 
 namespace ep {
+
+class Transport;
 
 enum class FlushResult { Done, Blocked, Error };
 
@@ -19,7 +21,9 @@ class OutQ {
 
   // Takes a new reference to b. Returns false when out of memory (nothing queued).
   bool push(Buf* b);
-  // Writes as much as the socket takes. Error carries errno in *err.
+  // Writes as much as the transport takes. Error carries errno in *err.
+  FlushResult flush(Transport& t, size_t* written, int* err);
+  // The same over plain TCP on fd (the unit tests).
   FlushResult flush(int fd, size_t* written, int* err);
   void clear();
   bool empty() const { return count_ == 0; }

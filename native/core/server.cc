@@ -1,14 +1,7 @@
 #include "server.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
+#include <signal.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,22 +10,14 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "sysio.h"
 #include "text.h"
 
 namespace ep {
 
 namespace {
 
-constexpr uint32_t kSlotBits = 20;
-constexpr uint32_t kMaxSlots = 1u << kSlotBits;
 // After an orderly close, how long a socket may linger to deliver its last lines.
 constexpr uint64_t kLingerMs = 2000;
-// How long accepting pauses when the process is out of descriptors (and the spare descriptor is
-// gone too), or when the listener cannot be put back into the epoll set.
-constexpr uint64_t kAcceptPauseMs = 100;
-// At most one report of accept trouble (out of descriptors, paused) per this many ms.
-constexpr uint64_t kAcceptReportMs = 10000;
 // Descriptors the engine needs besides its clients: epoll, listener, eventfd, signal pipe, spare,
 // stdin/out/err, and what the host process (Node, SQLite, logs) keeps open.
 constexpr uint64_t kFdReserve = 64;
@@ -42,54 +27,6 @@ constexpr int kReadsPerPass = 4;
 constexpr int kInputRounds = 4;
 // While shutting down, how often lingering clients are checked for acknowledged output.
 constexpr uint64_t kShutdownPollMs = 10;
-
-// True when everything written to fd has been acknowledged by the peer (TCP) or taken by it (a Unix
-// socket): closing now loses nothing, even if unread input turns the close into a reset. True too
-// when the socket cannot say.
-bool delivered(int fd) {
-  int queued = 0;
-  if (ioctl(fd, SIOCOUTQ, &queued) < 0) return true;
-  return queued == 0;
-}
-
-const char* errno_name(int e) {
-  switch (e) {
-    case EADDRINUSE: return "EADDRINUSE";
-    case EACCES: return "EACCES";
-    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-    case EINVAL: return "EINVAL";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case ENOMEM: return "ENOMEM";
-    default: return "EIO";
-  }
-}
-
-// The numeric host and the port of an IPv4 or IPv6 address; false for any other family.
-bool addr_parts(const sockaddr_storage& ss, char (&host)[INET6_ADDRSTRLEN], int* port) {
-  if (ss.ss_family == AF_INET) {
-    auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-    *port = ntohs(a->sin_port);
-    return true;
-  }
-  if (ss.ss_family == AF_INET6) {
-    auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-    *port = ntohs(a->sin6_port);
-    return true;
-  }
-  return false;
-}
-
-// "1.2.3.4:5678" or "[::1]:5678".
-void format_addr(const sockaddr_storage& ss, char* out, size_t n) {
-  char host[INET6_ADDRSTRLEN];
-  int port;
-  if (!addr_parts(ss, host, &port)) std::snprintf(out, n, "unknown");
-  else if (ss.ss_family == AF_INET6) std::snprintf(out, n, "[%s]:%d", host, port);
-  else std::snprintf(out, n, "%s:%d", host, port);
-}
 
 }  // namespace
 
@@ -102,21 +39,42 @@ uint64_t mono_ns() {
 uint64_t mono_ms() { return mono_ns() / 1000000u; }
 
 Server::Server(const Options& opt, Bridge* bridge, Stats* stats)
-    : opt_(opt), pol_(opt_.policy), bridge_(bridge), stats_(stats) {}
+    : opt_(opt),
+      pol_(opt_.policy),
+      bridge_(bridge),
+      stats_(stats),
+      host_channel_(loop_, bridge, [this](std::vector<HostCmd>& cmds) { on_host_commands(cmds); }) {}
 
-Server::~Server() {
-  // Every client, closed ones included, is still in its slot until freed: delete through slots_ only.
-  for (Client* c : slots_) {
-    if (!c) continue;
-    if (c->fd >= 0) ::close(c->fd);
-    delete c;
-  }
-  closed_.clear();
-  for (Listener& l : listeners_)
-    if (l.fd >= 0) ::close(l.fd);
-  if (spare_fd_ >= 0) ::close(spare_fd_);
-  restore_signals();
-  if (epfd_ >= 0) ::close(epfd_);
+// Members go in reverse order: the clients (closing their sockets), the console, the signal handlers
+// (restored), the listeners, the host channel, and the epoll set last.
+Server::~Server() = default;
+
+const Listener* Server::listener(Proto p) const {
+  for (const auto& l : listeners_)
+    if (l->protocol() == p) return l.get();
+  return nullptr;
+}
+
+const std::string& Server::bound_host() const {
+  static const std::string none;
+  const Listener* l = listener(Proto::Line);
+  return l ? l->bound_host() : none;
+}
+
+int Server::bound_port() const {
+  const Listener* l = listener(Proto::Line);
+  return l ? l->bound_port() : -1;
+}
+
+const std::string& Server::irc_bound_host() const {
+  static const std::string none;
+  const Listener* l = listener(Proto::Irc);
+  return l ? l->bound_host() : none;
+}
+
+int Server::irc_bound_port() const {
+  const Listener* l = listener(Proto::Irc);
+  return l ? l->bound_port() : -1;
 }
 
 bool Server::open(std::string* code, std::string* msg) {
@@ -126,34 +84,32 @@ bool Server::open(std::string* code, std::string* msg) {
     return false;
   };
   raise_fd_limit();
-  epfd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (epfd_ < 0) return fail(errno, "epoll_create1 for");
-  if (!bridge_->ok()) return fail(EMFILE, "eventfd for");
-
+  if (!loop_.open()) return fail(errno, "epoll_create1 for");
+  if (!host_channel_.open()) return fail(errno, bridge_->ok() ? "epoll_ctl for" : "eventfd for");
+  // The listeners: the line protocol on host:port; IRC on irc_host (or host):irc_port unless it is off.
+  auto listen = [&](Proto p, const std::string& host, int port, const char* label) {
+    listeners_.push_back(
+        std::make_unique<Listener>(loop_, bridge_, stats_, static_cast<ListenerHost*>(this), p, now_ms_));
+    return listeners_.back()->open(host, port, opt_.backlog, label, code, msg);
+  };
   if (opt_.port < 0 && opt_.irc_port < 0) {
     *code = "EINVAL";
     *msg = "no listener: the line protocol's port and the IRC port are both off (-1)";
     return false;
   }
-  if (opt_.port >= 0 && !bind_listener(0, code, msg)) return false;
-  if (opt_.irc_port >= 0 && !bind_listener(1, code, msg)) return false;
-
-  epoll_event ev = {};
-  ev.events = EPOLLIN;
-  // A descriptor kept in reserve: when accept() fails for want of descriptors, closing this one lets
-  // the server take the connection and tell it SERVER_FULL instead of leaving it in the backlog.
-  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  ev.data.u64 = tagged(kWake);
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, bridge_->wake_fd(), &ev) < 0) return fail(errno, "epoll_ctl for");
-
-  if (opt_.handle_signals && !install_signals()) return fail(errno, "signal pipe for");
+  if (opt_.port >= 0 && !listen(Proto::Line, opt_.host, opt_.port, "")) return false;
+  if (opt_.irc_port >= 0 && !listen(Proto::Irc, opt_.irc_host.empty() ? opt_.host : opt_.irc_host, opt_.irc_port, "IRC "))
+    return false;
+  if (opt_.handle_signals) {
+    signals_ = std::make_unique<SignalPipe>(loop_, [this](int signo, const char* name) {
+      bridge_->emit(ev::Signal{name});
+      if (signo == SIGINT || signo == SIGTERM) begin_shutdown(false);
+    });
+    if (!signals_->install()) return fail(errno, "signal pipe for");
+  }
   if (opt_.console) {
-    ev.data.u64 = tagged(kStdin);
-    // A regular file or /dev/null cannot be polled (EPERM): run without a console then.
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0) {
-      bridge_->emit(ev::Error{"EPCHAT_CONSOLE_UNAVAILABLE",
-                     std::string("admin console disabled: stdin cannot be polled: ") + std::strerror(errno)});
-    }
+    console_ = std::make_unique<Console>(loop_, bridge_, stats_, static_cast<ConsoleHost*>(this), now_ms_);
+    console_->open();
   }
 
   for (const std::string& n : opt_.protected_nicks) protected_.insert(text::lower(n));
@@ -164,103 +120,41 @@ bool Server::open(std::string* code, std::string* msg) {
   return true;
 }
 
-// Binds listener `which` (0: line on host:port, 1: IRC on irc_host:irc_port) and watches it.
-bool Server::bind_listener(size_t which, std::string* code, std::string* msg) {
-  Listener& l = listeners_[which];
-  const std::string& host = which == 0 || opt_.irc_host.empty() ? opt_.host : opt_.irc_host;
-  const int want_port = which == 0 ? opt_.port : opt_.irc_port;
-  const char* what = which == 0 ? "" : "IRC ";
-  auto fail = [&](int e, const char* doing) {
-    *code = errno_name(e);
-    *msg = std::string(doing) + " " + what + host + ":" + std::to_string(want_port) + ": " + std::strerror(e);
-    return false;
-  };
-  addrinfo hints = {};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  std::string port = std::to_string(want_port);
-  int gai = getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &res);
-  if (gai != 0) {
-    *code = "EADDRNOTAVAIL";
-    *msg = "cannot resolve " + host + ": " + gai_strerror(gai);
-    return false;
-  }
-  int err = 0;
-  for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      err = errno;
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, opt_.backlog) == 0) {
-      l.fd = fd;
-      break;
-    }
-    err = errno;
-    ::close(fd);
-  }
-  freeaddrinfo(res);
-  if (l.fd < 0) return fail(err ? err : EADDRNOTAVAIL, "cannot listen on");
-
-  sockaddr_storage ss = {};
-  socklen_t len = sizeof ss;
-  if (getsockname(l.fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return fail(errno, "getsockname for");
-  char bound[INET6_ADDRSTRLEN];
-  if (addr_parts(ss, bound, &l.bound_port)) l.bound_host = bound;
-
-  epoll_event ev = {};
-  ev.events = EPOLLIN;
-  ev.data.u64 = tagged(kListen, which);
-  if (sysio::epoll_ctl(epfd_, EPOLL_CTL_ADD, l.fd, &ev) < 0) return fail(errno, "epoll_ctl for");
-  l.watched = true;
-  return true;
-}
-
-void Server::close_listeners() {
-  for (Listener& l : listeners_) {
-    if (l.fd < 0) continue;
-    if (l.watched && sysio::epoll_ctl(epfd_, EPOLL_CTL_DEL, l.fd, nullptr) != 0) report_epoll("removing a listener", errno);
-    l.watched = false;
-    ::close(l.fd);
-    l.fd = -1;
-  }
-}
-
 void Server::run() {
   bridge_->publish();  // what open() reported (descriptor limit, console), before the first wait
   while (!done_) step(-1);
 }
 
+// One pass: wait for events (at most until the next timer) and run their handlers, read more input
+// while it keeps coming, run the timers, flush every connection with output queued, then free what
+// was closed during the pass.
 bool Server::step(int max_wait_ms) {
-  epoll_event evs[256];
   int wait = next_timeout_ms();
   if (max_wait_ms >= 0 && (wait < 0 || wait > max_wait_ms)) wait = max_wait_ms;
-  int n = epoll_wait(epfd_, evs, 256, wait);
-  if (n < 0 && errno != EINTR) {
+  int n = loop_.wait(wait);
+  if (n < 0) {
     bridge_->emit(ev::Error{"EPCHAT_EPOLL", std::strerror(errno)});
     begin_shutdown(true);
   }
   now_ms_ = mono_ms();
   list_budget_ = kListBytesPerPass;
-  on_events(evs, n);
+  loop_.dispatch(n);
   // Input first, then output: while more input is ready right now, read it before flushing, so that
   // under load a recipient gets several messages in one write rather than one write per message.
   // Bounded (kInputRounds) so output is never held back for more than a few quick polls.
-  for (int round = 0; round < kInputRounds && n > 0 && dirty_; ++round) {
-    n = epoll_wait(epfd_, evs, 256, 0);
-    on_events(evs, n);
+  for (int round = 0; round < kInputRounds && n > 0 && conns_.any_dirty(); ++round) {
+    n = loop_.wait(0);
+    loop_.dispatch(n);
   }
   expire(now_ms_);
   flush_dirty();
-  free_closed();
+  conns_.free_retired();
+  loop_.end_pass();
   if (stopping_ && (open_clients_ == 0 || now_ms_ >= stop_deadline_)) {
-    for (Client* c : slots_)
+    for (Client* c : conns_.all())
       if (c && c->fd >= 0) finalize(c);
-    free_closed();
+    conns_.free_retired();
+    loop_.end_pass();
     done_ = true;
     bridge_->emit(ev::Closed{stats_->snapshot(now_ms_)});
   }
@@ -268,43 +162,24 @@ bool Server::step(int max_wait_ms) {
   return !done_;
 }
 
-void Server::on_events(const epoll_event* evs, int n) {
-  for (int i = 0; i < n; ++i) {
-    uint64_t data = evs[i].data.u64;
-    switch (static_cast<Tag>(data >> kTagShift)) {
-      case kListen: on_accept(static_cast<size_t>(data & kIdMask) & 1); break;
-      case kWake: on_host_commands(); break;
-      case kSignal: on_signal_pipe(); break;
-      case kStdin: on_console(); break;
-      case kClient: {
-        Client* c = lookup(data & kIdMask);
-        if (c && c->fd >= 0) on_client(c, evs[i].events);
-        break;
-      }
-    }
-  }
-}
-
-// ---------------------------------------------------------------------------------------- accept
+// ---------------------------------------------------------------------------------------- connections
 
 Client* Server::adopt(int fd, const char* address, Proto proto) {
   if (stopping_ || open_clients_ >= opt_.max_clients) return nullptr;
-  Client* c = alloc_client(fd);
-  if (!c) return nullptr;
+  Client* c = new Client();
+  conns_.insert(c);
+  c->codec = &line_codec_;
+  c->tokens = pol_.flood_burst;
+  c->tokens_ms = now_ms_;
   std::snprintf(c->addr, sizeof c->addr, "%s", address);
   c->proto = proto;
   if (proto == Proto::Irc) {
     c->codec = &irc_codec_;
     c->irc = std::make_unique<IrcState>();
   }
-  epoll_event ev = {};
-  ev.events = EPOLLIN | EPOLLRDHUP;
-  ev.data.u64 = tagged(kClient, c->id());
-  if (sysio::epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+  if (!c->attach(loop_, fd, this)) {
     report_epoll("adding a client", errno);
-    slots_[c->slot] = nullptr;
-    free_slots_.push_back(c->slot);
-    delete c;
+    conns_.discard(c);
     return nullptr;
   }
   ++open_clients_;
@@ -316,98 +191,13 @@ Client* Server::adopt(int fd, const char* address, Proto proto) {
   return c;
 }
 
-void Server::on_accept(size_t which) {
-  const Listener& l = listeners_[which];
-  for (int i = 0; i < 64 && l.fd >= 0; ++i) {
-    sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    int fd = sysio::accept4(l.fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-      int e = errno;
-      if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;
-      if (e == EAGAIN || e == EWOULDBLOCK) return;
-      // Out of descriptors: with the spare one given back, the connection can at least be told.
-      if (e == EMFILE || e == ENFILE) {
-        int r = refuse_with_spare(which, e);
-        if (r > 0) continue;   // refused one: there may be more
-        if (r == 0) return;    // the backlog is empty
-      }
-      // Out of descriptors (no spare left) or memory: the pending connection stays in the backlog and
-      // the listener stays readable, so polling it now would spin. Stop watching it for a moment.
-      pause_accept(which, e, std::string("accept paused for ") + std::to_string(kAcceptPauseMs) + " ms: " + std::strerror(e));
-      return;
-    }
-    stats_->accepted.add();
-    if (open_clients_ >= opt_.max_clients || slots_.size() - free_slots_.size() >= kMaxSlots) {
-      refuse(fd, "server is full (" + std::to_string(opt_.max_clients) + " clients), try again later");
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    char addr[sizeof(Client::addr)];
-    format_addr(ss, addr, sizeof addr);
-    if (!adopt(fd, addr, l.proto)) sysio::close(fd);
-  }
+bool Server::accept_full(std::string* why) {
+  if (open_clients_ < opt_.max_clients && !conns_.full()) return false;
+  *why = "server is full (" + std::to_string(opt_.max_clients) + " clients), try again later";
+  return true;
 }
 
-// Tells a connection it cannot be served (one best-effort write: the socket is new, its buffer is
-// empty) and closes it.
-void Server::refuse(int fd, const std::string& why) {
-  std::string line = "!! SERVER_FULL " + why + "\n";
-  ssize_t w = sysio::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  (void)w;  // nothing more to do for a peer that cannot take 60 bytes
-  sysio::close(fd);
-  stats_->rejected_full.add();
-}
-
-// accept() failed with EMFILE/ENFILE: closes the spare descriptor, accepts the waiting connection
-// with it, tells it SERVER_FULL, closes it and takes the spare back. 1: one refused; 0: nobody was
-// waiting; -1: no spare, or it could not be used (then accepting pauses instead).
-int Server::refuse_with_spare(size_t which, int e) {
-  if (spare_fd_ < 0) return -1;
-  sysio::close(spare_fd_);
-  spare_fd_ = -1;
-  int fd;
-  do fd = sysio::accept4(listeners_[which].fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  while (fd < 0 && (errno == EINTR || errno == ECONNABORTED || errno == EPROTO));
-  int accept_errno = errno;
-  if (fd >= 0) {
-    stats_->accepted.add();
-    refuse(fd, "server is out of file descriptors, try again later");
-    report_accept(e, std::string("out of file descriptors (") + std::strerror(e) +
-                         "): connections are refused with SERVER_FULL");
-  }
-  spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (spare_fd_ < 0) return -1;
-  if (fd >= 0) return 1;
-  return accept_errno == EAGAIN || accept_errno == EWOULDBLOCK ? 0 : -1;
-}
-
-void Server::pause_accept(size_t which, int e, const std::string& what) {
-  Listener& l = listeners_[which];
-  if (l.watched) {
-    if (sysio::epoll_ctl(epfd_, EPOLL_CTL_DEL, l.fd, nullptr) == 0) l.watched = false;
-    else report_epoll("removing the listener", errno);
-  }
-  accept_resume_ms_ = now_ms_ + kAcceptPauseMs;
-  report_accept(e, what);
-}
-
-// At most one report per kAcceptReportMs, saying how many were held back since the last one: a server
-// out of descriptors would otherwise log ten times a second.
-void Server::report_accept(int e, const std::string& what) {
-  if (accept_report_ms_ && now_ms_ < accept_report_ms_) {
-    ++accept_suppressed_;
-    return;
-  }
-  std::string msg = what;
-  if (accept_suppressed_)
-    msg += " (" + std::to_string(accept_suppressed_) + " similar in the last " +
-           std::to_string(kAcceptReportMs / 1000) + " s not reported)";
-  accept_suppressed_ = 0;
-  accept_report_ms_ = now_ms_ + kAcceptReportMs;
-  bridge_->emit(ev::Error{errno_name(e), std::move(msg)});
-}
+bool Server::accept_connection(int fd, const char* address, Proto p) { return adopt(fd, address, p) != nullptr; }
 
 void Server::report_epoll(const char* what, int e) {
   bridge_->emit(ev::Error{"EPCHAT_EPOLL", std::string("epoll_ctl ") + what + ": " + std::strerror(e)});
@@ -443,35 +233,6 @@ void Server::raise_fd_limit() {
   bridge_->emit(ev::Error{"EPCHAT_FD_LIMIT", std::move(msg)});
 }
 
-Client* Server::alloc_client(int fd) {
-  uint32_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(slots_.size());
-    slots_.push_back(nullptr);
-  }
-  Client* c = new Client();
-  c->slot = slot;
-  c->gen = next_gen_++;
-  if (next_gen_ >= (1u << 31)) next_gen_ = 1;  // ids stay below 2^51: exact in a JS number
-  c->fd = fd;
-  c->codec = &line_codec_;
-  c->tokens = pol_.flood_burst;
-  c->tokens_ms = now_ms_;
-  slots_[slot] = c;
-  return c;
-}
-
-Client* Server::lookup(uint64_t id) const {
-  uint32_t slot = static_cast<uint32_t>(id & (kMaxSlots - 1));
-  uint32_t gen = static_cast<uint32_t>(id >> kSlotBits);
-  if (slot >= slots_.size()) return nullptr;
-  Client* c = slots_[slot];
-  return c && c->gen == gen ? c : nullptr;
-}
-
 // ---------------------------------------------------------------------------------------- input
 
 void Server::on_client(Client* c, uint32_t events) {
@@ -491,7 +252,7 @@ void Server::on_readable(Client* c) {
   // Not reading while a command waits on the host: its later lines stay in the socket (and the end of
   // the stream behind them), so a half-close is seen only after every line before it has run.
   for (int i = 0; i < kReadsPerPass && c->fd >= 0 && c->reading; ++i) {
-    ssize_t r = sysio::read(c->fd, rbuf_, sizeof rbuf_);
+    ssize_t r = c->read(rbuf_, sizeof rbuf_);
     if (r > 0) {
       stats_->bytes_in.add(static_cast<uint64_t>(r));
       if (c->state == ClientState::Closing) continue;  // lingering: discard
@@ -506,7 +267,7 @@ void Server::on_readable(Client* c) {
       // Nothing left to say: close now rather than linger. Otherwise flush() closes after the last
       // byte; meanwhile stop reading, or the end of the stream (level-triggered) would be seen again
       // in this pass and close the socket before its replies are written.
-      if (c->out.empty() || !set_reading(c, false)) finalize(c);
+      if (!c->output_pending() || !set_reading(c, false)) finalize(c);
       return;
     }
     if (errno == EINTR) continue;
@@ -616,28 +377,9 @@ void Server::touch(Client* c) {
 // ---------------------------------------------------------------------------------------- timers
 
 void Server::expire(uint64_t now) {
-  if (accept_resume_ms_ && now >= accept_resume_ms_ && !stopping_) {
-    accept_resume_ms_ = 0;
-    if (spare_fd_ < 0) spare_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    for (size_t which = 0; which < 2; ++which) {
-      Listener& l = listeners_[which];
-      if (l.fd < 0 || l.watched) continue;
-      epoll_event ev = {};
-      ev.events = EPOLLIN;
-      ev.data.u64 = tagged(kListen, which);
-      if (sysio::epoll_ctl(epfd_, EPOLL_CTL_ADD, l.fd, &ev) == 0 || errno == EEXIST) {
-        l.watched = true;
-      } else {
-        // Not watching the listener would stop accepting for good: try again after a pause.
-        int e = errno;
-        accept_resume_ms_ = now + kAcceptPauseMs;
-        report_accept(e, std::string("cannot watch the listening socket again (epoll_ctl: ") + std::strerror(e) +
-                             "); retrying every " + std::to_string(kAcceptPauseMs) + " ms");
-      }
-    }
-  }
+  for (auto& l : listeners_) l->expire(now);
   if (pol_.registration_timeout_ms) {
-    while (Client* c = reg_list_.head()) {
+    while (Client* c = static_cast<Client*>(reg_list_.head())) {
       if (c->last_ms + pol_.registration_timeout_ms > now) break;
       lifecycle(c, ev::Timeout{c->id(), "", "registration"});
       error(c, "REGISTRATION_TIMEOUT",
@@ -647,8 +389,8 @@ void Server::expire(uint64_t now) {
   }
   if (pol_.idle_timeout_ms) {
     irc_ping_idle(now);
-    for (IList<Client>* list : {&idle_list_, &ping_list_}) {
-      while (Client* c = list->head()) {
+    for (Inactivity* list : {&idle_list_, &ping_list_}) {
+      while (Client* c = static_cast<Client*>(list->head())) {
         if (c->last_ms + pol_.idle_timeout_ms > now) break;
         lifecycle(c, ev::Timeout{c->id(), c->nick, "idle"});
         error(c, "IDLE_TIMEOUT", "idle for " + text::seconds(pol_.idle_timeout_ms) + "; disconnected");
@@ -656,16 +398,16 @@ void Server::expire(uint64_t now) {
       }
     }
   }
-  while (Client* c = linger_list_.head()) {
+  while (Client* c = static_cast<Client*>(linger_list_.head())) {
     if (c->last_ms + kLingerMs > now) break;
     finalize(c);
   }
   // Shutting down: a client told and flushed whose bytes the peer has acknowledged is done; the
   // process does not wait for each peer's FIN (up to kLingerMs) nor for the grace period.
   if (stopping_) {
-    for (Client* c = linger_list_.head(); c;) {
-      Client* next = c->link.next;
-      if (c->wr_shut && delivered(c->fd)) finalize(c);
+    for (Client* c = static_cast<Client*>(linger_list_.head()); c;) {
+      Client* next = static_cast<Client*>(c->link.next);
+      if (c->wr_shut && c->delivered()) finalize(c);
       c = next;
     }
   }
@@ -681,27 +423,22 @@ void Server::expire(uint64_t now) {
 }
 
 int Server::next_timeout_ms() const {
-  uint64_t next = UINT64_MAX;
-  auto consider = [&](uint64_t t) {
-    if (t < next) next = t;
-  };
+  Deadline next;
   if (pol_.registration_timeout_ms && reg_list_.head())
-    consider(reg_list_.head()->last_ms + pol_.registration_timeout_ms);
-  if (pol_.idle_timeout_ms && idle_list_.head()) consider(idle_list_.head()->last_ms + pol_.idle_timeout_ms);
-  if (pol_.idle_timeout_ms && ping_list_.head()) consider(ping_list_.head()->last_ms + pol_.idle_timeout_ms);
+    next.consider(reg_list_.head()->last_ms + pol_.registration_timeout_ms);
+  if (pol_.idle_timeout_ms && idle_list_.head()) next.consider(idle_list_.head()->last_ms + pol_.idle_timeout_ms);
+  if (pol_.idle_timeout_ms && ping_list_.head()) next.consider(ping_list_.head()->last_ms + pol_.idle_timeout_ms);
   if (pol_.idle_timeout_ms && irc_idle_list_.head())
-    consider(irc_idle_list_.head()->last_ms + pol_.idle_timeout_ms - irc_ping_grace(pol_.idle_timeout_ms));
-  if (linger_list_.head()) consider(linger_list_.head()->last_ms + kLingerMs);
-  if (pol_.command_timeout_ms && wait_list_.head()) consider(wait_list_.head()->wait_ms + pol_.command_timeout_ms);
-  if (accept_resume_ms_) consider(accept_resume_ms_);
-  if (stopping_) consider(stop_deadline_);
+    next.consider(irc_idle_list_.head()->last_ms + pol_.idle_timeout_ms - irc_ping_grace(pol_.idle_timeout_ms));
+  if (linger_list_.head()) next.consider(linger_list_.head()->last_ms + kLingerMs);
+  if (pol_.command_timeout_ms && wait_list_.head())
+    next.consider(wait_list_.head()->wait_ms + pol_.command_timeout_ms);
+  for (const auto& l : listeners_)
+    if (l->resume_at()) next.consider(l->resume_at());
+  if (stopping_) next.consider(stop_deadline_);
   // While shutting down, look again soon for lingering clients whose last bytes have been acknowledged.
-  if (stopping_ && linger_list_.head()) consider(now_ms_ + kShutdownPollMs);
-  if (next == UINT64_MAX) return -1;
-  uint64_t now = mono_ms();
-  if (next <= now) return 0;
-  uint64_t wait = next - now;
-  return wait > 60000 ? 60000 : static_cast<int>(wait);
+  if (stopping_ && linger_list_.head()) next.consider(now_ms_ + kShutdownPollMs);
+  return next.timeout_ms(mono_ms());
 }
 
 // ---------------------------------------------------------------------------------------- output
@@ -717,18 +454,14 @@ void Server::enqueue(Client* c, Buf* b) {
     // it slow. Errors are left for the close that follows; nothing is closed mid-fan-out.
     size_t written = 0;
     int err = 0;
-    FlushResult r = c->out.flush(c->fd, &written, &err);
+    FlushResult r = c->write_out(&written, &err);
     stats_->bytes_out.add(written);
     if (r == FlushResult::Error || c->out.bytes() > pol_.max_output) {
       overflowed_.push_back(c);
       return;
     }
   }
-  if (!c->dirty && !c->want_write) {
-    c->dirty = true;
-    c->next_dirty = dirty_;
-    dirty_ = c;
-  }
+  conns_.mark_dirty(c);
 }
 
 void Server::send(Client* c, const Out& o) {
@@ -776,7 +509,7 @@ void Server::fanout(Room* r, const Out& o, Client* except, bool count_deliveries
 
 void Server::fanout_all(const Out& o) {
   Buf* formatted[Codec::kMax] = {};
-  for (Client* c : slots_) {
+  for (Client* c : conns_.all()) {
     if (!c || c->state != ClientState::Active) continue;
     if (c->proto == Proto::Irc) {  // a NOTICE names its recipient
       send(c, o);
@@ -804,46 +537,28 @@ void Server::drop_overflowed() {
 }
 
 void Server::flush_dirty() {
-  while (Client* c = dirty_) {
-    dirty_ = c->next_dirty;
-    c->next_dirty = nullptr;
-    c->dirty = false;
+  while (Client* c = conns_.pop_dirty())
     if (c->fd >= 0) flush(c);
-  }
 }
 
-// False when the epoll set refused the change: a client that cannot be woken for EPOLLOUT would
-// wait forever, so the caller drops it.
+// False when the epoll set refused the change (reported): a client that cannot be woken (for EPOLLOUT,
+// or for input again) would wait forever, so the caller drops it.
 bool Server::set_events(Client* c, bool want_write) {
-  if (c->want_write == want_write) return true;
-  c->want_write = want_write;
-  return apply_events(c);
+  if (c->set_want_write(loop_, want_write)) return true;
+  report_epoll("re-arming a client", errno);
+  return false;
 }
 
-// Reading off takes EPOLLIN and EPOLLRDHUP out of the set (level-triggered, either would fire every
-// pass); a reset still shows as EPOLLHUP / EPOLLERR, which epoll always reports.
 bool Server::set_reading(Client* c, bool on) {
-  if (c->reading == on) return true;
-  c->reading = on;
-  return apply_events(c);
-}
-
-bool Server::apply_events(Client* c) {
-  epoll_event ev = {};
-  ev.events = (c->reading ? static_cast<uint32_t>(EPOLLIN | EPOLLRDHUP) : 0u) |
-              (c->want_write ? static_cast<uint32_t>(EPOLLOUT) : 0u);
-  ev.data.u64 = tagged(kClient, c->id());
-  if (sysio::epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev) != 0) {
-    report_epoll("re-arming a client", errno);
-    return false;
-  }
-  return true;
+  if (c->set_reading(loop_, on)) return true;
+  report_epoll("re-arming a client", errno);
+  return false;
 }
 
 void Server::flush(Client* c) {
   size_t written = 0;
   int err = 0;
-  FlushResult r = c->out.flush(c->fd, &written, &err);
+  FlushResult r = c->write_out(&written, &err);
   stats_->bytes_out.add(written);
   bool listing = c->list != nullptr;
   if (r == FlushResult::Done && listing) {
@@ -854,13 +569,8 @@ void Server::flush(Client* c) {
   if (r == FlushResult::Blocked && !set_events(c, true)) r = FlushResult::Error;
   switch (r) {
     case FlushResult::Done:
-      if (c->state == ClientState::Closing && !c->wr_shut) {
-        // Everything said: send FIN, then wait (lingering) for the peer's, so that bytes it is still
-        // sending don't turn our close into a reset that could destroy the lines we just sent.
-        // A failed shutdown (the peer is gone: ENOTCONN) leaves nothing to wait for.
-        c->wr_shut = true;
-        if (sysio::shutdown(c->fd, SHUT_WR) != 0 || c->peer_eof || (stopping_ && delivered(c->fd))) finalize(c);
-      }
+      // Closing and everything said: FIN, then linger for the peer's (connection.h, end_output).
+      if (c->state == ClientState::Closing && !c->wr_shut && c->end_output(stopping_)) finalize(c);
       break;
     case FlushResult::Blocked:
       break;
@@ -893,11 +603,7 @@ void Server::close_client(Client* c, const char* reason, bool discard_output) {
   }
   c->last_ms = now_ms_;
   linger_list_.push_back(c);
-  if (!c->dirty && !c->want_write) {
-    c->dirty = true;
-    c->next_dirty = dirty_;
-    dirty_ = c;
-  }
+  conns_.mark_dirty(c);
 }
 
 void Server::finalize(Client* c) {
@@ -906,37 +612,18 @@ void Server::finalize(Client* c) {
   if (c->fd < 0) return;  // close_client finalized it
   unlink_timer(c);
   // Closing the descriptor takes it out of the epoll set anyway; a failed DEL is only reported.
-  if (sysio::epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr) != 0) report_epoll("removing a client", errno);
-  sysio::close(c->fd);
-  c->fd = -1;
-  c->out.clear();
+  if (!c->close_fd(loop_)) report_epoll("removing a client", errno);
   --open_clients_;
   stats_->connections.set(open_clients_);
-  closed_.push_back(c);
-}
-
-void Server::free_closed() {
-  size_t kept = 0;
-  for (Client* c : closed_) {
-    // Still linked on the flush list (not expected: flush_dirty drains it first): free it later.
-    if (c->dirty) {
-      closed_[kept++] = c;
-      continue;
-    }
-    slots_[c->slot] = nullptr;
-    free_slots_.push_back(c->slot);
-    delete c;
-  }
-  closed_.resize(kept);
+  conns_.retire(c);  // freed after the pass
 }
 
 void Server::begin_shutdown(bool force) {
   if (!stopping_) {
     stopping_ = true;
     stop_deadline_ = now_ms_ + (force ? 0 : opt_.shutdown_grace_ms);
-    close_listeners();
-    accept_resume_ms_ = 0;
-    for (Client* c : slots_) {
+    for (auto& l : listeners_) l->close();
+    for (Client* c : conns_.all()) {
       if (!c || c->fd < 0 || c->state == ClientState::Closing) continue;
       error(c, "SHUTDOWN", "server is shutting down");
       close_client(c, "shutdown");

@@ -1,16 +1,16 @@
-// The engine: one thread, one epoll set holding the listening socket, the clients, the host's
-// command eventfd, the signal self-pipe and (with the console on) stdin. It owns every piece of chat
-// state; nothing here is touched from another thread except through the Bridge and the Stats counters.
+// The engine: one thread, one loop (loop.h) whose epoll set holds a handler per descriptor: the
+// listeners (listener.cc, one per protocol), the clients (connection.h), the host's command eventfd
+// (host_channel.cc), the signal self-pipe (signals.cc) and, with the console on, stdin (console.cc). The Server wires
+// them together and owns every piece of chat state; nothing here is touched from another thread
+// except through the Bridge and the Stats counters.
 //
-// Split by concern: server.cc (loop, sockets, buffers, lifetimes), listener.cc (the listening sockets,
-// one per protocol), membership.cc (joining, leaving, renaming: the chat model's operations and who is
-// told), line_session.cc (the line protocol's commands), irc_session.cc and irc_replies.cc (IRC),
-// lists.cc (long line-protocol lists), admin.cc (what the host and the console ask for), signals.cc
-// (the self-pipe).
+// Split by concern: server.cc (the loop pass, reads, flushes, timers, lifetimes), membership.cc
+// (joining, leaving, renaming: the chat model's operations and who is told), line_session.cc (the line
+// protocol's commands), irc_session.cc and irc_replies.cc (IRC), lists.cc (long line-protocol lists),
+// admin.cc (what the host and the console ask for).
 #pragma once
-#include <sys/epoll.h>
-
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -20,65 +20,64 @@
 #include "chat.h"
 #include "client.h"
 #include "codec.h"
+#include "connection.h"
+#include "console.h"
+#include "host_channel.h"
 #include "irc_codec.h"
 #include "irc_message.h"
 #include "line_codec.h"
+#include "listener.h"
+#include "loop.h"
 #include "options.h"
+#include "signals.h"
 #include "stats.h"
 
 namespace ep {
 
-// epoll_event.data.u64: what the descriptor is in the top byte, a client id below it.
-enum Tag : uint64_t { kListen = 1, kWake = 2, kSignal = 3, kStdin = 4, kClient = 5 };
-constexpr int kTagShift = 56;
-constexpr uint64_t kIdMask = (uint64_t{1} << kTagShift) - 1;
 // Bytes of long list replies made per loop pass, for all askers together (lists.cc).
 extern const size_t kListBytesPerPass;
 
 // An idle IRC user is sent PING this long before the idle timeout (half of it, at most a minute).
 inline uint64_t irc_ping_grace(uint64_t idle_ms) { return idle_ms / 2 < 60000 ? idle_ms / 2 : 60000; }
 
-inline uint64_t tagged(Tag t, uint64_t payload = 0) { return (static_cast<uint64_t>(t) << kTagShift) | payload; }
-
-class Server {
+class Server : private ConnectionOwner, private ListenerHost, private ConsoleHost {
  public:
   Server(const Options& opt, Bridge* bridge, Stats* stats);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Creates the epoll set and binds the listening sockets (line, and IRC unless off). On failure
-  // returns false with an errno name (EADDRINUSE, …) in *code and a sentence in *msg.
+  // Creates the loop, joins the host channel, binds the listener, installs the signal pipe and the
+  // console (as the options say). On failure returns false with an errno
+  // name (EADDRINUSE, …) in *code and a sentence in *msg.
   bool open(std::string* code, std::string* msg);
-  const std::string& bound_host() const { return listeners_[0].bound_host; }
-  // The line listener's bound port; -1 when it is off.
-  int bound_port() const { return listeners_[0].fd >= 0 ? listeners_[0].bound_port : -1; }
+  // The line listener's address once open() succeeded (empty, and port -1, before or when it is off).
+  const std::string& bound_host() const;
+  int bound_port() const;
   // The IRC listener's bound address; port -1 when IRC is off.
-  const std::string& irc_bound_host() const { return listeners_[1].bound_host; }
-  int irc_bound_port() const { return listeners_[1].fd >= 0 ? listeners_[1].bound_port : -1; }
+  const std::string& irc_bound_host() const;
+  int irc_bound_port() const;
 
   // Runs the loop until a shutdown completes, then publishes a Closed event.
   void run();
   // One loop pass, waiting at most max_wait_ms (-1: until the next deadline). False once closed.
   // run() is step(-1) in a loop; tests and fuzzers drive passes themselves.
   bool step(int max_wait_ms);
-  // Takes a connected, non-blocking socket as a new client (accept() uses it too; so can a socketpair
-  // in a test, or a gateway handing over a connection). Null when full or shutting down.
-  // proto: the protocol the connection speaks.
-  Client* adopt(int fd, const char* address, Proto proto = Proto::Line);
+  // Takes a connected, non-blocking socket as a new client speaking protocol p (a listener's accept
+  // uses it too; so can a socketpair in a test, or a gateway handing over a connection). Null when
+  // full or shutting down.
+  Client* adopt(int fd, const char* address, Proto p = Proto::Line);
 
  private:
-  // --- loop and sockets (server.cc)
-  void on_events(const epoll_event* evs, int n);
-  void on_accept(size_t which);
-  void refuse(int fd, const std::string& why);
-  int refuse_with_spare(size_t which, int e);
-  void pause_accept(size_t which, int e, const std::string& what);
-  bool bind_listener(size_t which, std::string* code, std::string* msg);
-  void close_listeners();
-  void report_accept(int e, const std::string& what);
+  // --- the loop pass, connections (server.cc)
+  const Listener* listener(Proto p) const;  // null when p is not listened for
   void report_epoll(const char* what, int e);
   void raise_fd_limit();
+  // ListenerHost
+  bool accept_full(std::string* why) override;
+  bool accept_connection(int fd, const char* address, Proto p) override;
+  // ConnectionOwner
+  void on_connection_io(Connection* c, uint32_t events) override { on_client(static_cast<Client*>(c), events); }
   void on_client(Client* c, uint32_t events);
   void on_readable(Client* c);
   // Runs the lines in p[0..n); if one makes c's input wait (input_held), keeps the rest in c->held
@@ -94,12 +93,9 @@ class Server {
   int next_timeout_ms() const;
   void flush_dirty();
   void flush(Client* c);
-  void free_closed();
-  Client* alloc_client(int fd);
-  Client* lookup(uint64_t id) const;
+  Client* lookup(uint64_t id) const { return conns_.find(id); }
   bool set_events(Client* c, bool want_write);
   bool set_reading(Client* c, bool on);
-  bool apply_events(Client* c);
   void unlink_timer(Client* c);
   void touch(Client* c);
   bool flood_ok(Client* c);
@@ -229,10 +225,15 @@ class Server {
   // --- what the host and the console ask for (admin.cc)
   struct HostCommands;  // one handler per host command kind (admin.cc)
   friend struct HostCommands;
-  void on_host_commands();
-  void on_console();
-  void console_line(std::string_view line);
-  void console_out(std::string text);
+  void on_host_commands(std::vector<HostCmd>& cmds);
+  // ConsoleHost
+  std::vector<UserRec> console_users() const override;
+  std::vector<RoomRec> console_rooms() const override;
+  bool console_kick(std::string_view nick, std::string_view reason) override;
+  void console_announce(std::string_view text) override;
+  void console_shutdown() override;
+  bool console_stopping() const override { return stopping_; }
+  void console_done() override;
   bool kick(std::string_view nick, std::string_view reason);
   // Structured host lines (host_api.h) to one client (null: only checked), or to each nick online
   // (host_reply.cc).
@@ -245,59 +246,48 @@ class Server {
   std::vector<UserRec> user_list() const;
   std::vector<RoomRec> room_list() const;
 
-  // --- signals (signals.cc)
-  bool install_signals();
-  void restore_signals();
-  void on_signal_pipe();
-
   Options opt_;
   Policy& pol_;
   Bridge* bridge_;
   Stats* stats_;
   LineCodec line_codec_;
+  uint64_t now_ms_ = 0;  // the clock of this pass (declared before the handlers that read it)
+
+  // The loop first: the handlers below leave it when they are destroyed.
+  Loop loop_;
+  HostChannel host_channel_;
+  // One per protocol listened for: the line protocol, then IRC, each unless it is off (port -1).
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unique_ptr<SignalPipe> signals_;
+  std::unique_ptr<Console> console_;
   IrcCodec irc_codec_{false};
   IrcCodec irc_tagged_codec_{true};
 
-  // The listening sockets: [0] the line protocol, [1] IRC (fd -1 when off).
-  struct Listener {
-    Proto proto;
-    int fd = -1;
-    bool watched = false;      // in the epoll set
-    std::string bound_host;
-    int bound_port = 0;
-  };
-  Listener listeners_[2] = {{Proto::Line}, {Proto::Irc}};
-
-  int epfd_ = -1;
-  int sig_rd_ = -1;
-  LineIn console_in_;
-
   // Who holds clients, and why none of it can reach freed memory (a Client is freed only by
-  // free_closed(), at the end of the pass in which it was finalized):
-  //   slots_         the owner; a slot is emptied when its client is freed, and reused with a new
-  //                  generation, so ids (epoll data, host commands, overflowed_) go stale, not wild;
+  // conns_.free_retired(), at the end of the pass in which it was finalized):
+  //   conns_         the owner (connection.h); a slot is emptied when its client is freed, and reused
+  //                  with a new generation, so ids (host commands, overflowed_) go stale, not wild;
+  //                  the loop's registrations have ids of their own, so an event fetched for a client
+  //                  finalized earlier in the pass is skipped (loop.h);
   //   room members, nicks_, the inactivity lists: pointers, but a client leaves them synchronously
   //                  when it is closed (detach, unlink_timer), long before it is freed;
-  //   dirty_         intrusive, pointers, per pass only: flush_dirty() drains it every pass, before
-  //                  free_closed(); a client finalized while on it stays until drained (fd < 0 is
-  //                  skipped) and free_closed() keeps any client still linked for a later pass;
-  //   closed_        pointers to clients to free at the end of this pass: it is the free list itself;
+  //   the flush list (conns_.mark_dirty): intrusive, per pass only: flush_dirty() drains it every
+  //                  pass, before free_retired(); a client finalized while on it stays until drained
+  //                  (fd < 0 is skipped) and free_retired() keeps any client still linked for later;
   //   overflowed_    outlives a pass (filled during flush_dirty, drained by the next pass's expire):
   //                  ids. Holding pointers here was a use-after-free (issue #8).
-  std::vector<Client*> slots_;
-  std::vector<uint32_t> free_slots_;
-  uint32_t next_gen_ = 1;
+  Connections<Client> conns_;
   uint64_t open_clients_ = 0;
-  IList<Client> reg_list_{0};
-  IList<Client> idle_list_{1};
-  IList<Client> linger_list_{2};
+  // The timers: inactivity lists, each sorted by deadline (ilist.h); next_timeout_ms() feeds their
+  // heads to a Deadline.
+  Inactivity reg_list_{0};
+  Inactivity idle_list_{1};
+  Inactivity linger_list_{2};
   IList<Client, &Client::wait_link> wait_list_{3};  // clients waiting on the host, oldest first
   // Registered IRC users: idle ones are sent PING (irc_idle_list_, deadline last_ms + idle - grace),
   // then wait for any line (ping_list_, deadline last_ms + idle) before the idle timeout drops them.
-  IList<Client> irc_idle_list_{4};
-  IList<Client> ping_list_{5};
-  Client* dirty_ = nullptr;
-  std::vector<Client*> closed_;
+  Inactivity irc_idle_list_{4};
+  Inactivity ping_list_{5};
   ClientIds overflowed_;
 
   Rooms rooms_;
@@ -305,17 +295,12 @@ class Server {
   Room* lobby_ = nullptr;
   std::unordered_set<std::string> protected_;
 
-  uint64_t now_ms_ = 0;
   uint64_t stamp_ = 0;  // fan-out to several rooms (next_stamp)
   size_t list_budget_ = 0;  // bytes of list replies this loop pass may still make (lists.cc)
   std::string_view quit_reason_;  // set while a /quit closes its client: shown on the room's Bye line
   bool stopping_ = false;
   bool done_ = false;
   uint64_t stop_deadline_ = 0;
-  uint64_t accept_resume_ms_ = 0;  // nonzero while accepting is paused (out of descriptors)
-  int spare_fd_ = -1;              // kept in reserve to refuse a connection when out of descriptors
-  uint64_t accept_report_ms_ = 0;  // accept trouble is reported at most once per kAcceptReportMs
-  uint64_t accept_suppressed_ = 0; // reports held back since the last one
 
   char rbuf_[64 * 1024];
 };

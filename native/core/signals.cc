@@ -1,14 +1,12 @@
-// Signals through a self-pipe: the handler only writes the signal number to a pipe in the engine's
-// epoll set, so shutdown and reload run on the engine thread like any other event, whichever thread
-// the kernel picked to run the handler.
+// The signal self-pipe (signals.h).
+#include "signals.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
-
-#include "server.h"
 
 namespace ep {
 
@@ -63,19 +61,17 @@ const char* signal_name(int s) {
 
 }  // namespace
 
-bool Server::install_signals() {
+bool SignalPipe::install() {
   if (g_installed) {
     errno = EBUSY;  // one engine per process owns the signals
     return false;
   }
   int fds[2];
   if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) return false;
-  sig_rd_ = fds[0];
+  rd_ = fds[0];
   g_sig_wr.store(fds[1]);
-  epoll_event ev = {};
-  ev.events = EPOLLIN;
-  ev.data.u64 = tagged(kSignal);
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, sig_rd_, &ev) < 0) return false;
+  reg_ = loop_.add(rd_, EPOLLIN, this);
+  if (!reg_) return false;
   struct sigaction sa = {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
@@ -93,8 +89,8 @@ bool Server::install_signals() {
   return true;
 }
 
-void Server::restore_signals() {
-  if (sig_rd_ < 0) return;
+void SignalPipe::restore() {
+  if (rd_ < 0) return;
   if (g_installed) {
     put_back();
     g_installed = false;
@@ -107,26 +103,25 @@ void Server::restore_signals() {
   bool again[2] = {false, false};
   unsigned char sigs[64];
   ssize_t n;
-  while ((n = read(sig_rd_, sigs, sizeof sigs)) > 0 || (n < 0 && errno == EINTR)) {
+  while ((n = read(rd_, sigs, sizeof sigs)) > 0 || (n < 0 && errno == EINTR)) {
     for (ssize_t i = 0; i < n; ++i) {
       if (sigs[i] == SIGINT) again[0] = true;
       if (sigs[i] == SIGTERM) again[1] = true;
     }
   }
-  close(sig_rd_);
-  sig_rd_ = -1;
+  if (reg_) loop_.remove(reg_);  // closing the pipe takes it out of the set anyway
+  reg_ = 0;
+  close(rd_);
+  rd_ = -1;
   if (again[0]) raise(SIGINT);
   if (again[1]) raise(SIGTERM);
 }
 
-void Server::on_signal_pipe() {
+void SignalPipe::on_io(uint32_t) {
   unsigned char sigs[64];
   ssize_t n;
-  while ((n = read(sig_rd_, sigs, sizeof sigs)) > 0) {
-    for (ssize_t i = 0; i < n; ++i) {
-      bridge_->emit(ev::Signal{signal_name(sigs[i])});
-      if (sigs[i] == SIGINT || sigs[i] == SIGTERM) begin_shutdown(false);
-    }
+  while ((n = read(rd_, sigs, sizeof sigs)) > 0) {
+    for (ssize_t i = 0; i < n; ++i) on_signal_(sigs[i], signal_name(sigs[i]));
   }
 }
 

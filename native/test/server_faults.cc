@@ -23,6 +23,7 @@
 #include "../core/server.h"
 #include "../core/stats.h"
 #include "../core/sysio.h"
+#include "../core/transport.h"
 
 namespace {
 
@@ -391,6 +392,75 @@ TEST(open_raises_the_descriptor_limit_and_warns_when_max_clients_cannot_fit) {
     CHECK(w.errors("EPCHAT_FD_LIMIT") == 0);
   }
   setrlimit(RLIMIT_NOFILE, &saved);
+  return ok;
+}
+
+// The transport seam (transport.h) as a TLS transport will use it: writev takes everything (as TLS
+// encrypts it into records) and holds it; the bytes reach the socket only through flush_transport, a
+// few at a time (a socket that keeps filling up). The connection must keep EPOLLOUT armed while the
+// transport wants to write, even with its own queue empty, deliver everything in order, and send FIN
+// only once the transport is drained.
+struct HoldingTransport : ep::Transport {
+  int fd = -1;
+  std::string held;
+  size_t per_call = 5;
+  bool fin_early = false;  // FIN sent while bytes were still held
+  ssize_t read(char* buf, size_t n) override { return ::read(fd, buf, n); }
+  ssize_t writev(const iovec* iov, int n) override {
+    size_t total = 0;
+    for (int i = 0; i < n; ++i) {
+      held.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+      total += iov[i].iov_len;
+    }
+    return static_cast<ssize_t>(total);
+  }
+  int shutdown_write() override {
+    if (!held.empty()) fin_early = true;
+    return ::shutdown(fd, SHUT_WR);
+  }
+  bool want_write() const override { return !held.empty(); }
+  bool flush_transport() override {
+    size_t k = held.size() < per_call ? held.size() : per_call;
+    ssize_t w = ::send(fd, held.data(), k, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w > 0) held.erase(0, static_cast<size_t>(w));
+    if (held.empty()) return true;
+    if (w >= 0) errno = EAGAIN;
+    return false;
+  }
+  bool delivered() const override { return held.empty(); }
+};
+
+TEST(a_transport_holding_bytes_is_flushed_through_epollout_then_fin) {
+  bool ok = true;
+  HoldingTransport t;  // outlives the server
+  World w(World::options(1 << 20));
+  int fds[2];
+  socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds);
+  Peer p;
+  p.fd = fds[1];
+  ep::Client* c = w.server.adopt(fds[0], "t:held");
+  CHECK(c != nullptr);
+  if (!c) return ok;
+  w.settle({&p});
+  CHECK(p.rx == ">> Enter pseudo:\n");
+  t.fd = fds[0];
+  c->transport = &t;
+  p.rx.clear();
+  say(p, "heldnick\n/help\n");
+  w.settle({&p}, 400);
+  CHECK(t.held.empty());
+  CHECK(p.rx.rfind(">> Welcome heldnick !\n", 0) == 0);
+  CHECK(p.rx.find("== END HELP") != std::string::npos);
+  size_t before = p.rx.size();
+  say(p, "/quit\n");
+  w.settle({&p}, 400);
+  CHECK(p.rx.size() > before);
+  CHECK(p.eof);            // FIN came…
+  CHECK(!t.fin_early);     // … after every held byte
+  CHECK(t.held.empty());
+  ::close(p.fd);
+  w.settle({});
+  CHECK(w.stat("connections") == 0);
   return ok;
 }
 
