@@ -720,6 +720,11 @@ export function toEngineOptions(config: Config): EngineSettings {
     const v = config[s.name];
     out[s.name] = Array.isArray(v) ? [...v] : v;
   }
+  // `port: -1` (the line listener off) reaches the engine as lineListener: false.
+  if (out.port === -1) {
+    out.port = 0;
+    out.lineListener = false;
+  }
   return out as unknown as EngineSettings;
 }
 

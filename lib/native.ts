@@ -50,6 +50,9 @@ export interface EngineSettings {
 
 /** Engine options the façade decides, not the user. */
 export interface EngineHostOptions {
+  /** False: no line-protocol listener (`port` is then ignored): what the configuration's `port: -1`
+   *  becomes (lib/config.ts toEngineOptions). */
+  lineListener?: boolean;
   /** (reloadable) emit connect, register, nick, join, leave, disconnect and timeout events for every
    *  client. Off, the engine reports only the clients whose session the host takes part in (those it
    *  logged in with a `login` command, whose password it is checking, or that sent it a delegated command): their
@@ -70,7 +73,7 @@ export interface EngineOptions extends EngineSettings, EngineHostOptions {}
 
 export type EngineReloadable = Partial<Omit<EngineOptions,
   'host' | 'port' | 'ircHost' | 'ircPort' | 'backlog' | 'maxClients' | 'defaultRoom' | 'console' | 'handleSignals' | 'shutdownGraceMs' |
-  'protectedNicks'>>;
+  'protectedNicks' | 'lineListener'>>;
 
 /** Why a connection ended. */
 export type DisconnectReason =

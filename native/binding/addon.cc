@@ -351,7 +351,8 @@ void read_policy(const Fields& o, ep::Policy* out) {
 ep::Options read_options(const Fields& o) {
   ep::Options opt;
   opt.host = o.str("host", opt.host);
-  opt.port = o.num("port", opt.port, -1, 65535);
+  opt.port = o.num("port", opt.port, 0, 65535);
+  if (!o.flag("lineListener", true)) opt.port = -1;  // the line protocol's listener off (IRC only)
   opt.irc_host = o.str("ircHost", opt.irc_host);
   opt.irc_port = o.num("ircPort", opt.irc_port, -1, 65535);
   opt.backlog = o.num("backlog", opt.backlog, 0);
