@@ -12,8 +12,7 @@ Connection::~Connection() {
 }
 
 bool Connection::attach(Loop& loop, int f, ConnectionOwner* o) {
-  owner = o;
-  reg = loop.add(f, EPOLLIN | EPOLLRDHUP, this);
+  reg = loop.add(f, EPOLLIN | EPOLLRDHUP, o, this);
   if (!reg) return false;
   fd = f;
   tcp.reset(f);

@@ -23,21 +23,26 @@ namespace ep {
 
 class Connection;
 
-class ConnectionOwner {
+// The loop handler of an owner's connections: one for all of them, each registration's context being
+// its Connection. (A Connection is not itself a Handler: it stays a plain struct, with no virtual
+// table, so freeing one is a plain delete; UBSan's vptr check of a polymorphic delete needs a spare
+// descriptor, which a server out of descriptors (EMFILE) does not have.)
+class ConnectionOwner : public Handler {
  public:
-  virtual ~ConnectionOwner() = default;
   virtual void on_connection_io(Connection* c, uint32_t events) = 0;
+
+ private:
+  void on_io(uint32_t events, void* ctx) final { on_connection_io(static_cast<Connection*>(ctx), events); }
 };
 
-class Connection : public Handler {
+class Connection {
  public:
   Connection() = default;
-  ~Connection() override;
+  ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   uint64_t id() const { return (static_cast<uint64_t>(gen) << 20) | slot; }
-  void on_io(uint32_t events) override { owner->on_connection_io(this, events); }
 
   // Takes fd (connected, non-blocking) and watches it for input. False with errno set when the epoll
   // set refused it (the descriptor is then still the caller's to close).
@@ -72,7 +77,6 @@ class Connection : public Handler {
   // failed (errno set; closing took the descriptor out of the set anyway): the caller reports it.
   bool close_fd(Loop& loop);
 
-  ConnectionOwner* owner = nullptr;
   uint32_t slot = 0;
   uint32_t gen = 0;
   int fd = -1;

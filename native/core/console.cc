@@ -31,7 +31,7 @@ void Console::close(const std::string& why) {
   out("console closed" + why + "; server keeps running");
 }
 
-void Console::on_io(uint32_t) {
+void Console::on_io(uint32_t, void*) {
   // Started in the background (`epchat &`): reading the terminal would stop the whole server with
   // SIGTTIN as soon as someone types in the shell.
   pid_t fg = tcgetpgrp(STDIN_FILENO);

@@ -40,7 +40,7 @@ class Console final : public Handler {
 
   // Watches stdin; if it cannot be polled, reports EPCHAT_CONSOLE_UNAVAILABLE and runs without.
   void open();
-  void on_io(uint32_t events) override;
+  void on_io(uint32_t events, void* ctx) override;
   // One command line, as typed (public for the tests).
   void line(std::string_view raw);
 

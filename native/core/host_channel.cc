@@ -13,7 +13,7 @@ bool HostChannel::open() {
   return reg_ != 0;
 }
 
-void HostChannel::on_io(uint32_t) {
+void HostChannel::on_io(uint32_t, void*) {
   std::vector<HostCmd> cmds = bridge_->take();
   run_(cmds);
 }

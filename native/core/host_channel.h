@@ -20,7 +20,7 @@ class HostChannel final : public Handler {
 
   // Joins the loop. False with errno set (no eventfd: EMFILE; epoll_ctl refused).
   bool open();
-  void on_io(uint32_t events) override;
+  void on_io(uint32_t events, void* ctx) override;
 
  private:
   Loop& loop_;

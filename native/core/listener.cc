@@ -143,7 +143,7 @@ bool Listener::watch() {
   return reg_ != 0;
 }
 
-void Listener::on_io(uint32_t) {
+void Listener::on_io(uint32_t, void*) {
   for (int i = 0; i < kAcceptsPerEvent && fd_ >= 0; ++i) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;

@@ -51,7 +51,7 @@ class Listener final : public Handler {
   int bound_port() const { return bound_port_; }
   Proto protocol() const { return protocol_; }
 
-  void on_io(uint32_t events) override;
+  void on_io(uint32_t events, void* ctx) override;
   // When a paused listener wants to be looked at again (0: not paused): feed to the next deadline.
   uint64_t resume_at() const { return resume_ms_; }
   // Resumes accepting once the pause is over.

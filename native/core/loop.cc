@@ -32,7 +32,7 @@ Loop::Slot* Loop::find(Id id) {
 
 const Loop::Slot* Loop::find(Id id) const { return const_cast<Loop*>(this)->find(id); }
 
-Loop::Id Loop::add(int fd, uint32_t events, Handler* h) {
+Loop::Id Loop::add(int fd, uint32_t events, Handler* h, void* ctx) {
   uint32_t s;
   if (!free_.empty()) {
     s = free_.back();
@@ -52,7 +52,7 @@ Loop::Id Loop::add(int fd, uint32_t events, Handler* h) {
     free_.push_back(s);
     return 0;
   }
-  slots_[s] = Slot{h, gen, fd};
+  slots_[s] = Slot{h, ctx, gen, fd};
   ++live_;
   return id;
 }
@@ -76,7 +76,7 @@ bool Loop::remove(Id id) {
     return false;
   }
   int fd = e->fd;
-  *e = Slot{nullptr, e->gen, -1};  // the generation stays: a stale id keeps failing to match
+  *e = Slot{nullptr, nullptr, e->gen, -1};  // the generation stays: a stale id keeps failing to match
   retired_.push_back(slot_of(id));
   --live_;
   return sysio::epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr) == 0;
@@ -97,7 +97,7 @@ void Loop::dispatch(int n) {
   for (int i = 0; i < n; ++i) {
     // Looked up per event, not before the loop: an earlier handler in this pass may have removed it.
     Slot* e = find(evs_[i].data.u64);
-    if (e) e->h->on_io(evs_[i].events);
+    if (e) e->h->on_io(evs_[i].events, e->ctx);
   }
 }
 

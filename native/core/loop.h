@@ -22,8 +22,9 @@ namespace ep {
 class Handler {
  public:
   virtual ~Handler() = default;
-  // The descriptor is ready: events is epoll's mask (EPOLLIN, EPOLLOUT, EPOLLHUP, EPOLLERR, EPOLLRDHUP).
-  virtual void on_io(uint32_t events) = 0;
+  // The descriptor is ready: events is epoll's mask (EPOLLIN, EPOLLOUT, EPOLLHUP, EPOLLERR, EPOLLRDHUP);
+  // ctx is what the registration was given (one handler can serve many descriptors: the connections).
+  virtual void on_io(uint32_t events, void* ctx) = 0;
 };
 
 class Loop {
@@ -44,7 +45,7 @@ class Loop {
   // registration's id, or 0 with errno set (epoll_ctl refused: EPERM for a regular file, ENOMEM…).
   // A descriptor still in the kernel's set from a registration whose removal failed (EEXIST) is taken
   // over by the new one.
-  Id add(int fd, uint32_t events, Handler* h);
+  Id add(int fd, uint32_t events, Handler* h, void* ctx = nullptr);
   // Changes the events watched for registration id. False with errno set (the registration stays as
   // it was, as far as the kernel is concerned) or for an unknown id (EBADF).
   bool modify(Id id, uint32_t events);
@@ -69,6 +70,7 @@ class Loop {
  private:
   struct Slot {
     Handler* h = nullptr;
+    void* ctx = nullptr;
     uint32_t gen = 0;
     int fd = -1;
   };

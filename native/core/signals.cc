@@ -117,7 +117,7 @@ void SignalPipe::restore() {
   if (again[1]) raise(SIGTERM);
 }
 
-void SignalPipe::on_io(uint32_t) {
+void SignalPipe::on_io(uint32_t, void*) {
   unsigned char sigs[64];
   ssize_t n;
   while ((n = read(rd_, sigs, sizeof sigs)) > 0) {

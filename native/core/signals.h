@@ -25,7 +25,7 @@ class SignalPipe final : public Handler {
   // (EBUSY: another engine in this process owns them).
   bool install();
   void restore();
-  void on_io(uint32_t events) override;
+  void on_io(uint32_t events, void* ctx) override;
 
  private:
   Loop& loop_;

@@ -19,7 +19,6 @@ namespace ep {
 
 class Transport {
  public:
-  virtual ~Transport() = default;
   // Reads up to n bytes of the peer's data: > 0 bytes, 0 at the end of the stream, -1 with errno set
   // (EAGAIN: nothing now; EINTR: try again; anything else: the connection is broken).
   virtual ssize_t read(char* buf, size_t n) = 0;
@@ -36,6 +35,11 @@ class Transport {
   // Everything written has been acknowledged by the peer (or the transport cannot say): closing now
   // loses nothing, even if unread input turns the close into a reset.
   virtual bool delivered() const = 0;
+
+ protected:
+  // Not virtual: a transport is destroyed as its own type by its connection (a TcpTransport is a
+  // member; a TLS one will be owned as its type), so a plain TCP connection's is trivial.
+  ~Transport() = default;
 };
 
 // Plain TCP (or a Unix socketpair in the tests): each call is one system call through sysio, the fault

@@ -24,7 +24,7 @@ struct Fn : ep::Handler {
   std::function<void(uint32_t)> fn;
   int* calls;
   Fn(int* c, std::function<void(uint32_t)> f = nullptr) : fn(std::move(f)), calls(c) {}
-  void on_io(uint32_t ev) override {
+  void on_io(uint32_t ev, void*) override {
     ++*calls;
     if (fn) fn(ev);
   }
