@@ -101,8 +101,12 @@ async function runServer(argv: readonly string[]): Promise<number> {
   const finished = supervise(server, log, input, configFile);
 
   try {
-    const { host, port } = await server.listen();
-    log.info({ host, port, version: packageVersion() }, `epchat listening on ${host}:${port}`);
+    await server.listen();
+    const line = server.address();
+    if (line) log.info({ host: line.host, port: line.port, version: packageVersion() }, `epchat listening on ${line.host}:${line.port}`);
+    else log.info({ version: packageVersion() }, 'epchat: the line protocol listener is off (port -1)');
+    const irc = server.ircAddress();
+    if (irc) log.info({ host: irc.host, port: irc.port }, `IRC listening on ${irc.host}:${irc.port}`);
     screen?.ready();
   } catch (err) {
     if (hasCode(err) && err.code.startsWith('EPCHAT_')) log.fatal({ code: err.code }, err.message);

@@ -206,8 +206,17 @@ const SPECS: { [K in SettingName]: SettingSpec<K> } = {
     default: '0.0.0.0', description: 'Address to listen on.', reloadable: false, engine: true,
   },
   port: {
-    kind: integer(0, 65535), default: 7000,
-    description: 'TCP port to listen on; 0 picks a free port.', reloadable: false, engine: true,
+    kind: integer(-1, 65535), default: 7000,
+    description: 'TCP port of the line protocol (docs/protocol.md); 0 picks a free port, -1 turns the line listener off (IRC only).', reloadable: false, engine: true,
+  },
+  ircHost: {
+    kind: text({ expect: 'a host name or IP address', metavar: 'HOST', pattern: /^\S+$/ }),
+    default: '0.0.0.0', defaultDoc: 'the `host` setting', description: 'Address the IRC listener listens on.', reloadable: false, engine: true,
+  },
+  ircPort: {
+    kind: integer(-1, 65535), default: 6667,
+    defaultDoc: '6667 (0 when `port` is 0)',
+    description: 'TCP port of the IRC listener (docs/irc.md); 0 picks a free port, -1 turns IRC off. Left unset while `port` is 0, it is 0 too.', reloadable: false, engine: true,
   },
   backlog: {
     kind: integer(1, 65535), default: 511,
@@ -648,6 +657,9 @@ function applyLayers(base: Config, baseSource: string, layers: readonly ConfigEn
     }
   }
   if (issues.length > 0) throw new ConfigError(issues);
+  // A server on a free line port (tests, embedding) gets a free IRC port too, unless one was chosen.
+  if (sources.ircPort === baseSource && config.port === 0) config.ircPort = 0;
+  if (sources.ircHost === baseSource) config.ircHost = config.host;
   return { config: Object.freeze(config) as unknown as Config, sources, configFile: undefined };
 }
 
@@ -707,6 +719,11 @@ export function toEngineOptions(config: Config): EngineSettings {
     if (!s.engine) continue;
     const v = config[s.name];
     out[s.name] = Array.isArray(v) ? [...v] : v;
+  }
+  // `port: -1` (the line listener off) reaches the engine as lineListener: false.
+  if (out.port === -1) {
+    out.port = 0;
+    out.lineListener = false;
   }
   return out as unknown as EngineSettings;
 }

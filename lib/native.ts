@@ -9,7 +9,12 @@ import { fileURLToPath } from 'node:url';
  *  subset of the fields marked (reloadable). */
 export interface EngineSettings {
   host: string;
+  /** The line protocol's port. */
   port: number;
+  /** The IRC listener's address. */
+  ircHost: string;
+  /** The IRC listener's port: 0 picks a free one, -1 turns IRC off. */
+  ircPort: number;
   backlog: number;
   /** Connections at once (registered or not); the next one gets `!! SERVER_FULL`. */
   maxClients: number;
@@ -45,6 +50,9 @@ export interface EngineSettings {
 
 /** Engine options the façade decides, not the user. */
 export interface EngineHostOptions {
+  /** False: no line-protocol listener (`port` is then ignored): what the configuration's `port: -1`
+   *  becomes (lib/config.ts toEngineOptions). */
+  lineListener?: boolean;
   /** (reloadable) emit connect, register, nick, join, leave, disconnect and timeout events for every
    *  client. Off, the engine reports only the clients whose session the host takes part in (those it
    *  logged in with a `login` command, whose password it is checking, or that sent it a delegated command): their
@@ -64,8 +72,8 @@ export interface EngineHostOptions {
 export interface EngineOptions extends EngineSettings, EngineHostOptions {}
 
 export type EngineReloadable = Partial<Omit<EngineOptions,
-  'host' | 'port' | 'backlog' | 'maxClients' | 'defaultRoom' | 'console' | 'handleSignals' | 'shutdownGraceMs' |
-  'protectedNicks'>>;
+  'host' | 'port' | 'ircHost' | 'ircPort' | 'backlog' | 'maxClients' | 'defaultRoom' | 'console' | 'handleSignals' | 'shutdownGraceMs' |
+  'protectedNicks' | 'lineListener'>>;
 
 /** Why a connection ended. */
 export type DisconnectReason =
@@ -115,6 +123,7 @@ export interface EngineStats {
   dropped_slow: number;
 }
 
+/** room: a line user's current room; an IRC user's first channel, or '' when it is in none. */
 export interface UserInfo { id: ClientId; nick: string; room: string; address: string }
 export interface RoomInfo { name: string; members: number }
 
@@ -183,11 +192,14 @@ export type EngineCommand =
    *  run in the order they are posted). The client's lines that waited behind it run now, in order;
    *  with `close`, the connection closes instead once what was queued to it is written (reason
    *  `kicked`). A stale seq finishes nothing (`close` applies whatever the seq). */
-  | { type: 'finish'; id: ClientId; seq: number; close: boolean };
+  | { type: 'finish'; id: ClientId; seq: number; close: boolean }
+  /** Takes a duplicate of connected socket `fd` as a client speaking `protocol` (the caller keeps and
+   *  closes its own descriptor; stop reading it first). */
+  | { type: 'adopt'; fd: number; address: string; protocol: 'line' | 'irc' };
 
 export interface NativeEngine {
   /** Binds and starts the engine thread. Throws an Error with `code` (EADDRINUSE, EACCES, …). */
-  listen(): { host: string; port: number };
+  listen(): { host: string; port: number; ircHost?: string; ircPort?: number };
   /** Queues one command to the engine thread (checked first; throws EPCHAT_NOT_LISTENING when the
    *  engine does not run). */
   post(command: EngineCommand): void;

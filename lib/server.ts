@@ -111,6 +111,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   #engine: NativeEngine | null = null;
   #state: State = 'idle';
   #address: Address | null = null;
+  #ircAddress: Address | null = null;
   #finalStats: EngineStats | null = null;
   #closing: Promise<EngineStats> | null = null;
   #resolveClosing: ((stats: EngineStats) => void) | null = null;
@@ -183,6 +184,9 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   /** The bound address while listening (or closing), else null. */
   address(): Address | null { return this.#address ? { ...this.#address } : null; }
 
+  /** The IRC listener's bound address while listening, else null (also when `ircPort` is -1). */
+  ircAddress(): Address | null { return this.#ircAddress ? { ...this.#ircAddress } : null; }
+
   /** Binds and starts the engine. Port 0 picks a free port: the resolved address has the real one.
    *  Rejects with the bind error (its `code` is EADDRINUSE, EACCES, …). */
   async listen(): Promise<Address> {
@@ -192,7 +196,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#starting = true;
     let community: Community | null = null;
     const installed: Plugin[] = [];
-    let bound: Address;
+    let bound: ReturnType<NativeEngine['listen']>;
     let engine: NativeEngine;
     let options: EngineOptions;
     // close() during the awaits below: give up before the engine runs (nothing is left listening).
@@ -244,13 +248,16 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#messagesOn = options.emitMessages;
     this.#lifecycleOn = options.lifecycleEvents;
     this.#state = 'listening';
-    this.#address = { host: bound.host, port: bound.port };
+    this.#address = bound.port >= 0 ? { host: bound.host, port: bound.port } : null;
+    this.#ircAddress = bound.ircPort !== undefined && bound.ircPort >= 0 ? { host: bound.ircHost ?? bound.host, port: bound.ircPort } : null;
     this.#finalStats = null;
     this.#closing = null;
     this.log.debug({ host: bound.host, port: bound.port }, 'engine listening');
     for (const plugin of installed) plugin.started?.();
-    this.emit('listening', this.address()!);
-    return this.address()!;
+    // The line listener's address; with the line listener off (port -1), the IRC one.
+    const main = (this.address() ?? this.ircAddress())!;
+    this.emit('listening', main);
+    return main;
   }
 
   /** Graceful close: clients are told, queues drain for up to `shutdownGraceMs`. Resolves with the final
@@ -335,6 +342,13 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   /** The raw escape hatch: queues protocol text as is to one client (one or more lines, `\n`
    *  separated, no control characters), whatever its protocol. Prefer reply(), which each protocol
    *  formats (an IRC client would get these bytes verbatim). */
+  /** Hands a connected socket to the engine as a client speaking `protocol` (a gateway, a test):
+   *  the engine takes a duplicate of `fd`; pause the socket first, then close it. */
+  adopt(fd: number, address: string, protocol: 'line' | 'irc' = 'line'): void {
+    checkText('adopt(address)', address);
+    this.#post({ type: 'adopt', fd, address, protocol });
+  }
+
   send(id: ClientId, text: string): void {
     checkClientId('send(id)', id);
     checkText('send(text)', text, { multiline: true });
@@ -627,6 +641,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   #onClosed(stats: EngineStats): void {
     this.#engine = null;
     this.#address = null;
+    this.#ircAddress = null;
     this.#state = 'closed';
     this.#finalStats = stats;
     this.#messagesOn = false;

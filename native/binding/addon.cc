@@ -2,9 +2,13 @@
 // ep::Options, engine events into JavaScript objects (one array per batch, through a thread-safe
 // function), and method calls (and the typed command objects of `post`) into commands on the engine's
 // channel (native/core/host_api.h has both kinds; lib/native.ts their JavaScript shapes).
+#include <fcntl.h>
 #include <napi.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cmath>
 #include <cstdio>
 #include <cstdint>
@@ -257,11 +261,32 @@ std::vector<ep::HostLine> read_lines(const Napi::Value& v, const char* where, co
   return out;
 }
 
+// { type: 'adopt', fd, address, protocol }: the engine gets a duplicate of fd (non-blocking,
+// close-on-exec), so the caller may close its own as soon as post() returns.
+ep::HostCmd read_adopt(const Shape& c) {
+  const char* where = "engine.post(command)";
+  Napi::Value fdv = c.o.Get("fd");
+  int fd = static_cast<int>(int_value(fdv, where, c.name("fd"), 0, 1 << 30));
+  std::string address = c.str("address");
+  Napi::Value pv = c.o.Get("protocol");
+  std::string proto = str_value(pv, where, c.name("protocol"));
+  if (proto != "line" && proto != "irc") invalid(pv, true, where, c.name("protocol"), "'line' or 'irc'");
+  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  int fl = dup < 0 ? -1 : fcntl(dup, F_GETFL);
+  if (dup < 0 || fl < 0 || fcntl(dup, F_SETFL, fl | O_NONBLOCK) < 0) {
+    int e = errno;
+    if (dup >= 0) ::close(dup);
+    invalid(fdv, true, where, c.name("fd"), std::string("an open descriptor (") + std::strerror(e) + ")");
+  }
+  return ep::cmd::Adopt{dup, std::move(address), proto == "irc"};
+}
+
 // A typed command object (lib/native.ts EngineCommand), every field checked.
 ep::HostCmd read_command(const Napi::Value& v) {
   const char* where = "engine.post(command)";
   Shape c{object_value(v, where, "command"), where, "command"};
-  std::string t = c.type("send|reply|announce|kick|query|deliver|login|prompt|protect|finish");
+  std::string t = c.type("send|reply|announce|kick|query|deliver|login|prompt|protect|finish|adopt");
+  if (t == "adopt") return read_adopt(c);
   if (t == "send") return ep::cmd::Send{c.id("id"), c.str("text")};
   if (t == "reply") return ep::cmd::Reply{c.id("id"), read_lines(c.o.Get("lines"), where, c.name("lines"))};
   if (t == "announce") return ep::cmd::Announce{c.str("text")};
@@ -327,6 +352,9 @@ ep::Options read_options(const Fields& o) {
   ep::Options opt;
   opt.host = o.str("host", opt.host);
   opt.port = o.num("port", opt.port, 0, 65535);
+  if (!o.flag("lineListener", true)) opt.port = -1;  // the line protocol's listener off (IRC only)
+  opt.irc_host = o.str("ircHost", opt.irc_host);
+  opt.irc_port = o.num("ircPort", opt.irc_port, -1, 65535);
   opt.backlog = o.num("backlog", opt.backlog, 0);
   opt.max_clients = o.num("maxClients", opt.max_clients);
   opt.default_room = o.str("defaultRoom", opt.default_room);
@@ -505,6 +533,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     Napi::Object r = Napi::Object::New(env);
     r.Set("host", engine_->host());
     r.Set("port", engine_->port());
+    if (engine_->irc_port() >= 0) {
+      r.Set("ircHost", engine_->irc_host());
+      r.Set("ircPort", engine_->irc_port());
+    }
     return r;
   }
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "server.h"
+#include "sysio.h"
 #include "text.h"
 
 namespace ep {
@@ -21,12 +22,17 @@ struct Server::HostCommands {
   void operator()(cmd::Stop& c) const { s.begin_shutdown(c.force); }
   void operator()(cmd::Send& c) const {
     Client* cl = live(c.id);
-    if (!cl) return;
+    if (!cl || irc_authenticating(cl)) return;
     std::string_view t = c.text;
     while (!t.empty() && t.back() == '\n') t.remove_suffix(1);
     s.send(cl, Out{OutKind::Raw, {}, {}, t});
   }
-  void operator()(cmd::Reply& c) const { s.reply_lines(live(c.id), c.lines); }
+  void operator()(cmd::Reply& c) const {
+    Client* cl = live(c.id);
+    s.reply_lines(irc_authenticating(cl) ? nullptr : cl, c.lines);
+  }
+  // During an IRC login (SASL, PASS) the host's password-step prompts mean nothing: numerics say it.
+  static bool irc_authenticating(const Client* cl) { return cl && cl->proto == Proto::Irc && cl->irc->auth_step; }
   void operator()(cmd::Announce& c) const { s.announce(c.text); }
   void operator()(cmd::Kick& c) const { s.bridge_->emit(ev::KickReply{c.req, s.kick(c.nick, c.reason)}); }
   void operator()(cmd::Query& c) const {
@@ -43,6 +49,10 @@ struct Server::HostCommands {
     // nickMaxLength's ceiling, so an account made under a longer limit can still log in.
     if (!text::valid_nick(c.nick, kLoginNickMax)) {
       if (cl->state == ClientState::Active) return;
+      if (cl->proto == Proto::Irc) {
+        s.irc_auth_result(cl, false);  // not logged in
+        return;
+      }
       cl->state = ClientState::Nick;
       s.send(cl, Out{OutKind::Prompt});
       return;
@@ -52,6 +62,10 @@ struct Server::HostCommands {
   void operator()(cmd::Prompt& c) const {
     Client* cl = s.lookup(c.id);
     if (!cl || (cl->state != ClientState::Nick && cl->state != ClientState::Auth)) return;
+    if (cl->proto == Proto::Irc) {
+      s.irc_auth_result(cl, false);  // the password was refused
+      return;
+    }
     cl->state = ClientState::Nick;
     s.send(cl, Out{OutKind::Prompt});
   }
@@ -63,6 +77,13 @@ struct Server::HostCommands {
     if (c.policy) s.pol_ = *c.policy;
   }
   void operator()(cmd::Deliver& c) const { s.bridge_->emit(ev::DeliverReply{c.req, s.deliver(c.nicks, c.lines)}); }
+  void operator()(cmd::Adopt& c) const {
+    // A socket the host accepted (a gateway, a test) becomes a client of the protocol it names.
+    Proto proto = c.irc ? Proto::Irc : Proto::Line;
+    if (s.adopt(c.fd, c.address.c_str(), proto)) return;
+    if (proto == Proto::Line) refuse_connection(c.fd, "server is full, try again later", s.stats_);
+    else sysio::close(c.fd);
+  }
   void operator()(cmd::Finish& c) const {
     Client* cl = s.lookup(c.id);
     if (cl && cl->fd >= 0 && cl->state != ClientState::Closing) s.finish_command(cl, c.seq, c.close);
@@ -82,6 +103,12 @@ void Server::login(Client* c, std::string_view nick) {
     error(holder, "KICKED", "logged in from another connection");
     close_client(holder, "kicked");
   }
+  if (c->proto == Proto::Irc && c->state != ClientState::Active) {
+    // The IRC password path (SASL, or PASS for a protected nick): logged in, registration goes on.
+    c->irc->account = text::lower(nick);
+    irc_auth_result(c, true);
+    return;
+  }
   if (c->state == ClientState::Active) {
     if (c->nick != nick) rename(c, nick);
   } else {
@@ -100,6 +127,11 @@ void Server::finish_command(Client* c, uint32_t seq, bool close) {
   }
   if (!c->wait_seq || c->wait_seq != seq) return;
   stop_waiting(c);
+  if (c->proto == Proto::Irc && c->irc->auth_step) irc_auth_finished(c);
+  if (c->fd < 0 || c->state == ClientState::Closing || input_held(c)) return;
+  // An IRC login by PASS is done: registration, held until now, completes.
+  if (c->proto == Proto::Irc && c->state == ClientState::Nick) irc_try_register(c);
+  if (c->fd < 0 || c->state == ClientState::Closing || input_held(c)) return;
   resume_input(c);
 }
 

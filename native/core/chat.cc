@@ -1,5 +1,7 @@
 #include "chat.h"
 
+#include <ctime>
+
 #include "client.h"
 #include "text.h"
 
@@ -15,26 +17,44 @@ Room* Rooms::create(std::string_view name, bool permanent) {
   r->name = std::string(name);
   r->key = text::lower(name);
   r->permanent = permanent;
+  r->created = static_cast<uint64_t>(std::time(nullptr));
   Room* raw = r.get();
   by_key_.emplace(raw->key, std::move(r));
   return raw;
 }
 
 void Rooms::add(Room* r, Client* c) {
-  c->room = r;
-  c->room_pos = static_cast<uint32_t>(r->members.size());
+  c->joined.push_back(Membership{r, static_cast<uint32_t>(r->members.size())});
   r->members.push_back(c);
 }
 
-void Rooms::remove(Client* c) {
-  Room* r = c->room;
-  if (!r) return;
+namespace {
+Membership* membership(Client* c, const Room* r) {
+  for (Membership& m : c->joined)
+    if (m.room == r) return &m;
+  return nullptr;
+}
+}  // namespace
+
+bool in_room(const Client* c, const Room* r) {
+  for (const Membership& m : c->joined)
+    if (m.room == r) return true;
+  return false;
+}
+
+bool Rooms::remove(Room* r, Client* c) {
+  Membership* mine = membership(c, r);
+  if (!mine) return false;
+  uint32_t pos = mine->pos;
   Client* last = r->members.back();
-  r->members[c->room_pos] = last;
-  last->room_pos = c->room_pos;
+  r->members[pos] = last;
+  if (last != c) membership(last, r)->pos = pos;
   r->members.pop_back();
-  c->room = nullptr;
+  *mine = c->joined.back();
+  c->joined.pop_back();
+  if (c->room == r) c->room = nullptr;
   if (r->members.empty() && !r->permanent) by_key_.erase(r->key);
+  return true;
 }
 
 std::vector<const Room*> Rooms::sorted() const {

@@ -1,7 +1,12 @@
-// The chat model's registries: rooms with their members, and nicknames. Pure bookkeeping: who is
-// where. Telling people about it is the server's job.
+// The chat model: rooms with their members and topics, and the nickname registry. Pure bookkeeping:
+// who is where, no descriptors and no protocol text. Telling people about it is the protocol
+// sessions' job (line_session.cc, irc_session.cc), through fan-out (Server::fanout).
+//
+// A user may be in many rooms (IRC channels); the line protocol keeps one current room per user on
+// top of this (Client::room), as docs/protocol.md promises.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,16 +22,27 @@ struct Room {
   std::string key;  // lower case
   std::vector<Client*> members;
   bool permanent = false;  // the default room is never removed
+  // Topic: empty text when none; the setter's nick and when (Unix seconds).
+  std::string topic, topic_by;
+  uint64_t topic_time = 0;
+  uint64_t created = 0;     // Unix seconds
+  std::string creator;      // lower-case nick of whoever created the room: its operator ("" for none)
+};
+
+// One room a user is in, and the user's index in room->members (O(1) removal).
+struct Membership {
+  Room* room;
+  uint32_t pos;
 };
 
 class Rooms {
  public:
   Room* find(std::string_view name) const;
   Room* create(std::string_view name, bool permanent = false);
-  // Adds c (which must be in no room) to r.
+  // Adds c to r (c must not be in r).
   void add(Room* r, Client* c);
-  // Removes c from its room; deletes the room when it empties and is not permanent.
-  void remove(Client* c);
+  // Removes c from r; deletes r when it empties and is not permanent. False when c was not in r.
+  bool remove(Room* r, Client* c);
   size_t size() const { return by_key_.size(); }
   std::vector<const Room*> sorted() const;
   // Ordered by key (lower-case name), so a list reply can resume after the last key it sent.
@@ -36,6 +52,9 @@ class Rooms {
  private:
   Index by_key_;
 };
+
+// True when c is a member of r (a scan of c's memberships: a handful).
+bool in_room(const Client* c, const Room* r);
 
 class Nicks {
  public:

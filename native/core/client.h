@@ -8,14 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "chat.h"
 #include "connection.h"
 #include "ilist.h"
+#include "irc_state.h"
 #include "linein.h"
+#include "proto.h"
 
 namespace ep {
 
 class Codec;
-struct Room;
 
 // Client::flags
 // The host takes part in this client's session (an account login, a password being checked, or a
@@ -55,8 +57,11 @@ struct Client : Connection {
   std::string held;
 
   std::string nick;
+  // The rooms this user is in (the chat model: many for IRC users). A line user is in exactly one
+  // once registered, its current room `room`; an IRC user's `room` stays null.
+  std::vector<Membership> joined;
   Room* room = nullptr;
-  uint32_t room_pos = 0;     // index in room->members, for O(1) removal
+  uint64_t mark = 0;         // fan-out to several rooms: the stamp of the last event this user got
 
   double tokens = 0;         // flood bucket
   uint64_t tokens_ms = 0;
@@ -64,7 +69,9 @@ struct Client : Connection {
 
   std::unique_ptr<ListCursor> list;  // a list reply being sent, or null
 
+  Proto proto = Proto::Line;
   Codec* codec = nullptr;
+  std::unique_ptr<IrcState> irc;  // IRC connections only
   LineIn in;
   char addr[56] = {0};
 };

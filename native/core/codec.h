@@ -40,21 +40,24 @@ struct Request {
 
 enum class OutKind : uint8_t {
   Prompt,    // ask for a nickname
-  Welcome,   // a: nick
+  Welcome,   // a: nick, b: the default room (a line user's registration, seen by that room)
   Bye,       // a: nick, c: the reason the user gave with /quit (optional)
   Joined,    // a: nick, b: room
-  Left,      // a: nick, b: room
+  Left,      // a: nick, b: room, c: reason (IRC PART; optional)
   Renamed,   // a: old nick, b: new nick
-  Chat,      // a: nick, b: room, c: text
-  Action,    // a: nick, c: text
-  PmFrom,    // a: sender, c: text
-  PmTo,      // a: recipient, c: text
+  Chat,      // a: nick, b: room, c: text; notice: an IRC NOTICE
+  Action,    // a: nick, b: room, c: text
+  PmFrom,    // a: sender, c: text; action: a CTCP ACTION; notice: an IRC NOTICE
+  PmTo,      // a: recipient, c: text; action, notice: as PmFrom
   Announce,  // c: text
   Error,     // a: code, c: text
   Item,      // a: reply kind (ROOM, USER, ...), b and c: fields (b optional); or, with fields set (a
              // host's list row), the fields in order (b and c unused)
   End,       // a: reply kind, n: item count
   Raw,       // c: protocol text supplied by the host, sent as is (one newline added per line)
+  Topic,     // a: nick, b: room, c: the new topic (empty: cleared)
+  Kicked,    // a: who kicked, b: room, c: reason, d: who was kicked
+  Away,      // a: nick, c: away text (empty: back); IRC away-notify only
   // Structured replies from the host (host_api.h's HostLine, turned into Outs by host_reply.cc):
   Notice,    // c: text (the host telling its user something: "Account alice registered")
   GroupFrom, // a: sender, b: group (without '@'), c: text, n: time (ms since the epoch, 0: now)
@@ -66,6 +69,14 @@ struct Out {
   OutKind kind;
   std::string_view a, b, c;
   uint64_t n = 0;
+  std::string_view d;
+  // The source's nick!user@host (IRC formats a source prefix; the line protocol ignores it).
+  std::string_view src;
+  // The recipient's nick, set by Server::send for one recipient (IRC numerics and NOTICEs name it);
+  // empty in a fan-out.
+  std::string_view to;
+  bool action = false;
+  bool notice = false;
   const std::vector<std::string>* fields = nullptr;  // Item: a host list row
 };
 
@@ -77,10 +88,15 @@ class Codec {
   virtual int id() const = 0;
   // Appends o, as one or more complete lines, to s.
   virtual void append(const Out& o, std::string& s) const = 0;
-  // Formats o into a new buffer holding one reference; nullptr when out of memory.
-  Buf* format(const Out& o) {
+  // Formats o into a new buffer holding one reference; nullptr when out of memory, or when o means
+  // nothing in this protocol (*empty is then set).
+  Buf* format(const Out& o, bool* empty = nullptr) {
     scratch_.clear();
     append(o, scratch_);
+    if (scratch_.empty()) {
+      if (empty) *empty = true;
+      return nullptr;
+    }
     return Buf::make(scratch_.data(), scratch_.size());
   }
   // Parses one complete, validated line.

@@ -20,6 +20,8 @@ bool Engine::listen(std::string* code, std::string* msg) {
   if (!server->open(code, msg)) return false;
   host_ = server->bound_host();
   port_ = server->bound_port();
+  irc_host_ = server->irc_bound_host();
+  irc_port_ = server->irc_bound_port();
   server_ = std::move(server);
   thread_ = std::thread([this] { server_->run(); });
   return true;

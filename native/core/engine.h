@@ -27,6 +27,9 @@ class Engine {
   bool listen(std::string* code, std::string* msg);
   const std::string& host() const { return host_; }
   int port() const { return port_; }
+  // The IRC listener's address; port -1 when IRC is off.
+  const std::string& irc_host() const { return irc_host_; }
+  int irc_port() const { return irc_port_; }
   bool running() const { return thread_.joinable(); }
 
   void post(HostCmd cmd) { bridge_.post(std::move(cmd)); }
@@ -46,6 +49,8 @@ class Engine {
   std::thread thread_;
   std::string host_;
   int port_ = 0;
+  std::string irc_host_;
+  int irc_port_ = -1;
 };
 
 }  // namespace ep

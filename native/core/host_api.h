@@ -105,10 +105,17 @@ struct Finish {
   uint32_t seq = 0;
   bool close = false;
 };
+// A connected socket the engine takes as a client (a gateway, a test): the descriptor is the engine's
+// from then on (the binding posts a duplicate); irc: it speaks IRC, else the line protocol.
+struct Adopt {
+  int fd = -1;
+  std::string address;
+  bool irc = false;
+};
 }  // namespace cmd
 
 using HostCmd = std::variant<cmd::Stop, cmd::Send, cmd::Reply, cmd::Announce, cmd::Kick, cmd::Query, cmd::Login,
-                             cmd::Prompt, cmd::Protect, cmd::SetPolicy, cmd::Deliver, cmd::Finish>;
+                             cmd::Prompt, cmd::Protect, cmd::SetPolicy, cmd::Deliver, cmd::Finish, cmd::Adopt>;
 
 // ------------------------------------------------------------------------------------------- events
 

@@ -55,8 +55,16 @@ std::vector<const HostLine*> checked(const std::vector<HostLine>& lines, Bridge*
 void Server::reply_lines(Client* c, const std::vector<HostLine>& lines) {
   std::vector<const HostLine*> ok = checked(lines, bridge_);
   if (!c) return;
+  send_lines(c, ok);
+}
+
+// Lines already checked, formatted for c alone (an IRC NOTICE names its recipient).
+void Server::send_lines(Client* c, const std::vector<const HostLine*>& ok) {
   std::string s;
-  for (const HostLine* l : ok) outs(*l, [&](const Out& o) { c->codec->append(o, s); });
+  for (const HostLine* l : ok) outs(*l, [&](Out o) {
+    o.to = c->nick;  // an IRC NOTICE names its recipient
+    c->codec->append(o, s);
+  });
   if (s.empty()) return;
   Buf* b = Buf::make(s.data(), s.size());
   if (!b) {
@@ -80,6 +88,11 @@ std::vector<std::string> Server::deliver(const std::vector<std::string>& nicks, 
       continue;
     }
     if (ok.empty()) continue;  // only asked who is offline
+    if (c->proto == Proto::Irc) {  // IRC lines name their recipient: formatted for each
+      send_lines(c, ok);
+      stats_->deliveries.add();
+      continue;
+    }
     Buf*& b = bufs[static_cast<size_t>(c->codec->id()) % bufs.size()];
     if (!b) {
       std::string s;

@@ -1,5 +1,6 @@
 #include "line_codec.h"
 
+#include "irc_message.h"
 #include "text.h"
 
 namespace ep {
@@ -80,6 +81,18 @@ Request LineCodec::parse(std::string_view line) const {
 
 void LineCodec::append(const Out& o, std::string& s) const {
   auto add = [&s](std::string_view v) { s.append(v.data(), v.size()); };
+  // Text that came from an IRC user may hold IRC formatting codes (the only control bytes an IRC line
+  // may carry into the chat): a line user never gets them raw.
+  std::string clean;
+  auto text = [&](std::string_view v) -> std::string_view {
+    if (!irc::has_formatting(v) && v.find('\x01') == std::string_view::npos) return v;
+    clean = irc::strip_formatting(v);
+    std::string::size_type w = 0;
+    for (char ch : clean)
+      if (ch != '\x01') clean[w++] = ch;  // CTCP's delimiter
+    clean.resize(w);
+    return clean;
+  };
   switch (o.kind) {
     case OutKind::Prompt:
       add(">> Enter pseudo:");
@@ -89,7 +102,7 @@ void LineCodec::append(const Out& o, std::string& s) const {
       break;
     case OutKind::Bye:
       add(">> Bye "), add(o.a), add(" !");
-      if (!o.c.empty()) add(" ("), add(o.c), add(")");
+      if (!o.c.empty()) add(" ("), add(text(o.c)), add(")");
       break;
     case OutKind::Joined:
       add(">> "), add(o.a), add(" joined "), add(o.b);
@@ -101,16 +114,18 @@ void LineCodec::append(const Out& o, std::string& s) const {
       add(">> "), add(o.a), add(" is now known as "), add(o.b);
       break;
     case OutKind::Chat:
-      add(o.a), add(": "), add(o.c);
+      add(o.a), add(": "), add(text(o.c));
       break;
     case OutKind::Action:
-      add("* "), add(o.a), add(" "), add(o.c);
+      add("* "), add(o.a), add(" "), add(text(o.c));
       break;
     case OutKind::PmFrom:
-      add("[pm from "), add(o.a), add("] "), add(o.c);
+      add("[pm from "), add(o.a), add("] ");
+      if (o.action) add("* "), add(o.a), add(" ");
+      add(text(o.c));
       break;
     case OutKind::PmTo:
-      add("[pm to "), add(o.a), add("] "), add(o.c);
+      add("[pm to "), add(o.a), add("] "), add(text(o.c));
       break;
     case OutKind::Announce:
       add(">> [server] "), add(o.c);
@@ -133,6 +148,16 @@ void LineCodec::append(const Out& o, std::string& s) const {
     case OutKind::Raw:
       add(o.c);
       break;
+    case OutKind::Topic:
+      if (o.c.empty()) add(">> "), add(o.a), add(" cleared the topic of "), add(o.b);
+      else add(">> "), add(o.a), add(" set the topic of "), add(o.b), add(": "), add(text(o.c));
+      break;
+    case OutKind::Kicked:
+      add(">> "), add(o.d), add(" was kicked from "), add(o.b), add(" by "), add(o.a);
+      if (!o.c.empty()) add(" ("), add(text(o.c)), add(")");
+      break;
+    case OutKind::Away:
+      return;  // IRC only
     case OutKind::Notice:
       add(">> "), add(o.c);
       break;

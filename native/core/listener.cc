@@ -71,6 +71,14 @@ const char* errno_name(int e) {
   }
 }
 
+void refuse_connection(int fd, const std::string& why, Stats* stats) {
+  std::string line = "!! SERVER_FULL " + why + "\n";
+  ssize_t w = sysio::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)w;  // nothing more to do for a peer that cannot take 60 bytes
+  sysio::close(fd);
+  stats->rejected_full.add();
+}
+
 Listener::Listener(Loop& loop, Bridge* bridge, Stats* stats, ListenerHost* host, Proto p, const uint64_t& now_ms)
     : loop_(loop), bridge_(bridge), stats_(stats), host_(host), protocol_(p), now_ms_(now_ms) {}
 
@@ -79,10 +87,11 @@ Listener::~Listener() {
   if (spare_fd_ >= 0) ::close(spare_fd_);
 }
 
-bool Listener::open(const std::string& host, int port, int backlog, std::string* code, std::string* msg) {
+bool Listener::open(const std::string& host, int port, int backlog, const char* label, std::string* code,
+                    std::string* msg) {
   auto fail = [&](int e, const char* what) {
     *code = errno_name(e);
-    *msg = std::string(what) + " " + host + ":" + std::to_string(port) + ": " + std::strerror(e);
+    *msg = std::string(what) + " " + label + host + ":" + std::to_string(port) + ": " + std::strerror(e);
     return false;
   };
   addrinfo hints = {};
@@ -118,7 +127,7 @@ bool Listener::open(const std::string& host, int port, int backlog, std::string*
 
   sockaddr_storage ss = {};
   socklen_t len = sizeof ss;
-  getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len);
+  if (getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return fail(errno, "getsockname for");
   char h[INET6_ADDRSTRLEN];
   if (addr_parts(ss, h, &bound_port_)) bound_host_ = h;
 
@@ -157,7 +166,7 @@ void Listener::on_io(uint32_t, void*) {
     stats_->accepted.add();
     std::string why;
     if (host_->accept_full(&why)) {
-      refuse(fd, why);
+      refuse_connection(fd, why, stats_);
       continue;
     }
     int one = 1;
@@ -168,15 +177,6 @@ void Listener::on_io(uint32_t, void*) {
   }
 }
 
-// Tells a connection it cannot be served (one best-effort write: the socket is new, its buffer is
-// empty) and closes it.
-void Listener::refuse(int fd, const std::string& why) {
-  std::string line = "!! SERVER_FULL " + why + "\n";
-  ssize_t w = sysio::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  (void)w;  // nothing more to do for a peer that cannot take 60 bytes
-  sysio::close(fd);
-  stats_->rejected_full.add();
-}
 
 // accept() failed with EMFILE/ENFILE: closes the spare descriptor, accepts the waiting connection
 // with it, tells it SERVER_FULL, closes it and takes the spare back. 1: one refused; 0: nobody was
@@ -191,7 +191,7 @@ int Listener::refuse_with_spare(int e) {
   int accept_errno = errno;
   if (fd >= 0) {
     stats_->accepted.add();
-    refuse(fd, "server is out of file descriptors, try again later");
+    refuse_connection(fd, "server is out of file descriptors, try again later", stats_);
     report(e, std::string("out of file descriptors (") + std::strerror(e) +
                   "): connections are refused with SERVER_FULL");
   }

@@ -12,14 +12,16 @@
 #include <string>
 
 #include "loop.h"
+#include "proto.h"
 
 namespace ep {
 
 class Bridge;
 struct Stats;
 
-// The wire protocol a listener's connections speak. The line protocol (docs/protocol.md) only, for now.
-enum class Proto : uint8_t { Line = 0 };
+// Tells a connection it cannot be served ("!! SERVER_FULL why", one best-effort write: the socket is
+// new, its buffer is empty), closes it and counts it (rejected_full).
+void refuse_connection(int fd, const std::string& why, Stats* stats);
 
 // EADDRINUSE, EMFILE…: the code the host gets for errno e (EIO for the rest).
 const char* errno_name(int e);
@@ -42,8 +44,9 @@ class Listener final : public Handler {
   Listener& operator=(const Listener&) = delete;
 
   // Binds and listens on host:port (empty host: every address; port 0: an ephemeral one) and joins the
-  // loop. False with an errno name in *code and a sentence in *msg.
-  bool open(const std::string& host, int port, int backlog, std::string* code, std::string* msg);
+  // loop. False with an errno name in *code and a sentence in *msg (label, e.g. "IRC ", before the
+  // address in it).
+  bool open(const std::string& host, int port, int backlog, const char* label, std::string* code, std::string* msg);
   const std::string& bound_host() const { return bound_host_; }
   int bound_port() const { return bound_port_; }
   Proto protocol() const { return protocol_; }
@@ -57,7 +60,6 @@ class Listener final : public Handler {
   void close();
 
  private:
-  void refuse(int fd, const std::string& why);
   int refuse_with_spare(int e);
   void pause(int e, const std::string& what);
   bool watch();

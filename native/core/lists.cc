@@ -69,7 +69,11 @@ void Server::list_chunk(Client* c) {
       auto it = idx.upper_bound(l.after);
       for (; it != idx.end() && buf.size() < kListChunk; ++it) {
         const Client* u = it->second;
-        if (u->state == ClientState::Active && u->room) item("WHO", u->nick, u->room->name);
+        if (u->state == ClientState::Active) {
+          // An IRC user: its first channel, or "-" when in none.
+          const Room* in = u->room ? u->room : u->joined.empty() ? nullptr : u->joined.front().room;
+          item("WHO", u->nick, in ? std::string_view(in->name) : std::string_view("-"));
+        }
         l.after = it->first;
       }
       end = it == idx.end();
@@ -85,7 +89,7 @@ void Server::list_chunk(Client* c) {
       auto it = idx.upper_bound(l.after);
       for (size_t seen = 0; it != idx.end() && buf.size() < kListChunk && seen < kListScan; ++it, ++seen) {
         const Client* u = it->second;
-        if (u->room == room && u->state == ClientState::Active) item("USER", {}, u->nick);
+        if (u->state == ClientState::Active && in_room(u, room)) item("USER", {}, u->nick);
         l.after = it->first;
       }
       end = it == idx.end();

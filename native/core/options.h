@@ -37,7 +37,11 @@ struct Policy {
 
 struct Options {
   std::string host = "0.0.0.0";
-  int port = 7000;
+  int port = 7000;  // the line protocol's listener; -1: off
+  // The IRC listener: port -1 leaves it off (the engine's default; the configuration's is 6667), 0
+  // picks a free port. irc_host empty: the same address as host.
+  std::string irc_host;
+  int irc_port = -1;
   int backlog = 511;
   uint32_t max_clients = 10000;
   std::string default_room = "lobby";

@@ -46,15 +46,36 @@ Server::Server(const Options& opt, Bridge* bridge, Stats* stats)
       host_channel_(loop_, bridge, [this](std::vector<HostCmd>& cmds) { on_host_commands(cmds); }) {}
 
 // Members go in reverse order: the clients (closing their sockets), the console, the signal handlers
-// (restored), the listener, the host channel, and the epoll set last.
+// (restored), the listeners, the host channel, and the epoll set last.
 Server::~Server() = default;
+
+const Listener* Server::listener(Proto p) const {
+  for (const auto& l : listeners_)
+    if (l->protocol() == p) return l.get();
+  return nullptr;
+}
 
 const std::string& Server::bound_host() const {
   static const std::string none;
-  return listener_ ? listener_->bound_host() : none;
+  const Listener* l = listener(Proto::Line);
+  return l ? l->bound_host() : none;
 }
 
-int Server::bound_port() const { return listener_ ? listener_->bound_port() : 0; }
+int Server::bound_port() const {
+  const Listener* l = listener(Proto::Line);
+  return l ? l->bound_port() : -1;
+}
+
+const std::string& Server::irc_bound_host() const {
+  static const std::string none;
+  const Listener* l = listener(Proto::Irc);
+  return l ? l->bound_host() : none;
+}
+
+int Server::irc_bound_port() const {
+  const Listener* l = listener(Proto::Irc);
+  return l ? l->bound_port() : -1;
+}
 
 bool Server::open(std::string* code, std::string* msg) {
   auto fail = [&](int e, const char* what) {
@@ -65,8 +86,20 @@ bool Server::open(std::string* code, std::string* msg) {
   raise_fd_limit();
   if (!loop_.open()) return fail(errno, "epoll_create1 for");
   if (!host_channel_.open()) return fail(errno, bridge_->ok() ? "epoll_ctl for" : "eventfd for");
-  listener_ = std::make_unique<Listener>(loop_, bridge_, stats_, static_cast<ListenerHost*>(this), Proto::Line, now_ms_);
-  if (!listener_->open(opt_.host, opt_.port, opt_.backlog, code, msg)) return false;
+  // The listeners: the line protocol on host:port; IRC on irc_host (or host):irc_port unless it is off.
+  auto listen = [&](Proto p, const std::string& host, int port, const char* label) {
+    listeners_.push_back(
+        std::make_unique<Listener>(loop_, bridge_, stats_, static_cast<ListenerHost*>(this), p, now_ms_));
+    return listeners_.back()->open(host, port, opt_.backlog, label, code, msg);
+  };
+  if (opt_.port < 0 && opt_.irc_port < 0) {
+    *code = "EINVAL";
+    *msg = "no listener: the line protocol's port and the IRC port are both off (-1)";
+    return false;
+  }
+  if (opt_.port >= 0 && !listen(Proto::Line, opt_.host, opt_.port, "")) return false;
+  if (opt_.irc_port >= 0 && !listen(Proto::Irc, opt_.irc_host.empty() ? opt_.host : opt_.irc_host, opt_.irc_port, "IRC "))
+    return false;
   if (opt_.handle_signals) {
     signals_ = std::make_unique<SignalPipe>(loop_, [this](int signo, const char* name) {
       bridge_->emit(ev::Signal{name});
@@ -131,15 +164,19 @@ bool Server::step(int max_wait_ms) {
 
 // ---------------------------------------------------------------------------------------- connections
 
-Client* Server::adopt(int fd, const char* address, Proto p) {
+Client* Server::adopt(int fd, const char* address, Proto proto) {
   if (stopping_ || open_clients_ >= opt_.max_clients) return nullptr;
   Client* c = new Client();
   conns_.insert(c);
-  (void)p;  // one protocol for now: the line protocol's codec
   c->codec = &line_codec_;
   c->tokens = pol_.flood_burst;
   c->tokens_ms = now_ms_;
   std::snprintf(c->addr, sizeof c->addr, "%s", address);
+  c->proto = proto;
+  if (proto == Proto::Irc) {
+    c->codec = &irc_codec_;
+    c->irc = std::make_unique<IrcState>();
+  }
   if (!c->attach(loop_, fd, this)) {
     report_epoll("adding a client", errno);
     conns_.discard(c);
@@ -150,7 +187,7 @@ Client* Server::adopt(int fd, const char* address, Proto p) {
   c->last_ms = now_ms_;
   reg_list_.push_back(c);
   lifecycle(c, ev::Connect{c->id(), c->addr});
-  send(c, Out{OutKind::Prompt});
+  send(c, Out{OutKind::Prompt});  // nothing on IRC: the client speaks first
   return c;
 }
 
@@ -242,10 +279,13 @@ void Server::on_readable(Client* c) {
 
 void Server::feed(Client* c, const char* p, size_t n, uint64_t read_ns) {
   size_t used = n;
+  // IRC: 512 bytes with CRLF, plus up to 8191 of tags (the parser checks each part).
+  const size_t max = c->proto == Proto::Irc ? irc::kMaxBody + irc::kMaxTags : pol_.max_line;
   c->in.feed(
-      p, n, pol_.max_line, [&](std::string_view line) { return on_line(c, line, read_ns); },
+      p, n, max, [&](std::string_view line) { return on_line(c, line, read_ns); },
       [&]() {
-        error(c, "LINE_TOO_LONG", "line exceeds " + std::to_string(pol_.max_line) + " bytes; discarded");
+        if (c->proto == Proto::Irc) irc_num(c, 417, {}, "Input line was too long");
+        else error(c, "LINE_TOO_LONG", "line exceeds " + std::to_string(pol_.max_line) + " bytes; discarded");
         return true;
       },
       &used);
@@ -260,6 +300,12 @@ bool Server::on_line(Client* c, std::string_view line, uint64_t read_ns) {
   stats_->messages_in.add();
   touch(c);
   if (!flood_ok(c)) return c->state != ClientState::Closing;
+  if (c->proto == Proto::Irc) {
+    irc_line(c, line);
+    drop_overflowed();
+    stats_->latency.record((mono_ns() - read_ns) / 1000);
+    return c->state != ClientState::Closing && !input_held(c);
+  }
   line = text::strip_bom(line);
   switch (text::check_line(line)) {
     case text::Check::BadUtf8:
@@ -307,6 +353,8 @@ void Server::unlink_timer(Client* c) {
     case 0: reg_list_.remove(c); break;
     case 1: idle_list_.remove(c); break;
     case 2: linger_list_.remove(c); break;
+    case 4: irc_idle_list_.remove(c); break;
+    case 5: ping_list_.remove(c); break;
     default: break;
   }
 }
@@ -316,13 +364,20 @@ void Server::unlink_timer(Client* c) {
 void Server::touch(Client* c) {
   if (c->state != ClientState::Active) return;
   c->last_ms = now_ms_;
+  if (c->proto == Proto::Irc) {
+    // IRC users wait on their own lists: pinged when idle, before the idle timeout.
+    unlink_timer(c);
+    c->irc->pinged = false;
+    irc_idle_list_.push_back(c);
+    return;
+  }
   idle_list_.move_to_back(c);
 }
 
 // ---------------------------------------------------------------------------------------- timers
 
 void Server::expire(uint64_t now) {
-  if (listener_) listener_->expire(now);
+  for (auto& l : listeners_) l->expire(now);
   if (pol_.registration_timeout_ms) {
     while (Client* c = static_cast<Client*>(reg_list_.head())) {
       if (c->last_ms + pol_.registration_timeout_ms > now) break;
@@ -333,11 +388,14 @@ void Server::expire(uint64_t now) {
     }
   }
   if (pol_.idle_timeout_ms) {
-    while (Client* c = static_cast<Client*>(idle_list_.head())) {
-      if (c->last_ms + pol_.idle_timeout_ms > now) break;
-      lifecycle(c, ev::Timeout{c->id(), c->nick, "idle"});
-      error(c, "IDLE_TIMEOUT", "idle for " + text::seconds(pol_.idle_timeout_ms) + "; disconnected");
-      close_client(c, "idle");
+    irc_ping_idle(now);
+    for (Inactivity* list : {&idle_list_, &ping_list_}) {
+      while (Client* c = static_cast<Client*>(list->head())) {
+        if (c->last_ms + pol_.idle_timeout_ms > now) break;
+        lifecycle(c, ev::Timeout{c->id(), c->nick, "idle"});
+        error(c, "IDLE_TIMEOUT", "idle for " + text::seconds(pol_.idle_timeout_ms) + "; disconnected");
+        close_client(c, "idle");
+      }
     }
   }
   while (Client* c = static_cast<Client*>(linger_list_.head())) {
@@ -369,10 +427,14 @@ int Server::next_timeout_ms() const {
   if (pol_.registration_timeout_ms && reg_list_.head())
     next.consider(reg_list_.head()->last_ms + pol_.registration_timeout_ms);
   if (pol_.idle_timeout_ms && idle_list_.head()) next.consider(idle_list_.head()->last_ms + pol_.idle_timeout_ms);
+  if (pol_.idle_timeout_ms && ping_list_.head()) next.consider(ping_list_.head()->last_ms + pol_.idle_timeout_ms);
+  if (pol_.idle_timeout_ms && irc_idle_list_.head())
+    next.consider(irc_idle_list_.head()->last_ms + pol_.idle_timeout_ms - irc_ping_grace(pol_.idle_timeout_ms));
   if (linger_list_.head()) next.consider(linger_list_.head()->last_ms + kLingerMs);
   if (pol_.command_timeout_ms && wait_list_.head())
     next.consider(wait_list_.head()->wait_ms + pol_.command_timeout_ms);
-  if (listener_ && listener_->resume_at()) next.consider(listener_->resume_at());
+  for (const auto& l : listeners_)
+    if (l->resume_at()) next.consider(l->resume_at());
   if (stopping_) next.consider(stop_deadline_);
   // While shutting down, look again soon for lingering clients whose last bytes have been acknowledged.
   if (stopping_ && linger_list_.head()) next.consider(now_ms_ + kShutdownPollMs);
@@ -403,9 +465,12 @@ void Server::enqueue(Client* c, Buf* b) {
 }
 
 void Server::send(Client* c, const Out& o) {
-  Buf* b = c->codec->format(o);
+  Out mine = o;
+  if (mine.to.empty()) mine.to = c->state == ClientState::Active ? std::string_view(c->nick) : std::string_view("*");
+  bool empty = false;
+  Buf* b = c->codec->format(mine, &empty);
   if (!b) {
-    overflowed_.push_back(c);
+    if (!empty) overflowed_.push_back(c);
     return;
   }
   enqueue(c, b);
@@ -416,14 +481,22 @@ void Server::error(Client* c, std::string_view code, std::string_view text) {
   send(c, Out{OutKind::Error, code, {}, text});
 }
 
-void Server::fanout(Room* r, const Out& o, Client* except, bool count_deliveries) {
+void Server::fanout(Room* r, const Out& o, Client* except, bool count_deliveries, uint64_t stamp, bool irc_only) {
   Buf* formatted[Codec::kMax] = {};
+  bool empty[Codec::kMax] = {};
   uint64_t n = 0;
   for (Client* m : r->members) {
     if (m == except) continue;
-    Buf*& b = formatted[m->codec->id()];
-    if (!b && !(b = m->codec->format(o))) {
-      overflowed_.push_back(m);
+    if (irc_only && m->proto != Proto::Irc) continue;
+    if (stamp) {
+      if (m->mark == stamp) continue;
+      m->mark = stamp;
+    }
+    int id = m->codec->id();
+    Buf*& b = formatted[id];
+    if (empty[id]) continue;
+    if (!b && !(b = m->codec->format(o, &empty[id]))) {
+      if (!empty[id]) overflowed_.push_back(m);
       continue;
     }
     enqueue(m, b);
@@ -438,6 +511,10 @@ void Server::fanout_all(const Out& o) {
   Buf* formatted[Codec::kMax] = {};
   for (Client* c : conns_.all()) {
     if (!c || c->state != ClientState::Active) continue;
+    if (c->proto == Proto::Irc) {  // a NOTICE names its recipient
+      send(c, o);
+      continue;
+    }
     Buf*& b = formatted[c->codec->id()];
     if (!b && !(b = c->codec->format(o))) continue;
     enqueue(c, b);
@@ -545,7 +622,7 @@ void Server::begin_shutdown(bool force) {
   if (!stopping_) {
     stopping_ = true;
     stop_deadline_ = now_ms_ + (force ? 0 : opt_.shutdown_grace_ms);
-    if (listener_) listener_->close();
+    for (auto& l : listeners_) l->close();
     for (Client* c : conns_.all()) {
       if (!c || c->fd < 0 || c->state == ClientState::Closing) continue;
       error(c, "SHUTDOWN", "server is shutting down");

@@ -1,11 +1,13 @@
 // The engine: one thread, one loop (loop.h) whose epoll set holds a handler per descriptor: the
-// listener (listener.cc), the clients (connection.h), the host's command eventfd (host_channel.cc),
-// the signal self-pipe (signals.cc) and, with the console on, stdin (console.cc). The Server wires
+// listeners (listener.cc, one per protocol), the clients (connection.h), the host's command eventfd
+// (host_channel.cc), the signal self-pipe (signals.cc) and, with the console on, stdin (console.cc). The Server wires
 // them together and owns every piece of chat state; nothing here is touched from another thread
 // except through the Bridge and the Stats counters.
 //
-// Split by concern: server.cc (the loop pass, reads, flushes, timers, lifetimes), session.cc (what
-// clients ask for), admin.cc (what the host and the console ask for), lists.cc (long list replies).
+// Split by concern: server.cc (the loop pass, reads, flushes, timers, lifetimes), membership.cc
+// (joining, leaving, renaming: the chat model's operations and who is told), line_session.cc (the line
+// protocol's commands), irc_session.cc and irc_replies.cc (IRC), lists.cc (long line-protocol lists),
+// admin.cc (what the host and the console ask for).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -21,6 +23,8 @@
 #include "connection.h"
 #include "console.h"
 #include "host_channel.h"
+#include "irc_codec.h"
+#include "irc_message.h"
 #include "line_codec.h"
 #include "listener.h"
 #include "loop.h"
@@ -33,6 +37,9 @@ namespace ep {
 // Bytes of long list replies made per loop pass, for all askers together (lists.cc).
 extern const size_t kListBytesPerPass;
 
+// An idle IRC user is sent PING this long before the idle timeout (half of it, at most a minute).
+inline uint64_t irc_ping_grace(uint64_t idle_ms) { return idle_ms / 2 < 60000 ? idle_ms / 2 : 60000; }
+
 class Server : private ConnectionOwner, private ListenerHost, private ConsoleHost {
  public:
   Server(const Options& opt, Bridge* bridge, Stats* stats);
@@ -44,9 +51,12 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   // console (as the options say). On failure returns false with an errno
   // name (EADDRINUSE, …) in *code and a sentence in *msg.
   bool open(std::string* code, std::string* msg);
-  // The listener's address once open() succeeded (empty and 0 before).
+  // The line listener's address once open() succeeded (empty, and port -1, before or when it is off).
   const std::string& bound_host() const;
   int bound_port() const;
+  // The IRC listener's bound address; port -1 when IRC is off.
+  const std::string& irc_bound_host() const;
+  int irc_bound_port() const;
 
   // Runs the loop until a shutdown completes, then publishes a Closed event.
   void run();
@@ -60,6 +70,7 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
 
  private:
   // --- the loop pass, connections (server.cc)
+  const Listener* listener(Proto p) const;  // null when p is not listened for
   void report_epoll(const char* what, int e);
   void raise_fd_limit();
   // ListenerHost
@@ -93,7 +104,9 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   void send(Client* c, const Out& o);
   void enqueue(Client* c, Buf* b);
   // Formats o once per codec and queues it to every member of r but `except`.
-  void fanout(Room* r, const Out& o, Client* except, bool count_deliveries);
+  // stamp (nonzero): an event sent to several rooms reaches each user once (Client::mark); irc_only:
+  // only IRC members (a CTCP other than ACTION).
+  void fanout(Room* r, const Out& o, Client* except, bool count_deliveries, uint64_t stamp = 0, bool irc_only = false);
   void fanout_all(const Out& o);
   void error(Client* c, std::string_view code, std::string_view text);
   void drop_overflowed();
@@ -148,8 +161,19 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   void cmd_me(Client* c, std::string_view text);
   void cmd_stats(Client* c);
   void move_to(Client* c, Room* r);
+
+  // --- the chat model's operations and who hears of them (membership.cc)
+  // nick!user@host, the source of c's events on IRC.
+  std::string prefix(const Client* c) const;
+  // Takes the nick, starts the idle timer: the common part of registering on any protocol.
+  void register_user(Client* c, std::string_view nick);
   void detach(Client* c);
-  Room* leave_room(Client* c, std::string* name);
+  // Takes c out of r; returns r if it still exists (it is deleted when it empties).
+  Room* part_room(Client* c, Room* r);
+  // A new stamp for an event told to several rooms (each user hears it once).
+  uint64_t next_stamp() { return ++stamp_; }
+  // Tells everyone who shares a room with c (and c itself, when tell_self), once each.
+  void fanout_shared(Client* c, const Out& o, bool tell_self);
   bool quiet(const Room* r) const { return r->members.size() > pol_.quiet_room_size; }
   // Forwards a command to the host; c's later lines wait until the host finishes it.
   void emit_command(Client* c, std::string_view name, std::string_view args);
@@ -158,6 +182,45 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   void lifecycle(const Client* c, HostEvent ev) {
     if (pol_.lifecycle_events || (c->flags & kClientWatched)) bridge_->emit(std::move(ev));
   }
+
+  // --- IRC (irc_session.cc: commands and registration; irc_replies.cc: numerics)
+  void irc_line(Client* c, std::string_view line);
+  void irc_dispatch(Client* c, const irc::Message& m);
+  void irc_try_register(Client* c);
+  void irc_complete_registration(Client* c, std::string_view nick);
+  void irc_welcome(Client* c);
+  void irc_nick(Client* c, std::string_view nick);
+  void irc_join(Client* c, std::string_view chans);
+  void irc_join_one(Client* c, std::string_view chan);
+  void irc_part(Client* c, std::string_view chans, std::string_view reason);
+  void irc_privmsg(Client* c, const irc::Message& m, bool notice);
+  void irc_names(Client* c, const Room* r);
+  void irc_who(Client* c, std::string_view mask);
+  void irc_whois(Client* c, std::string_view nick);
+  void irc_list(Client* c);
+  void irc_topic(Client* c, const irc::Message& m);
+  void irc_mode(Client* c, const irc::Message& m);
+  void irc_kick(Client* c, const irc::Message& m);
+  void irc_away(Client* c, const irc::Message& m);
+  void irc_quit(Client* c, std::string_view reason);
+  void irc_authenticate(Client* c, const irc::Message& m);
+  // The host finished the auth or password command of c's IRC login (SASL or PASS).
+  void irc_auth_finished(Client* c);
+  // The host logged c in (ok) or refused the password.
+  void irc_auth_result(Client* c, bool ok);
+  // Tells the IRC users with away-notify who share a room with c that c is away or back.
+  void irc_away_notify(Client* c);
+  void irc_lusers(Client* c);
+  void irc_motd(Client* c);
+  bool irc_is_op(const Client* c, const Room* r) const;
+  // Room named by an IRC channel name ("#dev" → dev), or null; *valid false for a name that can never
+  // be a room.
+  Room* irc_room(std::string_view chan, bool* valid) const;
+  // A numeric reply to c: ":server NNN nick params… :trailing".
+  void irc_num(Client* c, int code, std::string_view params, std::string_view trailing, bool has_trailing = true);
+  // Sends a complete IRC line (built with irc::Writer) to c.
+  void irc_send(Client* c, const std::string& line);
+  void irc_ping_idle(uint64_t now);
 
   // --- what the host and the console ask for (admin.cc)
   struct HostCommands;  // one handler per host command kind (admin.cc)
@@ -175,6 +238,7 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   // Structured host lines (host_api.h) to one client (null: only checked), or to each nick online
   // (host_reply.cc).
   void reply_lines(Client* c, const std::vector<HostLine>& lines);
+  void send_lines(Client* c, const std::vector<const HostLine*>& ok);
   std::vector<std::string> deliver(const std::vector<std::string>& nicks, const std::vector<HostLine>& lines);
   void announce(std::string_view text);
   void login(Client* c, std::string_view nick);
@@ -192,9 +256,12 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   // The loop first: the handlers below leave it when they are destroyed.
   Loop loop_;
   HostChannel host_channel_;
-  std::unique_ptr<Listener> listener_;
+  // One per protocol listened for: the line protocol, then IRC, each unless it is off (port -1).
+  std::vector<std::unique_ptr<Listener>> listeners_;
   std::unique_ptr<SignalPipe> signals_;
   std::unique_ptr<Console> console_;
+  IrcCodec irc_codec_{false};
+  IrcCodec irc_tagged_codec_{true};
 
   // Who holds clients, and why none of it can reach freed memory (a Client is freed only by
   // conns_.free_retired(), at the end of the pass in which it was finalized):
@@ -217,6 +284,10 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   Inactivity idle_list_{1};
   Inactivity linger_list_{2};
   IList<Client, &Client::wait_link> wait_list_{3};  // clients waiting on the host, oldest first
+  // Registered IRC users: idle ones are sent PING (irc_idle_list_, deadline last_ms + idle - grace),
+  // then wait for any line (ping_list_, deadline last_ms + idle) before the idle timeout drops them.
+  Inactivity irc_idle_list_{4};
+  Inactivity ping_list_{5};
   ClientIds overflowed_;
 
   Rooms rooms_;
@@ -224,6 +295,7 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   Room* lobby_ = nullptr;
   std::unordered_set<std::string> protected_;
 
+  uint64_t stamp_ = 0;  // fan-out to several rooms (next_stamp)
   size_t list_budget_ = 0;  // bytes of list replies this loop pass may still make (lists.cc)
   std::string_view quit_reason_;  // set while a /quit closes its client: shown on the room's Bye line
   bool stopping_ = false;

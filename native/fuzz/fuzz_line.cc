@@ -12,12 +12,14 @@
 //     byte 0x00-0x08, 0x0A-0x1F, 0x7F and is valid UTF-8.
 //   - parse's views lie inside the line; its fields follow the documented grammar.
 //   - format of a chat line built from the parsed text is "nick: text\n", one newline, at the end.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "../core/irc_message.h"
 #include "../core/line_codec.h"
 #include "../core/linein.h"
 #include "../core/text.h"
@@ -156,8 +158,16 @@ void check_parse(std::string_view line) {
   FUZZ_CHECK(lowered.size() == r.name.size(), "lower changed the length");
 }
 
-void check_format(std::string_view text) {
+// Text reaching the line codec is either a line user's (no control byte: sent verbatim) or an IRC
+// user's, whose formatting codes and CTCP delimiters are removed so a line user never gets them raw.
+void check_format(std::string_view raw) {
   static ep::LineCodec codec;
+  std::string expected(raw);
+  if (ep::irc::has_formatting(raw) || raw.find('\x01') != std::string_view::npos) {
+    expected = ep::irc::strip_formatting(raw);
+    expected.erase(std::remove(expected.begin(), expected.end(), '\x01'), expected.end());
+  }
+  std::string_view text = expected;
   ep::Out o{ep::OutKind::Chat, "alice", "lobby", text};
   ep::Buf* b = codec.format(o);
   FUZZ_CHECK(b != nullptr, "format failed");

@@ -15,9 +15,14 @@
 // event the Bridge hands out; then the clients close and the server must free them.
 //
 // Input: byte 0 = flags (below), bytes 1-4 = chunk-size seed, the rest = lines (split on '\n',
-// kept); client line i goes to client i % nclients.
+// kept); client line i goes to client i % nclients. A client whose first line starts with an IRC
+// registration command (CAP, NICK, USER, PASS, in capitals) is adopted as an IRC connection
+// (docs/irc.md): IRC and line clients share the rooms, nicks and private messages.
 //
 // Invariants checked:
+//   - to an IRC client: every server line ends with CRLF, holds no NUL, and parses with irc::parse
+//     (the body within 512 bytes, tags within their limit); the line-protocol rules below are for
+//     line clients, whatever IRC users send them (formatting codes and CTCP never reach them raw);
 //   - every server line ends with '\n' (a line may be cut only for a client dropped as slow or
 //     reset, whose queue is discarded by design);
 //   - every line is valid UTF-8 with no control character but tab, and starts with a documented
@@ -36,7 +41,9 @@
 //   - order: a client with a command the host has not finished gets no other command forwarded and
 //     sends no message (its later lines wait); a client's sequence numbers increase;
 //     deliver's offline list is a subsequence of the nicks asked for and holds every nick that
-//     cannot be online (bad syntax); a kick of such a nick fails; a users/rooms query pair agrees;
+//     cannot be online (bad syntax); a kick of such a nick fails; a users/rooms query pair agrees
+//     (when only line clients take part: an IRC user is in any number of rooms, or none, where its
+//     room is reported as "");
 //   - with lifecycle events off (for the whole pass), no connect / register / nick / join / leave /
 //     disconnect / timeout event for a client the host never logged in, that never entered the
 //     password step and never sent a delegated command;
@@ -59,6 +66,7 @@
 #include <vector>
 
 #include "../core/bridge.h"
+#include "../core/irc_message.h"
 #include "../core/server.h"
 #include "../core/stats.h"
 #include "../core/sysio.h"
@@ -266,6 +274,7 @@ struct Peer {
   bool reads = true;
   bool eof = false;
   bool cut_ok = false;  // dropped as slow or reset: a last partial line is allowed
+  bool irc = false;     // adopted as an IRC connection
   std::string in;       // bytes to write
   size_t off = 0;
   std::string rx;       // received, not yet split into lines
@@ -308,6 +317,16 @@ struct Session {
   bool peer_id(uint64_t id) const {
     for (const Peer& p : peers)
       if (p.id == id) return true;
+    return false;
+  }
+  bool irc_id(uint64_t id) const {
+    for (const Peer& p : peers)
+      if (p.id == id) return p.irc;
+    return false;
+  }
+  bool any_irc() const {
+    for (const Peer& p : peers)
+      if (p.irc) return true;
     return false;
   }
 
@@ -424,7 +443,8 @@ struct Session {
         FUZZ_CHECK(fuzz::nick_syntax(u.nick) && s.known_nick(u.nick), "users: bad or unknown nick");
         FUZZ_CHECK(seen.insert(lower(u.nick)).second, "users: nick twice");
         FUZZ_CHECK(ids.insert(u.id).second && s.peer_id(u.id), "users: id twice or not a client of this input");
-        FUZZ_CHECK(room_syntax(u.room), "users: bad room");
+        // An IRC user may be in no room (reported as ""), or in several (its first is reported).
+        FUZZ_CHECK(room_syntax(u.room) || (u.room.empty() && s.irc_id(u.id)), "users: bad room");
       }
       if (e.req == s.users_req) {
         s.users_count = e.users.size();
@@ -443,7 +463,8 @@ struct Session {
         members += r.members;
       }
       FUZZ_CHECK(lobby, "rooms: no default room");
-      if (e.req == s.users_req + 1 && s.users_seen)
+      // Line users are in exactly one room each; IRC users in any number, so then the sums differ.
+      if (e.req == s.users_req + 1 && s.users_seen && !s.any_irc())
         FUZZ_CHECK(members == s.users_count, "rooms count %zu members, users %zu", members, s.users_count);
     }
     void operator()(const ep::ev::Error& e) const {
@@ -503,12 +524,24 @@ struct Session {
     FUZZ_CHECK(fuzz::nick_syntax(nick) && known_nick(nick), "chat line from no registered nick: %s", shown);
   }
 
+  void check_irc_line(std::string_view line) {
+    char shown[300];
+    fuzz::dump(line.substr(0, 80), shown, sizeof shown);
+    if (verbose()) std::fprintf(stderr, "  <irc %s\n", shown);
+    FUZZ_CHECK(!line.empty() && line.back() == '\r', "IRC line not ended by CRLF: %s", shown);
+    line.remove_suffix(1);
+    ep::irc::Message m;
+    ep::irc::ParseError e = ep::irc::parse(line, &m);
+    FUZZ_CHECK(e == ep::irc::ParseError::None, "server IRC line does not parse (%s): %s", ep::irc::error_name(e), shown);
+  }
+
   void split_lines(Peer& p) {
     size_t start = 0;
     for (;;) {
       size_t nl = p.rx.find('\n', start);
       if (nl == std::string::npos) break;
-      check_line(std::string_view(p.rx).substr(start, nl - start));
+      if (p.irc) check_irc_line(std::string_view(p.rx).substr(start, nl - start));
+      else check_line(std::string_view(p.rx).substr(start, nl - start));
       start = nl + 1;
     }
     p.rx.erase(0, start);
@@ -958,6 +991,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   size_t nclients = 1 + (flags & kClientsMask);
   s.peers.resize(nclients);
+  {
+    // Which clients speak IRC: those whose first line is an IRC registration command.
+    std::string_view rest(reinterpret_cast<const char*>(in.p), in.n);
+    size_t dealt = 0;
+    while (!rest.empty() && dealt < nclients) {
+      size_t nl = rest.find('\n');
+      std::string_view line = rest.substr(0, nl);
+      rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+      if (host_line(line) || fault_line(line)) continue;
+      for (std::string_view cmd : {"CAP ", "NICK ", "USER ", "PASS "})
+        if (line.substr(0, cmd.size()) == cmd) s.peers[dealt].irc = true;
+      ++dealt;
+    }
+  }
   for (size_t i = 0; i < nclients; ++i) {
     int fds[2];
     FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) == 0, "socketpair: %s",
@@ -969,7 +1016,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       s.peers[i].reads = false;
     }
     std::string addr = "fuzz:" + std::to_string(i);
-    ep::Client* c = w.server->adopt(fds[0], addr.c_str());
+    ep::Client* c = w.server->adopt(fds[0], addr.c_str(), s.peers[i].irc ? ep::Proto::Irc : ep::Proto::Line);
     FUZZ_CHECK(c != nullptr, "adopt refused client %zu", i);
     s.peers[i].fd = fds[1];
     s.peers[i].server_fd = fds[0];

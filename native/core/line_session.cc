@@ -1,4 +1,6 @@
-// What clients ask for: registration, chat, rooms, private messages, queries.
+// The line protocol (docs/protocol.md): what a line client asks for — registration at the prompt,
+// chat in its one current room, moving between rooms, private messages, queries. The IRC protocol's
+// counterpart is irc_session.cc; what both share (joining, leaving, renaming) is membership.cc.
 #include <algorithm>
 #include <string>
 
@@ -141,38 +143,19 @@ void Server::try_register(Client* c, std::string_view nick) {
 }
 
 void Server::register_client(Client* c, std::string_view nick) {
-  unlink_timer(c);
-  c->nick = std::string(nick);
-  c->state = ClientState::Active;
-  c->last_ms = now_ms_;
-  idle_list_.push_back(c);
-  nicks_.insert(nick, c);
-  stats_->users.set(nicks_.size());
-  if (nicks_.size() > stats_->peak_users.get()) stats_->peak_users.set(nicks_.size());
+  if (c->proto == Proto::Irc) {
+    irc_complete_registration(c, nick);
+    return;
+  }
+  register_user(c, nick);
   rooms_.add(lobby_, c);
-  lifecycle(c, ev::Register{c->id(), c->nick});
+  c->room = lobby_;
   lifecycle(c, ev::Join{c->id(), c->nick, lobby_->name});
-  Out welcome{OutKind::Welcome, c->nick};
+  std::string src = prefix(c);
+  Out welcome{OutKind::Welcome, c->nick, lobby_->name};
+  welcome.src = src;
   if (quiet(lobby_)) send(c, welcome);
   else fanout(lobby_, welcome, nullptr, false);
-}
-
-// Takes c out of its room; returns the room if it still exists (it is deleted when it empties).
-Room* Server::leave_room(Client* c, std::string* name) {
-  *name = c->room->name;
-  rooms_.remove(c);
-  stats_->rooms.set(rooms_.size());
-  lifecycle(c, ev::Leave{c->id(), c->nick, *name});
-  return rooms_.find(*name);
-}
-
-void Server::detach(Client* c) {
-  nicks_.erase(c->nick);
-  stats_->users.set(nicks_.size());
-  if (!c->room) return;
-  std::string name;
-  Room* still = leave_room(c, &name);
-  if (still && !stopping_ && !quiet(still)) fanout(still, Out{OutKind::Bye, c->nick, {}, quit_reason_}, nullptr, false);
 }
 
 void Server::cmd_text(Client* c, std::string_view text) {
@@ -180,7 +163,10 @@ void Server::cmd_text(Client* c, std::string_view text) {
     error(c, "EMPTY", "nothing to send (the line is blank)");
     return;
   }
-  fanout(c->room, Out{OutKind::Chat, c->nick, c->room->name, text}, c, true);
+  std::string src = prefix(c);
+  Out o{OutKind::Chat, c->nick, c->room->name, text};
+  o.src = src;
+  fanout(c->room, o, c, true);
   if (pol_.emit_messages) {
     bridge_->emit(ev::Message{c->id(), c->nick, c->room->name, {}, std::string(text)});
   }
@@ -198,17 +184,6 @@ void Server::cmd_nick(Client* c, std::string_view nick) {
     return;
   }
   rename(c, nick);
-}
-
-void Server::rename(Client* c, std::string_view nick) {
-  std::string old = c->nick;
-  nicks_.erase(old);
-  c->nick = std::string(nick);
-  nicks_.insert(nick, c);
-  lifecycle(c, ev::Nick{c->id(), old, c->nick});
-  Out o{OutKind::Renamed, old, c->nick};
-  if (quiet(c->room)) send(c, o);
-  else fanout(c->room, o, nullptr, false);
 }
 
 // A short list reply (/help, /stats, /users of a small room), queued whole.
@@ -265,13 +240,20 @@ void Server::cmd_join(Client* c, std::string_view name, bool create) {
 }
 
 void Server::move_to(Client* c, Room* to) {
-  std::string from_name;
-  Room* still = leave_room(c, &from_name);
-  if (still && !quiet(still)) fanout(still, Out{OutKind::Left, c->nick, from_name}, nullptr, false);
+  std::string src = prefix(c);
+  if (c->room) {
+    std::string from_name = c->room->name;
+    Room* still = part_room(c, c->room);
+    Out left{OutKind::Left, c->nick, from_name};
+    left.src = src;
+    if (still && !quiet(still)) fanout(still, left, nullptr, false);
+  }
   rooms_.add(to, c);
+  c->room = to;
   stats_->rooms.set(rooms_.size());
   lifecycle(c, ev::Join{c->id(), c->nick, to->name});
   Out joined{OutKind::Joined, c->nick, to->name};
+  joined.src = src;
   if (quiet(to)) send(c, joined);
   else fanout(to, joined, nullptr, false);
 }
@@ -294,7 +276,10 @@ void Server::cmd_msg(Client* c, std::string_view to, std::string_view text, std:
     error(c, "NO_SUCH_USER", "no user named " + std::string(to) + " is online");
     return;
   }
-  send(target, Out{OutKind::PmFrom, c->nick, {}, text});
+  std::string src = prefix(c);
+  Out from{OutKind::PmFrom, c->nick, {}, text};
+  from.src = src;
+  send(target, from);
   send(c, Out{OutKind::PmTo, target->nick, {}, text});
   stats_->deliveries.add();
   if (pol_.emit_messages) {
@@ -307,7 +292,10 @@ void Server::cmd_me(Client* c, std::string_view text) {
     error(c, "EMPTY", "/me ACTION");
     return;
   }
-  fanout(c->room, Out{OutKind::Action, c->nick, {}, text}, nullptr, true);
+  std::string src = prefix(c);
+  Out o{OutKind::Action, c->nick, c->room->name, text};
+  o.src = src;
+  fanout(c->room, o, nullptr, true);
 }
 
 void Server::cmd_stats(Client* c) {
@@ -339,7 +327,11 @@ void Server::stop_waiting(Client* c) {
 
 std::vector<UserRec> Server::user_list() const {
   std::vector<UserRec> v;
-  for (const Client* c : by_nick(conns_.all())) v.push_back({c->id(), c->nick, c->room->name, c->addr});
+  for (const Client* c : by_nick(conns_.all())) {
+    // A line user's current room; an IRC user's first channel (none: empty).
+    const Room* r = c->room ? c->room : c->joined.empty() ? nullptr : c->joined.front().room;
+    v.push_back({c->id(), c->nick, r ? r->name : std::string(), c->addr});
+  }
   return v;
 }
 

@@ -1,0 +1,169 @@
+// IRC numerics: replies to one IRC user's own commands (registration burst, NAMES, WHO, WHOIS, LIST,
+// LUSERS, MOTD), written for that user (a numeric names its recipient). What the other users of a
+// room see is fan-out (irc_codec.cc).
+#include <string>
+
+#include "server.h"
+#include "text.h"
+
+namespace ep {
+
+namespace {
+constexpr size_t kNamesChunk = 400;  // bytes of names per 353 line
+}  // namespace
+
+void Server::irc_send(Client* c, const std::string& line) {
+  if (line.empty()) return;
+  Buf* b = Buf::make(line.data(), line.size());
+  if (!b) {
+    overflowed_.push_back(c);
+    return;
+  }
+  enqueue(c, b);
+  b->unref();
+}
+
+void Server::irc_num(Client* c, int code, std::string_view params, std::string_view trailing, bool has_trailing) {
+  char num[4];
+  num[0] = static_cast<char>('0' + code / 100);
+  num[1] = static_cast<char>('0' + code / 10 % 10);
+  num[2] = static_cast<char>('0' + code % 10);
+  num[3] = 0;
+  std::string s;
+  s.reserve(64 + params.size() + trailing.size());
+  s += ':';
+  s += kIrcServerName;
+  s += ' ';
+  s += num;
+  s += ' ';
+  if (c->state == ClientState::Active) s += c->nick;
+  else s += c->irc && !c->irc->nick.empty() ? c->irc->nick : std::string("*");
+  if (!params.empty()) {
+    // Parameters echo what the client sent (a target, a command): cut so the line stays in 512 bytes.
+    size_t room = irc::kMaxBody > s.size() + 40 ? irc::kMaxBody - s.size() - 40 : 0;
+    s += ' ';
+    s.append(irc::utf8_prefix(params, room));
+  }
+  if (has_trailing) {
+    s += " :";
+    s.append(irc::utf8_prefix(trailing, irc::kMaxBody > s.size() ? irc::kMaxBody - s.size() : 0));
+  }
+  s += "\r\n";
+  irc_send(c, s);
+}
+
+void Server::irc_welcome(Client* c) {
+  const std::string& n = c->nick;
+  irc_num(c, 1, {}, "Welcome to the epchat IRC network " + prefix(c));
+  irc_num(c, 2, {}, std::string("Your host is ") + kIrcServerName + ", running epchat");
+  irc_num(c, 3, {}, "This server was created when it started");
+  irc_num(c, 4, std::string(kIrcServerName) + " epchat i bno", {}, false);
+  irc_num(c, 5,
+          "AWAYLEN=300 CASEMAPPING=ascii CHANLIMIT=#:50 CHANMODES=b,,,n CHANNELLEN=33 CHANTYPES=# KICKLEN=300 "
+          "MAXTARGETS=4 MODES=1 NETWORK=epchat NICKLEN=" +
+              std::to_string(pol_.nick_max) + " PREFIX=(o)@",
+          "are supported by this server");
+  irc_num(c, 5, "STATUSMSG= TARGMAX=PRIVMSG:4,NOTICE:4,NAMES:1,WHOIS:1,JOIN:,PART:,KICK:1 TOPICLEN=300 UTF8ONLY",
+          "are supported by this server");
+  (void)n;
+  irc_lusers(c);
+  irc_motd(c);
+}
+
+void Server::irc_lusers(Client* c) {
+  irc_num(c, 251, {}, "There are " + std::to_string(nicks_.size()) + " users and 0 invisible on 1 servers");
+  irc_num(c, 254, std::to_string(rooms_.size()), "channels formed");
+  irc_num(c, 255, {}, "I have " + std::to_string(open_clients_) + " clients and 0 servers");
+}
+
+void Server::irc_motd(Client* c) {
+  irc_num(c, 375, {}, std::string("- ") + kIrcServerName + " Message of the day -");
+  irc_num(c, 372, {}, "- IRC and line-protocol users share rooms here: #dev on IRC is dev on the line protocol.");
+  irc_num(c, 376, {}, "End of /MOTD command.");
+}
+
+bool Server::irc_is_op(const Client* c, const Room* r) const {
+  return !r->creator.empty() && r->creator == text::lower(c->nick);
+}
+
+void Server::irc_names(Client* c, const Room* r) {
+  const bool uhnames = c->irc->caps.has(irc::kCapUserhostInNames);
+  const std::string head = "= #" + r->name;
+  charge_list(c, r->members.size());
+  std::string names;
+  for (const Client* m : r->members) {
+    if (m->state != ClientState::Active) continue;
+    std::string one = irc_is_op(m, r) ? "@" : "";
+    one += uhnames ? prefix(m) : m->nick;
+    if (!names.empty() && names.size() + one.size() + 1 > kNamesChunk) {
+      irc_num(c, 353, head, names);
+      names.clear();
+    }
+    if (!names.empty()) names += ' ';
+    names += one;
+  }
+  if (!names.empty()) irc_num(c, 353, head, names);
+  irc_num(c, 366, "#" + r->name, "End of /NAMES list.");
+}
+
+void Server::irc_who(Client* c, std::string_view mask) {
+  auto row = [&](const Client* u, std::string_view chan, bool op) {
+    std::string user = u->irc && !u->irc->user.empty() ? u->irc->user : u->nick;
+    std::string p = prefix(u);
+    std::string host = p.substr(p.find('@') + 1);
+    std::string flags = u->irc && !u->irc->away.empty() ? "G" : "H";
+    if (op) flags += '@';
+    std::string real = u->irc && !u->irc->realname.empty() ? u->irc->realname : u->nick;
+    irc_num(c, 352,
+            std::string(chan) + " " + user + " " + host + " " + kIrcServerName + " " + u->nick + " " + flags,
+            "0 " + real);
+  };
+  if (!mask.empty() && mask[0] == '#') {
+    bool valid = false;
+    if (const Room* r = irc_room(mask, &valid)) {
+      charge_list(c, r->members.size());  // as a line user's /users: big replies cost flood tokens
+      for (const Client* m : r->members)
+        if (m->state == ClientState::Active) row(m, "#" + r->name, irc_is_op(m, r));
+    }
+  } else if (const Client* u = nicks_.find(mask)) {
+    row(u, "*", false);
+  }
+  irc_num(c, 315, mask.empty() ? std::string_view("*") : mask, "End of /WHO list.");
+}
+
+void Server::irc_whois(Client* c, std::string_view nick) {
+  const Client* u = nicks_.find(nick);
+  if (!u || u->state != ClientState::Active) {
+    irc_num(c, 401, nick, "No such nick/channel");
+    irc_num(c, 318, nick, "End of /WHOIS list.");
+    return;
+  }
+  std::string p = prefix(u);
+  std::string user = p.substr(p.find('!') + 1, p.find('@') - p.find('!') - 1);
+  std::string host = p.substr(p.find('@') + 1);
+  std::string real = u->irc && !u->irc->realname.empty() ? u->irc->realname : u->nick;
+  irc_num(c, 311, u->nick + " " + user + " " + host + " *", real);
+  std::string chans;
+  for (const Membership& m : u->joined) {
+    if (!chans.empty()) chans += ' ';
+    if (irc_is_op(u, m.room)) chans += '@';
+    chans += "#" + m.room->name;
+  }
+  if (!chans.empty()) irc_num(c, 319, u->nick, chans);
+  irc_num(c, 312, u->nick + " " + kIrcServerName, u->proto == Proto::Irc ? "epchat (IRC)" : "epchat (line protocol)");
+  if (u->irc && !u->irc->away.empty()) irc_num(c, 301, u->nick, u->irc->away);
+  if (u->irc && !u->irc->account.empty()) irc_num(c, 330, u->nick + " " + u->irc->account, "is logged in as");
+  irc_num(c, 318, u->nick, "End of /WHOIS list.");
+}
+
+void Server::irc_list(Client* c) {
+  charge_list(c, rooms_.size());
+  irc_num(c, 321, "Channel", "Users  Name");
+  for (const auto& kv : rooms_.index()) {
+    const Room* r = kv.second.get();
+    irc_num(c, 322, "#" + r->name + " " + std::to_string(r->members.size()), r->topic);
+  }
+  irc_num(c, 323, {}, "End of /LIST");
+}
+
+}  // namespace ep
