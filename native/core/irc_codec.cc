@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "irc_message.h"
+#include "text.h"
 
 namespace ep {
 
@@ -40,7 +41,7 @@ void source(std::string& s, std::string_view src) {
 // reserve: bytes still to come after the text.
 std::string_view fit(const std::string& s, size_t body, std::string_view t, size_t reserve) {
   size_t used = s.size() - body + reserve;
-  return irc::utf8_prefix(t, used < irc::kMaxBody ? irc::kMaxBody - used : 0);
+  return text::utf8_prefix(t, used < irc::kMaxBody ? irc::kMaxBody - used : 0);
 }
 
 thread_local size_t g_body = 0;  // engine thread only: the body start of the line being written

@@ -235,14 +235,6 @@ void Writer::end() {
   out_->append("\r\n");
 }
 
-std::string_view utf8_prefix(std::string_view s, size_t max) {
-  if (s.size() <= max) return s;
-  size_t end = max;
-  // Back up over continuation bytes to the start of the sequence that straddles the cut.
-  while (end > 0 && (static_cast<uint8_t>(s[end]) & 0xC0) == 0x80) --end;
-  return s.substr(0, end);
-}
-
 bool ctcp_action(std::string_view text, std::string_view* action) {
   constexpr std::string_view kAction = "\x01" "ACTION";
   if (text.substr(0, kAction.size()) != kAction) return false;

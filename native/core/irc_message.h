@@ -92,10 +92,6 @@ class Writer {
   bool in_tags_ = false;
 };
 
-// The longest prefix of s of at most max bytes that does not cut a UTF-8 sequence (s is assumed
-// valid UTF-8; an invalid tail is cut like a sequence).
-std::string_view utf8_prefix(std::string_view s, size_t max);
-
 // CTCP ACTION ("\x01ACTION waves\x01", the closing \x01 optional): true with the action's text.
 bool ctcp_action(std::string_view text, std::string_view* action);
 // Any other CTCP request or reply (text starting with \x01).

@@ -42,11 +42,11 @@ void Server::irc_num(Client* c, int code, std::string_view params, std::string_v
     // Parameters echo what the client sent (a target, a command): cut so the line stays in 512 bytes.
     size_t room = irc::kMaxBody > s.size() + 40 ? irc::kMaxBody - s.size() - 40 : 0;
     s += ' ';
-    s.append(irc::utf8_prefix(params, room));
+    s.append(text::utf8_prefix(params, room));
   }
   if (has_trailing) {
     s += " :";
-    s.append(irc::utf8_prefix(trailing, irc::kMaxBody > s.size() ? irc::kMaxBody - s.size() : 0));
+    s.append(text::utf8_prefix(trailing, irc::kMaxBody > s.size() ? irc::kMaxBody - s.size() : 0));
   }
   s += "\r\n";
   irc_send(c, s);

@@ -122,7 +122,7 @@ void Server::irc_dispatch(Client* c, const irc::Message& m) {
     if (!need(4)) return;
     std::string_view u = m.params[0];
     st.user = text::valid_nick(u, kUserLen) ? std::string(u) : std::string("user");
-    st.realname = std::string(irc::utf8_prefix(m.params[3], 100));
+    st.realname = std::string(text::utf8_prefix(m.params[3], 100));
     st.got_user = true;
     irc_try_register(c);
     return;
@@ -395,7 +395,7 @@ void Server::irc_part(Client* c, std::string_view chans, std::string_view reason
     if (!r) return irc_num(c, 403, chan, "No such channel");
     if (!in_room(c, r)) return irc_num(c, 442, chan, "You're not on that channel");
     std::string src = prefix(c);
-    std::string why(irc::utf8_prefix(reason, kTopicLen));
+    std::string why(text::utf8_prefix(reason, kTopicLen));
     Out left{OutKind::Left, c->nick, r->name, why};
     left.src = src;
     if (quiet(r)) send(c, left);
@@ -481,7 +481,7 @@ void Server::irc_topic(Client* c, const irc::Message& m) {
     return;
   }
   if (!in_room(c, r)) return irc_num(c, 442, chan, "You're not on that channel");
-  r->topic = std::string(irc::utf8_prefix(m.params[1], kTopicLen));
+  r->topic = std::string(text::utf8_prefix(m.params[1], kTopicLen));
   r->topic_by = c->nick;
   r->topic_time = unix_now();
   std::string src = prefix(c);
@@ -545,7 +545,7 @@ void Server::irc_kick(Client* c, const irc::Message& m) {
   // A line user is always in a room: kicked from the default room it would have nowhere to go.
   if (v->proto == Proto::Line && r == lobby_)
     return irc_num(c, 482, name, "A line user cannot be kicked from the default room");
-  std::string reason(irc::utf8_prefix(m.nparams > 2 ? m.params[2] : std::string_view(), kTopicLen));
+  std::string reason(text::utf8_prefix(m.nparams > 2 ? m.params[2] : std::string_view(), kTopicLen));
   std::string src = prefix(c);
   Out o{OutKind::Kicked, c->nick, r->name, reason};
   o.d = v->nick;
@@ -571,7 +571,7 @@ void Server::irc_away(Client* c, const irc::Message& m) {
     if (was) irc_away_notify(c);
     return;
   }
-  st.away = std::string(irc::utf8_prefix(text, kTopicLen));
+  st.away = std::string(text::utf8_prefix(text, kTopicLen));
   irc_num(c, 306, {}, "You have been marked as being away");
   irc_away_notify(c);
 }
@@ -592,7 +592,7 @@ void Server::irc_away_notify(Client* c) {
 }
 
 void Server::irc_quit(Client* c, std::string_view reason) {
-  std::string why(irc::utf8_prefix(reason, kTopicLen));
+  std::string why(text::utf8_prefix(reason, kTopicLen));
   irc_send(c, "ERROR :Closing link: " + (why.empty() ? std::string("Quit") : "Quit: " + why) + "\r\n");
   c->irc->quitting = true;
   quit_reason_ = why;

@@ -137,4 +137,12 @@ void split_word(std::string_view s, std::string_view* word, std::string_view* re
   *rest = s.substr(sp + 1);
 }
 
+std::string_view utf8_prefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t end = max;
+  // Back up over continuation bytes to the start of the sequence that straddles the cut.
+  while (end > 0 && (static_cast<uint8_t>(s[end]) & 0xC0) == 0x80) --end;
+  return s.substr(0, end);
+}
+
 }  // namespace ep::text

@@ -32,6 +32,10 @@ bool valid_room(std::string_view s);
 
 std::string lower(std::string_view s);
 
+// The longest prefix of s of at most max bytes that does not cut a UTF-8 sequence (s is assumed
+// valid UTF-8; an invalid tail is cut like a sequence).
+std::string_view utf8_prefix(std::string_view s, size_t max);
+
 // A duration for people: "300 s", "1.5 s", "0.25 s" (milliseconds shown as seconds, no trailing zeros).
 std::string seconds(uint64_t ms);
 

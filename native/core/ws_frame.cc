@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "irc_message.h"  // utf8_prefix
+#include "text.h"
 
 namespace ep::ws {
 
@@ -225,7 +225,7 @@ void append_frame(Opcode op, std::string_view payload, std::string* out) {
 }
 
 void append_close(uint16_t code, std::string_view reason, std::string* out) {
-  reason = irc::utf8_prefix(reason, 123);
+  reason = text::utf8_prefix(reason, 123);
   append_header(Opcode::Close, 2 + reason.size(), out);
   out->push_back(static_cast<char>(code >> 8));
   out->push_back(static_cast<char>(code & 0xFF));

@@ -24,6 +24,7 @@
 #include "../core/irc_caps.h"
 #include "../core/irc_message.h"
 #include "../core/irc_sasl.h"
+#include "../core/text.h"
 #include "fuzz_util.h"
 
 namespace {
@@ -163,7 +164,7 @@ void check_text(std::string_view text, size_t max) {
   FUZZ_CHECK(plain.size() <= text.size(), "strip grew the text");
   if (valid) FUZZ_CHECK(fuzz::classify(plain) != fuzz::Verdict::BadUtf8, "strip broke UTF-8");
 
-  std::string_view pre = ep::irc::utf8_prefix(text, max);
+  std::string_view pre = ep::text::utf8_prefix(text, max);
   FUZZ_CHECK(pre.data() == text.data() && pre.size() <= max && pre.size() <= text.size(), "bad prefix");
   if (text.size() <= max) FUZZ_CHECK(pre.size() == text.size(), "prefix cut a short text");
   if (valid) FUZZ_CHECK(fuzz::classify(pre) != fuzz::Verdict::BadUtf8, "prefix cut a UTF-8 sequence");

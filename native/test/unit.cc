@@ -473,9 +473,9 @@ TEST(irc_text_helpers) {
   CHECK(ep::irc::strip_formatting("\x03,5x") == ",5x");  // no foreground: the comma is text
   CHECK(ep::irc::strip_formatting("\x03" "123") == "3");  // two digits at most
   CHECK(ep::irc::has_formatting("a\x1f") && !ep::irc::has_formatting("plain"));
-  CHECK(ep::irc::utf8_prefix("caf\xc3\xa9", 4) == "caf");
-  CHECK(ep::irc::utf8_prefix("caf\xc3\xa9", 5) == "caf\xc3\xa9");
-  CHECK(ep::irc::utf8_prefix("\xf0\x9f\x98\x80z", 3).empty());
+  CHECK(ep::text::utf8_prefix("caf\xc3\xa9", 4) == "caf");
+  CHECK(ep::text::utf8_prefix("caf\xc3\xa9", 5) == "caf\xc3\xa9");
+  CHECK(ep::text::utf8_prefix("\xf0\x9f\x98\x80z", 3).empty());
   return ok;
 }
 
