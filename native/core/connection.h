@@ -124,14 +124,7 @@ class Connections {
 
   // Gives c a slot and a generation: its id.
   void insert(T* c) {
-    uint32_t s;
-    if (!free_.empty()) {
-      s = free_.back();
-      free_.pop_back();
-    } else {
-      s = static_cast<uint32_t>(slots_.size());
-      slots_.push_back(nullptr);
-    }
+    uint32_t s = take_slot(slots_, free_);
     c->slot = s;
     c->gen = next_gen_++;
     if (next_gen_ >= (1u << 31)) next_gen_ = 1;  // ids stay below 2^51: exact in a JS number

@@ -33,14 +33,7 @@ Loop::Slot* Loop::find(Id id) {
 const Loop::Slot* Loop::find(Id id) const { return const_cast<Loop*>(this)->find(id); }
 
 Loop::Id Loop::add(int fd, uint32_t events, Handler* h, void* ctx) {
-  uint32_t s;
-  if (!free_.empty()) {
-    s = free_.back();
-    free_.pop_back();
-  } else {
-    s = static_cast<uint32_t>(slots_.size());
-    slots_.push_back(Slot{});
-  }
+  uint32_t s = take_slot(slots_, free_);
   uint32_t gen = next_gen_++;
   if (next_gen_ == 0) next_gen_ = 1;
   Id id = (static_cast<uint64_t>(gen) << 32) | s;

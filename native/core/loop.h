@@ -19,6 +19,19 @@
 
 namespace ep {
 
+// A slot for a new entry of a slot table: a freed one if any (its owner decides when a slot may be
+// freed: after the pass), else a new one at the end, value-initialised.
+template <typename T>
+uint32_t take_slot(std::vector<T>& slots, std::vector<uint32_t>& free) {
+  if (free.empty()) {
+    slots.emplace_back();
+    return static_cast<uint32_t>(slots.size() - 1);
+  }
+  uint32_t s = free.back();
+  free.pop_back();
+  return s;
+}
+
 class Handler {
  public:
   virtual ~Handler() = default;
