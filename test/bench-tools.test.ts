@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { withFakeServer } from './helpers.js';
 
 const test = suite('bench-tools');
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -63,11 +64,8 @@ async function withCref(proto: 'line' | 'irc', fn: (port: number, pid: number) =
 }
 
 /** A scripted IRC server: `onLine` gets each line a client sends and the socket to answer on. */
-async function fakeIrc(onLine: (line: string, sock: net.Socket) => void, fn: (port: number) => Promise<void>): Promise<void> {
-  const socks = new Set<net.Socket>();
-  const srv = net.createServer((s) => {
-    socks.add(s);
-    s.on('error', () => {});
+function fakeIrc(onLine: (line: string, sock: net.Socket) => void, fn: (port: number) => Promise<void>): Promise<void> {
+  return withFakeServer((s) => {
     let buf = '';
     s.on('data', (d) => {
       buf += d.toString();
@@ -78,14 +76,7 @@ async function fakeIrc(onLine: (line: string, sock: net.Socket) => void, fn: (po
         onLine(line, s);
       }
     });
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  try {
-    await fn((srv.address() as net.AddressInfo).port);
-  } finally {
-    for (const s of socks) s.destroy();
-    await new Promise<void>((r) => srv.close(() => r()));
-  }
+  }, fn);
 }
 
 const short = ['--duration', '0.3', '--warmup', '0.1'];

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  PROMPT, bye, connect, parseListening, register, spawnBin, welcome, withProc, withServer, type Proc,
+  PROMPT, bye, connect, finalStats, parseListening, register, spawnBin, welcome, withProc, withServer, type Proc,
 } from './helpers.js';
 
 const test = suite('CLI');
@@ -18,18 +18,6 @@ async function started(p: Proc): Promise<number> {
   const port = parseListening(await p.waitOutput(LISTENING, 8000));
   assert.ok(port > 0, `port ${port}`);
   return port;
-}
-
-/** The final-stats JSON record logged on exit. */
-function finalStats(p: Proc): Record<string, number> | undefined {
-  for (const l of [...p.out, ...p.err]) {
-    if (!l.startsWith('{')) continue;
-    try {
-      const rec = JSON.parse(l) as { stats?: Record<string, number> };
-      if (rec.stats && typeof rec.stats.accepted === 'number') return rec.stats;
-    } catch { /* not JSON */ }
-  }
-  return undefined;
 }
 
 test('SIGTERM: clients get SHUTDOWN, exit code 0, final stats printed', () =>

@@ -3,22 +3,9 @@
 import net from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { connect, malformed, parseListening, withTimeout, type LineClient } from './helpers.js';
+import { connect, malformed, parseListening, withFakeServer, withTimeout, type LineClient } from './helpers.js';
 
 const test = suite('harness');
-
-/** A fake server: `script` gets each connection's socket. */
-async function fake(script: (sock: net.Socket) => void, fn: (port: number) => Promise<void>): Promise<void> {
-  const socks = new Set<net.Socket>();
-  const srv = net.createServer((s) => { socks.add(s); s.on('error', () => {}); script(s); });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  try {
-    await fn((srv.address() as net.AddressInfo).port);
-  } finally {
-    for (const s of socks) s.destroy();
-    await new Promise<void>((r) => srv.close(() => r()));
-  }
-}
 
 async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
   let caught: Error | undefined;
@@ -41,7 +28,7 @@ function syncing(extra: string[] = []) {
   };
 }
 
-test('lines split anywhere (even inside a UTF-8 sequence) are reassembled', () => fake((s) => {
+test('lines split anywhere (even inside a UTF-8 sequence) are reassembled', () => withFakeServer((s) => {
   const bytes = Buffer.from('first\nsecond é€😀 line\nthird\n');
   let i = 0;
   const drip = () => { if (i < bytes.length) { s.write(bytes.subarray(i, i + 1)); i++; setImmediate(drip); } };
@@ -52,7 +39,7 @@ test('lines split anywhere (even inside a UTF-8 sequence) are reassembled', () =
   c.destroy();
 }));
 
-test('expectNext fails on a different line; next fails on timeout and on close', () => fake((s) => {
+test('expectNext fails on a different line; next fails on timeout and on close', () => withFakeServer((s) => {
   s.write('hello\n');
   s.on('data', () => s.end('bye\n'));
 }, async (port) => {
@@ -67,7 +54,7 @@ test('expectNext fails on a different line; next fails on timeout and on close',
   await rejects(c.next(), /connection closed/);
 }));
 
-test('expect skips lines (kept in skipped) and still times out', () => fake((s) => {
+test('expect skips lines (kept in skipped) and still times out', () => withFakeServer((s) => {
   s.write('a\nb\nc\n');
 }, async (port) => {
   const c: LineClient = await connect(port);
@@ -77,14 +64,14 @@ test('expect skips lines (kept in skipped) and still times out', () => fake((s) 
   c.destroy();
 }));
 
-test('quiet() fails when an unexpected line came first; sync() returns it', () => fake(syncing(['surprise']), async (port) => {
+test('quiet() fails when an unexpected line came first; sync() returns it', () => withFakeServer(syncing(['surprise']), async (port) => {
   const c = await connect(port);
   await rejects(c.quiet(), /unexpected line\(s\) \["surprise"\]/);
   assert.equal(await c.sync(), ['surprise']);
   c.destroy();
 }));
 
-test('expectClosed() fails on a line before the close, and on no close', () => fake((s) => {
+test('expectClosed() fails on a line before the close, and on no close', () => withFakeServer((s) => {
   s.on('data', (d) => { if (d.toString().includes('close')) s.end('late line\n'); });
 }, async (port) => {
   const c = await connect(port);
@@ -93,13 +80,13 @@ test('expectClosed() fails on a line before the close, and on no close', () => f
   await rejects(c.expectClosed(), /unexpected line\(s\) before close \["late line"\]/);
 }));
 
-test('nothingMore() fails on a late line', () => fake((s) => { setTimeout(() => s.write('late\n'), 20); }, async (port) => {
+test('nothingMore() fails on a late line', () => withFakeServer((s) => { setTimeout(() => s.write('late\n'), 20); }, async (port) => {
   const c = await connect(port);
   await rejects(c.nothingMore(100), /unexpected line\(s\) \["late"\]/);
   c.destroy();
 }));
 
-test('reply() reads a == block and its count', () => fake((s) => {
+test('reply() reads a == block and its count', () => withFakeServer((s) => {
   s.write('== USER a\n== USER b\n== END USERS 2\n');
 }, async (port) => {
   const c = await connect(port);

@@ -519,6 +519,32 @@ export async function withServer(options: ServerOptions, fn: (t: TestServer) => 
 // ---------------------------------------------------------------------------------------------
 // CLI process fixture
 
+/** The final-stats JSON record a CLI server logs on exit (with `--log-format json`). */
+export function finalStats(p: Proc): Record<string, number> | undefined {
+  for (const l of [...p.out, ...p.err]) {
+    if (!l.startsWith('{')) continue;
+    try {
+      const rec = JSON.parse(l) as { stats?: Record<string, number> };
+      if (rec.stats && typeof rec.stats.accepted === 'number') return rec.stats;
+    } catch { /* not JSON */ }
+  }
+  return undefined;
+}
+
+/** A fake server on an ephemeral loopback port: `script` gets each connection's socket; every socket
+ *  is destroyed and the server closed when `fn` ends. */
+export async function withFakeServer(script: (sock: net.Socket) => void, fn: (port: number) => Promise<void>): Promise<void> {
+  const socks = new Set<net.Socket>();
+  const srv = net.createServer((s) => { socks.add(s); s.on('error', () => {}); script(s); });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  try {
+    await fn((srv.address() as net.AddressInfo).port);
+  } finally {
+    for (const s of socks) s.destroy();
+    await new Promise<void>((r) => srv.close(() => r()));
+  }
+}
+
 export interface Proc {
   child: ChildProcessWithoutNullStreams;
   /** stdout and stderr lines so far. */

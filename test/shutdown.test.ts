@@ -2,24 +2,13 @@
 // exits 0 promptly with the final stats; a second signal while the storage is still closing exits 130.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PROMPT, connect, err, parseListening, sleep, spawnBin, type LineClient, type Proc } from './helpers.js';
+import { PROMPT, connect, err, finalStats, parseListening, sleep, spawnBin, type LineClient, type Proc } from './helpers.js';
 import { removeDir, tempDir } from './community-helpers.js';
 
 const test = suite('shutdown');
 
 const LISTENING = /listening on [^\s"]*:\d+/;
 const ARGS = ['--host', '127.0.0.1', '--port', '0', '--log-format', 'json', '--log-level', 'info', '--no-console'];
-
-function finalStats(p: Proc): Record<string, number> | undefined {
-  for (const l of [...p.out, ...p.err]) {
-    if (!l.startsWith('{')) continue;
-    try {
-      const rec = JSON.parse(l) as { stats?: Record<string, number> };
-      if (rec.stats && typeof rec.stats.accepted === 'number') return rec.stats;
-    } catch { /* not JSON */ }
-  }
-  return undefined;
-}
 
 async function kill(p: Proc): Promise<void> {
   if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
