@@ -3,11 +3,16 @@
 /** Which protocol a server speaks and a scenario drives (stress --proto). */
 export type Proto = 'line' | 'irc';
 
+/** How the stress tool reaches a server: plain TCP, WebSocket (stress --ws) or TLS (stress --tls). */
+export type Transport = 'tcp' | 'ws' | 'tls';
+
 /** How a server is started. The harness picks a free loopback port and passes it, so nothing depends
  *  on what a server logs; a server is ready once it prints `readyPattern` or accepts a TCP connection. */
 export interface ServerSpec {
   /** Default 'line'. A server only runs the scenarios of its protocol. */
   proto?: Proto;
+  /** Default 'tcp'. A server only runs the scenarios that list its transport. */
+  transport?: Transport;
   /** The executable; default: this node binary (for the TypeScript servers). */
   command?: () => string;
   /** `dir` is a fresh temporary directory for this run (configs, logs), removed after it. */
@@ -34,6 +39,10 @@ export interface ScenarioDef {
   name: string;
   /** Default 'line'. */
   proto?: Proto;
+  /** The transports it runs over (default ['tcp']); the server adds its stress flags (--ws, --tls). */
+  transports?: Transport[];
+  /** The table it is printed in (default: its protocol's). */
+  table?: string;
   args: string[];
   full: string[];
   quick: string[];
