@@ -48,16 +48,28 @@ export function ensureInstalled(pkg: string, bin: string): { path: string | null
 // InspIRCd 3 (tested with Debian's 3.15). No modules are loaded: the core alone (no ident, and
 // resolvehostnames="no" means no DNS). The connect class lifts every per-user limit the bench would
 // hit: penalty threshold and command rate (fakelag off), send/receive queues, clones per IP.
-// With `tls` (bench/transports.ts, inspircd-tls): m_ssl_gnutls only, an sslprofile on that
-// certificate and key, and the client port bound to it.
+// For bench/transports.ts: with `tls` (inspircd-tls), m_ssl_gnutls, an sslprofile on that certificate
+// and key, and the client port bound to it; with `ws` (inspircd-ws), m_websocket (and m_sha1, which
+// it needs) hooked on the client port, text frames, any origin.
 
-export function inspircdConfig(port: number, dir: string, tls?: { cert: string; key: string }): string {
-  const ssl = tls === undefined ? '' : `<module name="ssl_gnutls">
-<sslprofile name="bench" provider="gnutls" certfile="${tls.cert}" keyfile="${tls.key}" hash="sha256" requestclientcert="no">
+export interface InspircdTransport {
+  tls?: { cert: string; key: string };
+  ws?: boolean;
+}
+
+export function inspircdConfig(port: number, dir: string, t: InspircdTransport = {}): string {
+  const ssl = t.tls === undefined ? '' : `<module name="ssl_gnutls">
+<sslprofile name="bench" provider="gnutls" certfile="${t.tls.cert}" keyfile="${t.tls.key}" hash="sha256" requestclientcert="no">
 `;
+  const ws = t.ws !== true ? '' : `<module name="sha1">
+<module name="websocket">
+<websocket sendastext="yes">
+<wsorigin allow="*">
+`;
+  const hooks = `${t.tls === undefined ? '' : ' sslprofile="bench"'}${t.ws === true ? ' hook="websocket"' : ''}`;
   return `<server name="inspircd.bench" description="epchat bench" network="bench">
 <admin name="bench" nick="bench" email="bench@localhost">
-${ssl}<bind address="127.0.0.1" port="${port}" type="clients"${tls === undefined ? '' : ' sslprofile="bench"'}>
+${ssl}${ws}<bind address="127.0.0.1" port="${port}" type="clients"${hooks}>
 <connect name="bench" allow="*" maxchans="20" timeout="60" pingfreq="10m"
          hardsendq="64M" softsendq="64M" recvq="64M" threshold="1000000" commandrate="1000000000"
          fakelag="no" localmax="100000" globalmax="100000" limit="100000"

@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureInstalled, inspircdConfig, isRoot } from './ircd.js';
+import { ensureInstalled, inspircdConfig, isRoot, type InspircdTransport } from './ircd.js';
 import type { Metric, ScenarioDef, ServerSpec } from './spec.js';
 
 /** What run.ts knows about epchat and cref (passed in: no import cycle). */
@@ -54,7 +54,8 @@ function epchatLacks(ctx: TransportContext, flags: string[], what: string): stri
   return absent.length === 0 ? null : `epchat has no ${what} yet (\`epchat --help\` lists no ${absent.join(', ')}); nothing measured`;
 }
 
-const GNUTLS_MODULE = '/usr/lib/inspircd/modules/m_ssl_gnutls.so';
+/** Where Debian's inspircd package puts its modules (m_ssl_gnutls and m_websocket among them). */
+const INSPIRCD_MODULES = '/usr/lib/inspircd/modules';
 
 export function transportServers(ctx: TransportContext): Record<string, ServerSpec> {
   const bin = join(ctx.root, 'bin', 'epchat.js');
@@ -108,24 +109,32 @@ export function transportServers(ctx: TransportContext): Record<string, ServerSp
     // InspIRCd 3 with m_ssl_gnutls (Debian ships it in the inspircd package): the bench's InspIRCd
     // configuration (bench/ircd.ts) with the module, an sslprofile on the run's dev certificate, and
     // the client port bound to it.
-    'inspircd-tls': {
-      proto: 'irc', transport: 'tls',
+    'inspircd-tls': inspircdOver('tls', ['m_ssl_gnutls.so'], (dir) => ({ tls: certOf(dir) }), ['--tls']),
+    // InspIRCd 3 with m_websocket on the client port (IRC over WebSocket, text frames). InspIRCd 3.15
+    // negotiates no subprotocol (it answers text.ircv3.net without one), so none is asked: IRC text.
+    'inspircd-ws': inspircdOver('ws', ['m_websocket.so', 'm_sha1.so'], () => ({ ws: true }), ['--ws']),
+  };
+
+  function inspircdOver(transport: 'tls' | 'ws', modules: string[], t: (dir: string) => InspircdTransport, stressArgs: string[]): ServerSpec {
+    return {
+      proto: 'irc', transport,
       command: () => inspircd ?? 'inspircd',
       prepare: (port, dir) => {
-        devCert(ctx.root, dir);
-        writeFileSync(join(dir, 'inspircd.conf'), inspircdConfig(port, dir, certOf(dir)));
+        if (transport === 'tls') devCert(ctx.root, dir);
+        writeFileSync(join(dir, 'inspircd.conf'), inspircdConfig(port, dir, t(dir)));
       },
       args: (_port, dir) => [`--config=${join(dir, 'inspircd.conf')}`, '--nofork', '--nopid', ...(isRoot() ? ['--runasroot'] : [])],
-      stressArgs: ['--tls'],
+      stressArgs,
       readyPattern: /InspIRCd is now running/,
       missing: () => {
         const r = ensureInstalled('inspircd', 'inspircd');
         inspircd = r.path;
         if (r.why !== null) return r.why;
-        return existsSync(GNUTLS_MODULE) ? null : `InspIRCd has no TLS module (${GNUTLS_MODULE} is missing)`;
+        const absent = modules.filter((m) => !existsSync(join(INSPIRCD_MODULES, m)));
+        return absent.length === 0 ? null : `InspIRCd lacks ${absent.join(', ')} in ${INSPIRCD_MODULES}`;
       },
-    },
-  };
+    };
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -154,7 +163,7 @@ export const TRANSPORT_SCENARIOS: ScenarioDef[] = [
   },
   {
     name: 'fanout-ws-irc', proto: 'irc', table: 'ws-irc', transports: ['tcp', 'ws'],
-    only: ['epchat-irc', 'cref-irc', 'epchat-ws-irc', 'cref-ws-irc'],
+    only: ['epchat-irc', 'cref-irc', 'epchat-ws-irc', 'cref-ws-irc', 'inspircd-ws'],
     args: ['--proto', 'irc', ...FANOUT], ...TIMED, metrics: fanoutMetrics,
   },
   {
@@ -199,7 +208,8 @@ export const TRANSPORT_SCENARIOS: ScenarioDef[] = [
 /** Ratio columns of these tables: [a, b] shows how many times better a is than b. */
 export const TRANSPORT_PAIRS: Array<readonly [string, string]> = [
   ['epchat-ws', 'cref-ws'], ['epchat-ws', 'epchat'], ['cref-ws', 'cref'],
-  ['epchat-ws-irc', 'cref-ws-irc'], ['epchat-ws-irc', 'epchat-irc'], ['cref-ws-irc', 'cref-irc'],
+  ['epchat-ws-irc', 'cref-ws-irc'], ['epchat-ws-irc', 'epchat-irc'], ['epchat-ws-irc', 'inspircd-ws'], ['cref-ws-irc', 'cref-irc'],
+  ['inspircd-ws', 'cref-ws-irc'],
   ['epchat-tls', 'epchat'], ['epchat-tls', 'cref-tls'], ['cref-tls', 'cref'],
   ['epchat-tls-irc', 'epchat-irc'], ['epchat-tls-irc', 'cref-tls-irc'], ['epchat-tls-irc', 'inspircd-tls'],
   ['cref-tls-irc', 'cref-irc'], ['inspircd-tls', 'inspircd'],
@@ -245,6 +255,7 @@ export function issue10Targets(summary: Summary, skipped: Map<string, string>, s
   info('fanout-ws', 'cref-ws', 'cref', 'the C reference, WebSocket vs TCP (line)');
   info('fanout-ws', 'epchat-ws', 'epchat', 'epchat, WebSocket vs TCP (line)');
   info('fanout-ws-irc', 'cref-ws-irc', 'cref-irc', 'the C reference, WebSocket vs TCP (IRC)');
+  info('fanout-ws-irc', 'inspircd-ws', 'cref-ws-irc', 'InspIRCd over WebSocket vs cref-ws-irc');
   info('fanout-tls', 'cref-tls', 'cref', 'the C reference, TLS vs TCP (line)');
   info('fanout-tls', 'epchat-tls', 'cref-tls', 'epchat-tls vs cref-tls (line)');
   info('fanout-open-tls', 'cref-tls', 'cref', 'the C reference, TLS vs TCP (line, 500k deliveries/s offered)');
