@@ -307,7 +307,7 @@ async function startServer(name: string, pin: boolean): Promise<RunningServer> {
   const dir = mkdtempSync(join(tmpdir(), `epchat-bench-${name}-`));
   spec.prepare?.(port, dir);
   const [cmd, args] = pinned(0, pin, [spec.command?.() ?? process.execPath, ...spec.args(port, dir)]);
-  const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { cwd: spec.cwdRunDir === true ? dir : ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   let exited = false;
   const collect = (chunk: Buffer): void => { text += chunk.toString(); };

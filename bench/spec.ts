@@ -17,6 +17,9 @@ export interface ServerSpec {
   command?: () => string;
   /** `dir` is a fresh temporary directory for this run (configs, logs), removed after it. */
   args(port: number, dir: string): string[];
+  /** Run in `dir` instead of the repository (so a core dump at exit goes away with the run's files:
+   *  InspIRCd 3.15 with m_ssl_gnutls crashes in InspIRCd::Exit on SIGTERM, after the measurement). */
+  cwdRunDir?: boolean;
   /** Called before start, e.g. to write a config file into `dir`. */
   prepare?(port: number, dir: string): void;
   /** Extra stress arguments this server needs (e.g. ngIRCd: become an operator to lift throttling). */

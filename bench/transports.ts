@@ -117,7 +117,7 @@ export function transportServers(ctx: TransportContext): Record<string, ServerSp
 
   function inspircdOver(transport: 'tls' | 'ws', modules: string[], t: (dir: string) => InspircdTransport, stressArgs: string[]): ServerSpec {
     return {
-      proto: 'irc', transport,
+      proto: 'irc', transport, cwdRunDir: true,
       command: () => inspircd ?? 'inspircd',
       prepare: (port, dir) => {
         if (transport === 'tls') devCert(ctx.root, dir);
