@@ -4,7 +4,7 @@
 // markdown tables (one per protocol, and per transport). See docs/performance.md.
 //
 //   node dist/bench/run.js [--quick] [--servers epchat,plain,corked,cref,...] [--scenarios fanout,rooms,...]
-//                          [--reps N] [--no-pin] [--out DIR]
+//                          [--reps N] [--no-pin] [--out DIR] [--epchat DIR]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -29,10 +29,15 @@ const BASELINES = ['plain', 'corked'];
 const EPCHAT_ARGS = ['--backlog', '4096', '--max-clients', '20000', '--flood-rate', '0', '--idle-timeout-ms', '0',
   '--no-console', '--log-level', 'warn'];
 
+/** The checkout whose epchat is measured: this one, or `--epchat DIR` (another built worktree, e.g. a
+ *  branch not merged yet; the harness, tools and other servers stay this checkout's). */
+let EPCHAT_ROOT = ROOT;
+const epchatBin = (): string => join(EPCHAT_ROOT, 'bin', 'epchat.js');
+
 function epchatMissing(): string | null {
-  return !existsSync(join(ROOT, 'bin', 'epchat.js')) ? 'bin/epchat.js not found'
-    : !existsSync(join(ROOT, 'build', 'Release', 'epchat.node')) ? 'build/Release/epchat.node not built (npx node-gyp rebuild)'
-    : !existsSync(join(ROOT, 'dist', 'lib', 'cli.js')) ? 'dist/lib missing (npm run build:ts)' : null;
+  return !existsSync(epchatBin()) ? `${epchatBin()} not found`
+    : !existsSync(join(EPCHAT_ROOT, 'build', 'Release', 'epchat.node')) ? 'build/Release/epchat.node not built (npx node-gyp rebuild)'
+    : !existsSync(join(EPCHAT_ROOT, 'dist', 'lib', 'cli.js')) ? 'dist/lib missing (npm run build:ts)' : null;
 }
 
 /** epchat's IRC listener flag (issue #9). The entry runs once `epchat --help` lists it. */
@@ -42,7 +47,7 @@ let helpText: string | null = null;
 
 /** `epchat --help`, asked once: which listeners this epchat has. */
 function epchatHelp(): string {
-  helpText ??= spawnSync(process.execPath, [join(ROOT, 'bin', 'epchat.js'), '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 15_000 }).stdout ?? '';
+  helpText ??= spawnSync(process.execPath, [epchatBin(), '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 15_000 }).stdout ?? '';
   return helpText;
 }
 
@@ -59,7 +64,7 @@ function crefMissing(): string | null {
 
 const SERVERS: Record<string, ServerSpec> = {
   epchat: {
-    args: (port, dir) => [join(ROOT, 'bin', 'epchat.js'), '--host', '127.0.0.1', '--port', String(port), ...EPCHAT_ARGS,
+    args: (port, dir) => [epchatBin(), '--host', '127.0.0.1', '--port', String(port), ...EPCHAT_ARGS,
       '--data-dir', dir],
     readyPattern: /listening on [^\s"]*:\d+/,
     missing: epchatMissing,
@@ -67,7 +72,7 @@ const SERVERS: Record<string, ServerSpec> = {
   // The IRC listener on the harness's port; the line listener on a port of its own choosing.
   'epchat-irc': {
     proto: 'irc',
-    args: (port, dir) => [join(ROOT, 'bin', 'epchat.js'), '--host', '127.0.0.1', '--port', '0',
+    args: (port, dir) => [epchatBin(), '--host', '127.0.0.1', '--port', '0',
       '--irc-host', '127.0.0.1', EPCHAT_IRC_FLAG, String(port), ...EPCHAT_ARGS, '--data-dir', dir],
     readyPattern: /^(?!)/, // ready = accepts on the IRC port
     missing: epchatIrcMissing,
@@ -87,7 +92,7 @@ const SERVERS: Record<string, ServerSpec> = {
   },
   inspircd: INSPIRCD,
   ngircd: NGIRCD,
-  ...transportServers({ root: ROOT, cref: CREF, epchatArgs: EPCHAT_ARGS, epchatMissing, crefMissing, epchatHelp }),
+  ...transportServers({ root: ROOT, cref: CREF, epchatBin, epchatArgs: EPCHAT_ARGS, epchatMissing, crefMissing, epchatHelp }),
   plain: {
     args: (port) => [join(ROOT, 'dist', 'bench', 'baseline-plain.js'), '--port', String(port)],
     readyPattern: /^listening \d+$/m,
@@ -222,6 +227,7 @@ interface Options {
   scenarios: ScenarioDef[];
   pin: boolean;
   out: string;
+  epchat: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -240,7 +246,8 @@ function parseOptions(argv: string[]): Options {
   });
   const reps = Number(value('--reps') ?? (quick ? 1 : 3));
   if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps wants a positive integer');
-  return { quick, reps, servers, scenarios, pin: !argv.includes('--no-pin'), out: value('--out') ?? join(ROOT, 'bench', 'results') };
+  return { quick, reps, servers, scenarios, pin: !argv.includes('--no-pin'), out: value('--out') ?? join(ROOT, 'bench', 'results'),
+    epchat: resolve(value('--epchat') ?? ROOT) };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -536,9 +543,11 @@ function targets(summary: Summary): string[] {
 
 function machine(pin: boolean): Record<string, unknown> {
   const git = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  const epchat = EPCHAT_ROOT === ROOT ? {}
+    : { epchat: EPCHAT_ROOT, epchatCommit: spawnSync('git', ['rev-parse', 'HEAD'], { cwd: EPCHAT_ROOT, encoding: 'utf8' }).stdout.trim() };
   return {
     cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, kernel: release(), node: process.version,
-    memoryGiB: Math.round(totalmem() / 2 ** 30), pinned: pin ? 'server cpu 0, tool cpu 1' : 'no', commit: git.stdout.trim(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30), pinned: pin ? 'server cpu 0, tool cpu 1' : 'no', commit: git.stdout.trim(), ...epchat,
   };
 }
 
@@ -547,6 +556,7 @@ function machine(pin: boolean): Record<string, unknown> {
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
   opts.pin = opts.pin && hasTaskset();
+  EPCHAT_ROOT = opts.epchat;
   ensureStress();
   const skipped = new Map<string, string>();
   const servers = opts.servers.filter((s) => {

@@ -17,6 +17,8 @@ export interface TransportContext {
   root: string;
   /** build-tools/cref */
   cref: string;
+  /** bin/epchat.js of the checkout measured (run.ts --epchat). */
+  epchatBin(): string;
   /** epchat's common bench flags (backlog, limits, no console, log level). */
   epchatArgs: string[];
   /** Why epchat cannot run at all (no addon, no dist), or null. */
@@ -58,11 +60,13 @@ function epchatLacks(ctx: TransportContext, flags: string[], what: string): stri
 const INSPIRCD_MODULES = '/usr/lib/inspircd/modules';
 
 export function transportServers(ctx: TransportContext): Record<string, ServerSpec> {
-  const bin = join(ctx.root, 'bin', 'epchat.js');
   // Every listener on the harness's port is the one measured; the others take ephemeral ports (with
   // --port 0, epchat's IRC and HTTP ports default to 0 too).
+  // With a certificate, HTTPS defaults to a fixed port (7443): on an ephemeral one instead, if the flag exists.
   const epchat = (extra: (port: number, dir: string) => string[]) => (port: number, dir: string) =>
-    [bin, '--host', '127.0.0.1', '--port', '0', ...extra(port, dir), ...ctx.epchatArgs, '--data-dir', dir];
+    [ctx.epchatBin(), '--host', '127.0.0.1', '--port', '0', ...extra(port, dir),
+      ...(extra(port, dir).includes('--tls-cert') && ctx.epchatHelp().includes('--https-port') ? ['--https-port', '0'] : []),
+      ...ctx.epchatArgs, '--data-dir', dir];
   const tlsFlags = (dir: string) => ['--tls-cert', certOf(dir).cert, '--tls-key', certOf(dir).key];
   const wsMissing = () => epchatLacks(ctx, [EPCHAT_HTTP_FLAG], 'HTTP/WebSocket listener');
   const tlsMissing = () => epchatLacks(ctx, EPCHAT_TLS_FLAGS, 'TLS listeners');

@@ -570,11 +570,8 @@ static size_t ws_frames(client_t *c, const unsigned char *p, size_t n)
                 break;
             len = (size_t)h[2] << 8 | h[3];
             hl = 4;
-        } else if (len == 127 || len > MAX_LINE) { /* too big (1009) */
-            kill_client(c);
-            break;
         }
-        if (len > MAX_LINE) {
+        if ((h[1] & 0x7f) == 127 || len > MAX_LINE) { /* too big (1009) */
             kill_client(c);
             break;
         }

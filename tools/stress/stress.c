@@ -264,6 +264,7 @@ typedef struct {
     buf_t wsin;       /* --ws: the HTTP response, then a partial frame */
     buf_t wsmsg;      /* --ws: a fragmented message being joined */
     uint32_t mask;    /* --ws: the masking key generator's state */
+    uint32_t gen;     /* bumped when closed: input of a closed connection stops (churn reopens at once) */
 } conn_t;
 
 typedef struct {
@@ -529,6 +530,7 @@ static void conn_close(conn_t *c)
     }
     c->wsin.len = c->wsmsg.len = 0;
     c->ws_open = false;
+    c->gen++;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -1037,7 +1039,8 @@ static void feed(conn_t *c, const char *data, size_t n)
 static void ws_message(conn_t *c, const char *p, size_t n)
 {
     const char *end = p + n;
-    while (p < end && c->fd >= 0) {
+    uint32_t gen = c->gen;
+    while (p < end && c->gen == gen) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = (size_t)((nl ? nl : end) - p);
         if (len && !(len == 1 && p[0] == '\r'))
@@ -1086,7 +1089,8 @@ static size_t ws_frames(conn_t *c, const char *buf, size_t n)
 {
     const unsigned char *p = (const unsigned char *)buf;
     size_t at = 0;
-    while (c->fd >= 0 && n - at >= 2) {
+    uint32_t gen = c->gen;
+    while (c->gen == gen && n - at >= 2) {
         const unsigned char *h = p + at;
         size_t hl = 2;
         uint64_t len = h[1] & 0x7f;
@@ -1153,6 +1157,7 @@ static size_t ws_frames(conn_t *c, const char *buf, size_t n)
 
 static void ws_input(conn_t *c, const char *data, size_t n)
 {
+    uint32_t gen = c->gen;
     if (!c->ws_open) {
         buf_append(&c->wsin, data, n);
         if (!ws_upgraded(c))
@@ -1162,14 +1167,14 @@ static void ws_input(conn_t *c, const char *data, size_t n)
     }
     if (c->wsin.len == 0) {
         size_t used = ws_frames(c, data, n);
-        if (c->fd >= 0 && used < n)
+        if (c->gen == gen && used < n)
             buf_append(&c->wsin, data + used, n - used);
         return;
     }
     if (n)
         buf_append(&c->wsin, data, n);
     size_t used = ws_frames(c, c->wsin.p, c->wsin.len);
-    if (c->fd < 0)
+    if (c->gen != gen)
         return;
     memmove(c->wsin.p, c->wsin.p + used, c->wsin.len - used);
     c->wsin.len -= used;
@@ -1178,14 +1183,15 @@ static void ws_input(conn_t *c, const char *data, size_t n)
 static void conn_read(conn_t *c)
 {
     /* A few reads for fairness; over TLS also whatever OpenSSL already holds (epoll cannot see it). */
-    for (int rounds = 0; c->fd >= 0 && (rounds < 4 || (c->ssl && SSL_pending(c->ssl) > 0)); rounds++) {
+    uint32_t gen = c->gen;
+    for (int rounds = 0; c->gen == gen && (rounds < 4 || (c->ssl && SSL_pending(c->ssl) > 0)); rounds++) {
         ssize_t n = io_recv(c, scratch, sizeof scratch);
         if (n > 0) {
             if (cfg.ws)
                 ws_input(c, scratch, (size_t)n);
             else
                 feed(c, scratch, (size_t)n);
-            if ((size_t)n < sizeof scratch && !(c->ssl && c->fd >= 0 && SSL_pending(c->ssl) > 0))
+            if (c->gen != gen || ((size_t)n < sizeof scratch && !(c->ssl && SSL_pending(c->ssl) > 0)))
                 return;
         } else if (n == 0) {
             on_eof(c);
