@@ -25,7 +25,8 @@
  *       without its line end. A room message's frame (header + payload) is built once for all
  *       recipients, as the line is without --ws. Pings are answered; a close frame closes.
  *   --tls-cert PEM --tls-key PEM: TLS on every connection (OpenSSL, non-blocking on the same loop:
- *       handshake driven by want-read/want-write, SSL_pending re-read, one SSL_write per client per pass).
+ *       handshake driven by want-read/want-write, read-ahead (one read() for many records) with what
+ *       OpenSSL holds read out while SSL_has_pending, one SSL_write per client per pass).
  *   Both: WebSocket over TLS.
  *
  * A client whose output buffer passes 1 MiB is disconnected (so a reader that never reads costs
@@ -670,7 +671,7 @@ static void on_read(client_t *c)
             ws_input(c, scratch, (size_t)n);
         else
             lines_input(c, scratch, scratch + n);
-    } while (!c->dead && c->ssl && SSL_pending(c->ssl) > 0);
+    } while (!c->dead && c->ssl && SSL_has_pending(c->ssl));
     if (!c->dead && c->ssl && !c->dirty && c->out_off < c->out_len) /* a write that wanted to read */
         flush(c);
 }
@@ -755,8 +756,11 @@ static void handle(const struct epoll_event *evs, int n)
             continue;
         if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
             on_read(c);
-        if (!c->dead && (evs[i].events & EPOLLOUT) && !c->handshaken)
+        if (!c->dead && (evs[i].events & EPOLLOUT) && !c->handshaken) {
             tls_handshake(c);
+            if (c->handshaken && !c->dead && SSL_has_pending(c->ssl)) /* read ahead: epoll will not say so */
+                on_read(c);
+        }
         else if (!c->dead && (evs[i].events & EPOLLOUT) && !c->dirty)
             flush(c);
     }
@@ -799,6 +803,7 @@ int main(int argc, char **argv)
         }
         SSL_CTX_set_options(tls, SSL_OP_IGNORE_UNEXPECTED_EOF);
         SSL_CTX_set_mode(tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        SSL_CTX_set_read_ahead(tls, 1); /* one read() for many records, not two per record */
     }
     if (port < 0 || port > 65535) {
         fputs("cref: --port N is required\n", stderr);
