@@ -84,6 +84,11 @@ struct Server::HostCommands {
     if (proto == Proto::Line) refuse_connection(c.fd, "server is full, try again later", s.stats_);
     else sysio::close(c.fd);
   }
+  void operator()(cmd::ReloadTls& c) const {
+    std::string msg;
+    bool ok = s.reload_tls(&msg);
+    s.bridge_->emit(ev::TlsReloadReply{c.req, ok, std::move(msg)});
+  }
   void operator()(cmd::Finish& c) const {
     Client* cl = s.lookup(c.id);
     if (cl && cl->fd >= 0 && cl->state != ClientState::Closing) s.finish_command(cl, c.seq, c.close);
