@@ -146,6 +146,7 @@ void Server::resume_input(Client* c) {
   if (!held.empty()) feed(c, held.data(), held.size(), mono_ns());
   if (c->fd >= 0 && c->state != ClientState::Closing && !input_held(c) && !set_reading(c, true))
     close_client(c, "error", true);
+  list_pending_read(c);  // reading again: what the transport holds will not wake epoll
 }
 
 bool Server::kick(std::string_view nick, std::string_view reason) {

@@ -321,7 +321,17 @@ void Server::on_client(Client* c, uint32_t events) {
 
 void Server::on_readable(Client* c) {
   read_input(c);
-  if (c->tls && c->fd >= 0) after_tls_read(c);
+  if (c->fd < 0) return;
+  if (c->tls) after_tls_read(c);
+  list_pending_read(c);
+}
+
+// Input the transport holds (taken off the socket already) is not announced by epoll: c is read
+// again from the pending-read list, next pass, while it reads at all.
+void Server::list_pending_read(Client* c) {
+  if (c->fd < 0 || !c->reading || c->read_listed || !c->transport->read_pending()) return;
+  c->read_listed = true;
+  pending_reads_.push_back(c);
 }
 
 void Server::after_tls_read(Client* c) {
@@ -335,10 +345,6 @@ void Server::after_tls_read(Client* c) {
     conns_.mark_dirty(c);  // what was queued meanwhile (the prompt) can be encrypted now
   }
   if (c->transport->want_write()) conns_.mark_dirty(c);
-  if (c->reading && !c->read_listed && c->transport->read_pending()) {
-    c->read_listed = true;
-    pending_reads_.push_back(c);
-  }
 }
 
 void Server::read_pending() {

@@ -94,6 +94,7 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   // Connections with input waiting in their transport (TLS plaintext epoll will not announce): read
   // again once per pass, kReadsPerPass reads each, until none is left.
   void read_pending();
+  void list_pending_read(Client* c);
   // Runs the lines in p[0..n); if one makes c's input wait (input_held), keeps the rest in c->held
   // and stops reading c's socket until resume_input().
   void feed(Client* c, const char* p, size_t n, uint64_t read_ns);

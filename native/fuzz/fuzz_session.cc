@@ -414,6 +414,9 @@ struct Session {
         s.last_auth_id = e.id;
       }
     }
+    void operator()(const ep::ev::TlsReloadReply& e) const {
+      FUZZ_CHECK(false, "a reloadTls reply (req %u) nobody asked for", e.req);
+    }
     void operator()(const ep::ev::DeliverReply& e) const {
       Expect& x = s.answer(e.req, "deliver");
       // The offline nicks, in the order asked: a subsequence of the request.
