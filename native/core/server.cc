@@ -707,7 +707,11 @@ void Server::flush(Client* c) {
   switch (r) {
     case FlushResult::Done:
       // Closing and everything said: FIN, then linger for the peer's (connection.h, end_output).
-      if (c->state == ClientState::Closing && !c->wr_shut && c->end_output(stopping_)) finalize(c);
+      if (c->state == ClientState::Closing && !c->wr_shut) {
+        if (c->end_output(stopping_)) finalize(c);
+        // The transport's own goodbye (TLS close_notify, then FIN) waits for the socket.
+        else if (c->transport->want_write() && !set_events(c, true)) finalize(c);
+      }
       break;
     case FlushResult::Blocked:
       break;
@@ -731,6 +735,8 @@ void Server::close_client(Client* c, const char* reason, bool discard_output) {
   std::string().swap(c->held);
   if (c->state == ClientState::Active) detach(c);
   c->state = ClientState::Closing;
+  // A TLS connection whose handshake never completed has no session to say anything in.
+  if (c->tls && !c->tls->session().handshake_complete()) discard_output = true;
   // Lingering reads again: to discard what the peer still sends and to see its FIN.
   if (!discard_output && !set_reading(c, true)) discard_output = true;
   if (discard_output) {

@@ -84,7 +84,14 @@ bool TlsTransport::send_output() {
   return true;
 }
 
-bool TlsTransport::flush_transport() { return send_output(); }
+bool TlsTransport::flush_transport() {
+  if (!send_output()) return false;
+  if (fin_pending_) {
+    fin_pending_ = false;
+    if (sysio::shutdown(fd_, SHUT_WR) != 0 && errno != ENOTCONN) return false;
+  }
+  return true;
+}
 
 ssize_t TlsTransport::writev(const iovec* iov, int n) {
   if (!send_output()) return -1;
@@ -104,10 +111,11 @@ ssize_t TlsTransport::writev(const iovec* iov, int n) {
 
 int TlsTransport::shutdown_write() {
   session_.shutdown();  // close_notify, once the handshake completed
-  // Best effort: a socket too full for a 24-byte alert at the very end gets FIN without it (the peer
-  // sees a truncation, after every line it was sent).
-  send_output();
-  return sysio::shutdown(fd_, SHUT_WR);
+  if (send_output()) return sysio::shutdown(fd_, SHUT_WR);
+  if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return -1;
+  // The socket is full: FIN follows close_notify from flush_transport() (want_write() keeps EPOLLOUT).
+  fin_pending_ = true;
+  return 0;
 }
 
 bool TlsTransport::delivered() const {

@@ -15,7 +15,7 @@
 //   During the handshake the connection's queue (a prompt) cannot be encrypted yet: writev() says
 //   EAGAIN and write_waits_for_read() is true, so the server does not arm EPOLLOUT for it (the
 //   socket is writable: that would spin); it flushes the queue when the handshake completes.
-//   shutdown_write(): close_notify (best effort), then FIN.
+//   shutdown_write(): close_notify, then FIN (after flush_transport() sent it, when the socket was full).
 //
 // A plaintext client (or other garbage) on a TLS port: read() writes the plaintext answer
 // (TlsSession::plaintext_answer: HTTP 400, IRC ERROR, `!! TLS_REQUIRED`) straight to the socket,
@@ -52,7 +52,11 @@ class TlsTransport final : public Transport {
   bool flush_transport() override;
   bool delivered() const override;
   bool read_pending() const override { return pending_off_ < pending_.size(); }
-  bool write_waits_for_read() const override { return session_.state() == TlsState::Handshake; }
+  // Only while nothing of the transport's own waits for the socket: handshake replies the socket
+  // refused need EPOLLOUT like any record.
+  bool write_waits_for_read() const override {
+    return session_.state() == TlsState::Handshake && !session_.has_output();
+  }
 
   const TlsSession& session() const { return session_; }
   // Set once, by the read() in which the handshake completed; cleared by take_handshake_done().
@@ -74,6 +78,7 @@ class TlsTransport final : public Transport {
   PlaintextKind fallback_;
   bool handshake_done_ = false;
   bool eof_ = false;  // close_notify seen: the stream ends after the pending plaintext
+  bool fin_pending_ = false;  // shutdown_write() could not send close_notify at once: FIN after it
   std::string pending_;
   size_t pending_off_ = 0;
 };

@@ -30,13 +30,21 @@ namespace {
 
 std::string g_cert, g_key;
 
-// send capped at a few bytes on chosen descriptors; read failing on chosen ones.
+// send on chosen descriptors: at most a few bytes, and every other call EAGAIN (a socket that keeps
+// filling up); read failing on chosen ones.
 struct Faults : ep::sysio::Hook {
   std::set<int> send_capped;
   size_t send_cap = 7;
+  unsigned send_calls = 0;
   std::set<int> read_fail;
   ssize_t send(int fd, const void* buf, size_t n, int flags) override {
-    if (send_capped.count(fd) && n > send_cap) n = send_cap;
+    if (send_capped.count(fd)) {
+      if (++send_calls % 2 == 0) {
+        errno = EAGAIN;
+        return -1;
+      }
+      if (n > send_cap) n = send_cap;
+    }
     return ::send(fd, buf, n, flags);
   }
   ssize_t read(int fd, void* buf, size_t n) override {
