@@ -239,6 +239,9 @@ function reportStats(log: Logger, config: Config, s: EngineStats): void {
     ['rooms', String(s.rooms)],
     ['latency', `${s.latency_mean_us} us mean, ${s.latency_p99_us} us p99`],
   ];
+  if (config.tlsCert !== '') {
+    rows.push(['tls', `${s.tls_handshakes} handshakes, ${s.tls_failed} failed, ${s.tls_plaintext} plaintext clients answered, ${s.tls_timeouts} timed out`]);
+  }
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   process.stdout.write(`final stats:\n${rows.map(([k, v]) => `  ${k.padEnd(width)}${v}`).join('\n')}\n`);
 }

@@ -641,8 +641,8 @@ export function parseListening(line: string): number {
 }
 
 /** Runs `fn` with a spawned server process; kills it afterwards whatever happens. */
-export async function withProc<T>(args: string[], fn: (p: Proc) => Promise<T>, ms = 20_000): Promise<T> {
-  const p = spawnBin(args);
+export async function withProc<T>(args: string[], fn: (p: Proc) => Promise<T>, ms = 20_000, env?: NodeJS.ProcessEnv): Promise<T> {
+  const p = spawnBin(args, env ? { env } : {});
   try {
     return await withTimeout(fn(p), ms, `test body with ${args.join(' ')}`);
   } finally {

@@ -266,6 +266,22 @@ test('config: tlsCert needs tlsKey, a TLS port needs both, ircTlsPort follows th
     (e: Error & { code?: string }) => e.code === 'EPCHAT_TLS' && e.message.includes(missing));
 });
 
+test('`epchat cert` writes <dataDir>/tls/{cert,key}.pem, says how to use them, refuses to overwrite them', async () => {
+  const { statSync } = await import('node:fs');
+  const data = join(DIR, 'cert-cli');
+  await withProc(['cert'], async (p) => {
+    assert.is(await p.exited(20_000), 0);
+    const out = p.out.join('\n');
+    assert.match(out, /--tls-cert \S+\/tls\/cert\.pem --tls-key \S+\/tls\/key\.pem/);
+    assert.match(out, /openssl s_client/);
+  }, 30_000, { EPCHAT_DATA_DIR: data });
+  assert.is(statSync(join(data, 'tls', 'key.pem')).mode & 0o777, 0o600);
+  await withProc(['cert'], async (p) => {
+    assert.is(await p.exited(20_000), 1);
+    assert.match(p.err.join('\n'), /exists; pass --force/);
+  }, 30_000, { EPCHAT_DATA_DIR: data });
+});
+
 test('epchat cert writes a usable pair (key mode 0600) and refuses to overwrite it', async () => {
   const { statSync } = await import('node:fs');
   const dir = join(DIR, 'cli');
