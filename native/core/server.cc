@@ -223,6 +223,7 @@ bool Server::step(int max_wait_ms) {
 
 Client* Server::adopt(int fd, const char* address, Proto proto, bool tls) {
   if (stopping_ || open_clients_ >= opt_.max_clients) return nullptr;
+  if (tls && !tls_ctx_) return nullptr;  // not from a listener: a TLS listener means a context
   Client* c = new Client();
   conns_.insert(c);
   c->codec = &line_codec_;
@@ -233,10 +234,6 @@ Client* Server::adopt(int fd, const char* address, Proto proto, bool tls) {
   if (proto == Proto::Irc) {
     c->codec = &irc_codec_;
     c->irc = std::make_unique<IrcState>();
-  }
-  if (tls && !tls_ctx_) {  // not from a listener: one with TLS has a context
-    conns_.discard(c);
-    return nullptr;
   }
   if (!c->attach(loop_, fd, this)) {
     report_epoll("adding a client", errno);

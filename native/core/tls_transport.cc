@@ -31,8 +31,17 @@ ssize_t TlsTransport::read(char* buf, size_t n) {
   if (read_pending()) return copy_pending(buf, n);
   if (eof_) return 0;
   TlsState st = session_.state();
-  if (st != TlsState::Handshake && st != TlsState::Open) {
+  if (st == TlsState::Failed) {
     errno = EPROTO;
+    return -1;
+  }
+  if (st != TlsState::Handshake && st != TlsState::Open) {
+    // We said goodbye (close_notify): what the peer still sends (its own close_notify) is read and
+    // dropped, so that a lingering connection's socket does not stay readable (level-triggered, it
+    // would wake every pass); then the end of the stream.
+    ssize_t r = sysio::read(fd_, scratch_, scratch_len_);
+    if (r <= 0) return r;
+    errno = EAGAIN;
     return -1;
   }
   ssize_t r = sysio::read(fd_, scratch_, scratch_len_);
