@@ -10,7 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { LineClient, PROMPT, welcome, until, withServer, withProc, parseListening, expectStats, type TestServer } from './helpers.js';
+import { LineClient, PROMPT, welcome, until, withServer, withProc, withTimeout, parseListening, expectStats, type TestServer } from './helpers.js';
 import { IrcRaw } from './irc-helpers.js';
 import { makeDevCert } from '../lib/cert.js';
 import { resolveConfig, configFromOptions } from '../lib/config.js';
@@ -109,6 +109,28 @@ test('line over TLS and IRC over TLS chat with plaintext line and IRC users in o
   await ircs.expectNext(':plain!plain@127.0.0.1 PRIVMSG #lobby :plain text');
   const s = await expectStats(t.server, { tls_handshakes: 2, tls_failed: 0 });
   assert.is(s.tls_plaintext, 0);
+}));
+
+test('irc-framework (a real IRC client library) over TLS on the IRC TLS port chats with a plaintext line user', () => withServer({ ...TLS, ircTlsPort: 0 }, async (t) => {
+  const { Client } = await import('irc-framework');
+  const irc = new Client();
+  try {
+    const registered = new Promise<void>((resolve) => irc.once('registered', () => resolve()));
+    irc.connect({ host: '127.0.0.1', port: ircTlsPort(t), tls: true, rejectUnauthorized: false /* irc-framework takes no ca option */, nick: 'ircfw', username: 'ircfw', gecos: 'ircfw', auto_reconnect: false } as any);
+    await withTimeout(registered, 5000, 'irc-framework registered over TLS');
+    const line = await t.register('liner');
+    const joined = new Promise<void>((resolve) => irc.once('join', () => resolve()));
+    irc.join('#lobby');
+    await withTimeout(joined, 3000, 'irc-framework join');
+    await line.expectNext('>> ircfw joined lobby');
+    const heard = new Promise<string>((resolve) => irc.on('privmsg', (e: { message: string }) => resolve(e.message)));
+    line.send('hello over TLS');
+    assert.is(await withTimeout(heard, 3000, 'privmsg over TLS'), 'hello over TLS');
+    irc.say('#lobby', 'and back');
+    await line.expectNext('ircfw: and back');
+  } finally {
+    try { irc.quit('done'); } catch { /* gone */ }
+  }
 }));
 
 test('openssl s_client on the line and IRC TLS ports (TLS 1.2 and 1.3 accepted, 1.1 refused)', () => withServer({ ...TLS, ircTlsPort: 0 }, async (t) => {
