@@ -11,6 +11,7 @@ import { colourAllowed, createLogger, type Logger } from './log.js';
 import { ConsoleScreen, attachConsole } from './admin-console.js';
 import { createServer, type ChatServer } from './server.js';
 import { runClient, CLIENT_USAGE } from './client.js';
+import { CERT_USAGE, certHowTo, makeDevCert } from './cert.js';
 import type { EngineStats } from './native.js';
 
 /** Exit codes. */
@@ -41,13 +42,15 @@ export function usage(): string {
     'Usage:',
     '  epchat [options]               run the chat server',
     `  ${CLIENT_USAGE}`,
+    `  ${CERT_USAGE}`,
     '  epchat --help | --version',
     '',
     'Options (precedence: defaults < config file < EPCHAT_* environment < flags):',
     renderHelp(),
     '',
     'Signals: SIGINT/SIGTERM shut down gracefully (exit 0; a second one exits at once with 130); SIGHUP',
-    're-reads the config file and applies the reloadable settings. With a terminal on stdin, the admin',
+    're-reads the config file and applies the reloadable settings (and reloads the TLS certificate and',
+    'key). With a terminal on stdin, the admin',
     'console reads commands (try /help) at its epchat> prompt; while it is on, its replies go to stdout',
     'and the log to stderr.',
     '',
@@ -58,9 +61,32 @@ export function usage(): string {
 export async function main(argv: readonly string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === 'connect') return runClient(rest);
+  if (first === 'cert') return runCert(rest);
   if (first === 'help') return print(usage());
   if (first === 'version') return print(`${packageVersion()}\n`);
   return runServer(argv);
+}
+
+/** `epchat cert [DIR] [--force]`. */
+function runCert(argv: readonly string[]): number {
+  let dir: string | undefined;
+  let force = false;
+  for (const a of argv) {
+    if (a === '--force') force = true;
+    else if (a === '-h' || a === '--help') return print(`Usage: ${CERT_USAGE}\n`);
+    else if (a.startsWith('-') || dir !== undefined) return fail(`cert: unexpected argument ${a}\nUsage: ${CERT_USAGE}`, EXIT_USAGE);
+    else dir = a;
+  }
+  if (dir === undefined) {
+    try {
+      dir = join(resolveConfigDetailed({ env: process.env }).config.dataDir, 'tls');
+    } catch (err) {
+      return fail(err instanceof Error ? err.message : String(err), EXIT_USAGE);
+    }
+  }
+  const r = makeDevCert(dir, force);
+  if (!r.ok) return fail(`cert: ${r.output.trim()}`, EXIT_FAILURE);
+  return print(`${r.output}${certHowTo(r.cert, r.key)}`);
 }
 
 function print(text: string): number {
@@ -107,6 +133,9 @@ async function runServer(argv: readonly string[]): Promise<number> {
     else log.info({ version: packageVersion() }, 'epchat: the line protocol listener is off (port -1)');
     const irc = server.ircAddress();
     if (irc) log.info({ host: irc.host, port: irc.port }, `IRC listening on ${irc.host}:${irc.port}`);
+    for (const [what, a] of [['TLS', server.tlsAddress()], ['IRC over TLS', server.ircTlsAddress()]] as const) {
+      if (a) log.info({ host: a.host, port: a.port }, `${what} listening on ${a.host}:${a.port}`);
+    }
     screen?.ready();
   } catch (err) {
     if (hasCode(err) && err.code.startsWith('EPCHAT_')) log.fatal({ code: err.code }, err.message);
@@ -165,6 +194,11 @@ function supervise(server: ChatServer, log: Logger, input: ResolveInput, configF
 /** SIGHUP: resolve the configuration again (the file may have changed; env and flags still apply on
  *  top) and apply what may change while running. */
 function reloadConfig(server: ChatServer, log: Logger, input: ResolveInput, configFile: string | undefined): void {
+  // The certificate and key are read again from the same paths (renewed files): new TLS clients get
+  // them, connected ones stay. A failure keeps the old pair and says why.
+  if (server.config.tlsCert !== '') {
+    server.reloadTls().catch((err: unknown) => log.error({ code: (err as { code?: string }).code }, err instanceof Error ? err.message : String(err)));
+  }
   let next: Config;
   try {
     next = resolveConfigDetailed(input).config;
@@ -205,6 +239,9 @@ function reportStats(log: Logger, config: Config, s: EngineStats): void {
     ['rooms', String(s.rooms)],
     ['latency', `${s.latency_mean_us} us mean, ${s.latency_p99_us} us p99`],
   ];
+  if (config.tlsCert !== '') {
+    rows.push(['tls', `${s.tls_handshakes} handshakes, ${s.tls_failed} failed, ${s.tls_plaintext} plaintext clients answered, ${s.tls_timeouts} timed out`]);
+  }
   const width = Math.max(...rows.map(([k]) => k.length)) + 2;
   process.stdout.write(`final stats:\n${rows.map(([k, v]) => `  ${k.padEnd(width)}${v}`).join('\n')}\n`);
 }

@@ -127,6 +127,19 @@ function text(opts: { expect: string; metavar: string; pattern?: RegExp; normali
   };
 }
 
+/** A file path, or the empty string for none (the default). */
+function optionalPath(expect: string): Kind<string> {
+  const check = (s: string): Check<string> => (s.includes('\0') ? { ok: false } : { ok: true, value: s.trim() });
+  return {
+    expect: `${expect} (empty for none)`,
+    typeName: 'string',
+    metavar: 'FILE',
+    fromValue: (v) => (typeof v === 'string' ? check(v) : { ok: false }),
+    fromText: check,
+    format: (v) => v,
+  };
+}
+
 function powerOfTwo(min: number, max: number): Kind<number> {
   const base = integer(min, max);
   const check = (r: Check<number>): Check<number> => (r.ok && (r.value & (r.value - 1)) !== 0 ? { ok: false } : r);
@@ -217,6 +230,29 @@ const SPECS: { [K in SettingName]: SettingSpec<K> } = {
     kind: integer(-1, 65535), default: 6667,
     defaultDoc: '6667 (0 when `port` is 0)',
     description: 'TCP port of the IRC listener (docs/irc.md); 0 picks a free port, -1 turns IRC off. Left unset while `port` is 0, it is 0 too.', reloadable: false, engine: true,
+  },
+  tlsCert: {
+    kind: optionalPath('a PEM certificate chain file'), default: '', defaultDoc: 'none',
+    description: 'TLS certificate chain (PEM: the server certificate first, then intermediates); with `tlsKey`, turns on the TLS listeners. `epchat cert` makes a development one. Re-read on SIGHUP (`reloadTls()`).', reloadable: false, engine: true,
+  },
+  tlsKey: {
+    kind: optionalPath('a PEM private key file'), default: '', defaultDoc: 'none',
+    description: 'TLS private key (PEM, unencrypted) of `tlsCert`; both or neither.', reloadable: false, engine: true,
+  },
+  tlsPort: {
+    kind: integer(-1, 65535), default: -1,
+    description: 'TCP port of the line protocol over TLS (on `host`); 0 picks a free port, -1 turns it off. Needs `tlsCert`.', reloadable: false, engine: true,
+  },
+  ircTlsPort: {
+    kind: integer(-1, 65535), default: -1,
+    defaultDoc: '6697 when `tlsCert` is set, else -1 (0 when `port` is 0)',
+    description: 'TCP port of IRC over TLS (on `ircHost`, docs/irc.md); 0 picks a free port, -1 turns it off. Needs `tlsCert`.', reloadable: false, engine: true,
+  },
+  // httpsPort (HTTPS/WSS): the HTTP listener's protocol with TLS on, one more row here and in the
+  // engine's listener table (native/core/server.cc), defaulting like ircTlsPort (7443).
+  tlsHandshakeTimeoutMs: {
+    kind: integer(0, INT32_MAX), default: 10000,
+    description: 'Time a TLS client has to complete its handshake, in ms (a half-finished one is dropped); 0: only `registrationTimeoutMs` bounds it.', reloadable: true, engine: true,
   },
   backlog: {
     kind: integer(1, 65535), default: 511,
@@ -656,7 +692,21 @@ function applyLayers(base: Config, baseSource: string, layers: readonly ConfigEn
       sources[r.name] = entry.source;
     }
   }
+  // TLS: a certificate needs its key (and the reverse); a TLS port needs both.
+  const tlsSource = sources.tlsCert !== baseSource ? sources.tlsCert : sources.tlsKey;
+  if ((config.tlsCert === '') !== (config.tlsKey === '')) {
+    const missing = config.tlsCert === '' ? 'tlsCert' : 'tlsKey';
+    issues.push({ key: missing, source: tlsSource, problem: `is needed with ${missing === 'tlsCert' ? 'tlsKey' : 'tlsCert'} (TLS takes both or neither)` });
+  } else if (config.tlsCert === '') {
+    for (const key of ['tlsPort', 'ircTlsPort'] as const) {
+      if (sources[key] !== baseSource && (config[key] as number) >= 0) {
+        issues.push({ key, source: sources[key], problem: 'needs tlsCert and tlsKey (`epchat cert` makes a development pair)' });
+      }
+    }
+  }
   if (issues.length > 0) throw new ConfigError(issues);
+  // IRC over TLS on 6697 once a certificate is configured (a free port when the line port is 0).
+  if (sources.ircTlsPort === baseSource && config.tlsCert !== '') config.ircTlsPort = config.port === 0 ? 0 : 6697;
   // A server on a free line port (tests, embedding) gets a free IRC port too, unless one was chosen.
   if (sources.ircPort === baseSource && config.port === 0) config.ircPort = 0;
   if (sources.ircHost === baseSource) config.ircHost = config.host;

@@ -7,6 +7,8 @@ export const ErrorCodes = {
   /** A setting is unknown, has the wrong type or is out of range (config file, env, flags, options),
    *  or the config file cannot be read or parsed. */
   CONFIG_INVALID: 'EPCHAT_CONFIG_INVALID',
+  /** The TLS certificate or key cannot be loaded (unreadable, not PEM, not a pair) at start or on reload. */
+  TLS: 'EPCHAT_TLS',
   /** The server is not listening (never started, or closed). */
   NOT_LISTENING: 'EPCHAT_NOT_LISTENING',
   /** `listen()` on a server that is already listening or starting. */

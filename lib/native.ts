@@ -15,6 +15,15 @@ export interface EngineSettings {
   ircHost: string;
   /** The IRC listener's port: 0 picks a free one, -1 turns IRC off. */
   ircPort: number;
+  /** TLS certificate chain and key (PEM paths; both or neither; '' for none). */
+  tlsCert: string;
+  tlsKey: string;
+  /** The line protocol over TLS (on `host`): 0 picks a free port, -1 off. */
+  tlsPort: number;
+  /** IRC over TLS (on `ircHost`): 0 picks a free port, -1 off. */
+  ircTlsPort: number;
+  /** (reloadable) a TLS handshake not finished this long after connecting is dropped; 0: no bound. */
+  tlsHandshakeTimeoutMs: number;
   backlog: number;
   /** Connections at once (registered or not); the next one gets `!! SERVER_FULL`. */
   maxClients: number;
@@ -72,7 +81,7 @@ export interface EngineHostOptions {
 export interface EngineOptions extends EngineSettings, EngineHostOptions {}
 
 export type EngineReloadable = Partial<Omit<EngineOptions,
-  'host' | 'port' | 'ircHost' | 'ircPort' | 'backlog' | 'maxClients' | 'defaultRoom' | 'console' | 'handleSignals' | 'shutdownGraceMs' |
+  'host' | 'port' | 'ircHost' | 'ircPort' | 'tlsCert' | 'tlsKey' | 'tlsPort' | 'ircTlsPort' | 'backlog' | 'maxClients' | 'defaultRoom' | 'console' | 'handleSignals' | 'shutdownGraceMs' |
   'protectedNicks' | 'lineListener'>>;
 
 /** Why a connection ended. */
@@ -121,6 +130,14 @@ export interface EngineStats {
   latency_mean_us: number;
   latency_p99_us: number;
   dropped_slow: number;
+  /** TLS handshakes completed. */
+  tls_handshakes: number;
+  /** TLS connections dropped for a failed handshake or a TLS error. */
+  tls_failed: number;
+  /** Plaintext clients answered (and closed) on a TLS port. */
+  tls_plaintext: number;
+  /** TLS handshakes not completed within `tlsHandshakeTimeoutMs`. */
+  tls_timeouts: number;
 }
 
 /** room: a line user's current room; an IRC user's first channel, or '' when it is in none. */
@@ -136,7 +153,9 @@ export type EngineReply =
   /** `query` rooms. */
   | { type: 'reply'; req: number; kind: 'rooms'; data: RoomInfo[] }
   /** `deliver`: the nicks that were not online (in the order asked). */
-  | { type: 'reply'; req: number; kind: 'deliver'; data: string[] };
+  | { type: 'reply'; req: number; kind: 'deliver'; data: string[] }
+  /** `reloadTls`: whether the certificate and key were loaded again (else why not; the old ones stay). */
+  | { type: 'reply'; req: number; kind: 'reloadTls'; data: { ok: boolean; message?: string } };
 
 /** A structured line for a user: what it means, never how it looks. Each client's protocol formats it
  *  (the line protocol as shown; IRC as NOTICEs). Texts are one line of valid UTF-8 without control
@@ -195,11 +214,13 @@ export type EngineCommand =
   | { type: 'finish'; id: ClientId; seq: number; close: boolean }
   /** Takes a duplicate of connected socket `fd` as a client speaking `protocol` (the caller keeps and
    *  closes its own descriptor; stop reading it first). */
-  | { type: 'adopt'; fd: number; address: string; protocol: 'line' | 'irc' };
+  | { type: 'adopt'; fd: number; address: string; protocol: 'line' | 'irc' }
+  /** Loads `tlsCert`/`tlsKey` again: new TLS connections get them, existing ones keep theirs. */
+  | { type: 'reloadTls'; req: number };
 
 export interface NativeEngine {
   /** Binds and starts the engine thread. Throws an Error with `code` (EADDRINUSE, EACCES, …). */
-  listen(): { host: string; port: number; ircHost?: string; ircPort?: number };
+  listen(): { host: string; port: number; ircHost?: string; ircPort?: number; tlsPort?: number; ircTlsPort?: number };
   /** Queues one command to the engine thread (checked first; throws EPCHAT_NOT_LISTENING when the
    *  engine does not run). */
   post(command: EngineCommand): void;

@@ -102,6 +102,7 @@ const LOGS_CONNECTIONS: ReadonlySet<string> = new Set(['trace', 'debug', 'info']
 const ZERO_STATS: EngineStats = Object.freeze({
   uptime_s: 0, users: 0, connections: 0, peak_users: 0, accepted: 0, rejected_full: 0, messages_in: 0,
   deliveries: 0, bytes_in: 0, bytes_out: 0, rooms: 0, latency_mean_us: 0, latency_p99_us: 0, dropped_slow: 0,
+  tls_handshakes: 0, tls_failed: 0, tls_plaintext: 0, tls_timeouts: 0,
 });
 
 export class ChatServer extends EventEmitter<ServerEvents> {
@@ -112,6 +113,8 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   #state: State = 'idle';
   #address: Address | null = null;
   #ircAddress: Address | null = null;
+  #tlsAddress: Address | null = null;
+  #ircTlsAddress: Address | null = null;
   #finalStats: EngineStats | null = null;
   #closing: Promise<EngineStats> | null = null;
   #resolveClosing: ((stats: EngineStats) => void) | null = null;
@@ -187,6 +190,20 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   /** The IRC listener's bound address while listening, else null (also when `ircPort` is -1). */
   ircAddress(): Address | null { return this.#ircAddress ? { ...this.#ircAddress } : null; }
 
+  /** The TLS listeners' bound addresses while listening, else null (also when that port is -1). */
+  tlsAddress(): Address | null { return this.#tlsAddress ? { ...this.#tlsAddress } : null; }
+  ircTlsAddress(): Address | null { return this.#ircTlsAddress ? { ...this.#ircTlsAddress } : null; }
+
+  /** Loads `tlsCert` and `tlsKey` again (the CLI does on SIGHUP): TLS connections made from now on
+   *  get the new certificate, connected ones keep theirs and stay connected. Rejects with EPCHAT_TLS
+   *  (naming the file) when they cannot be loaded, keeping the old ones; with EPCHAT_NOT_LISTENING
+   *  when not listening. */
+  async reloadTls(): Promise<void> {
+    const r = (await this.#request({ type: 'reloadTls' })) as { ok: boolean; message?: string };
+    if (!r.ok) throw new EpchatError(ErrorCodes.TLS, `TLS reload failed: ${r.message ?? 'unknown error'}`);
+    this.log.info({ cert: this.#config.tlsCert }, 'TLS certificate reloaded');
+  }
+
   /** Binds and starts the engine. Port 0 picks a free port: the resolved address has the real one.
    *  Rejects with the bind error (its `code` is EADDRINUSE, EACCES, …). */
   async listen(): Promise<Address> {
@@ -250,6 +267,8 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#state = 'listening';
     this.#address = bound.port >= 0 ? { host: bound.host, port: bound.port } : null;
     this.#ircAddress = bound.ircPort !== undefined && bound.ircPort >= 0 ? { host: bound.ircHost ?? bound.host, port: bound.ircPort } : null;
+    this.#tlsAddress = bound.tlsPort !== undefined ? { host: bound.host, port: bound.tlsPort } : null;
+    this.#ircTlsAddress = bound.ircTlsPort !== undefined ? { host: bound.ircHost ?? bound.host, port: bound.ircTlsPort } : null;
     this.#finalStats = null;
     this.#closing = null;
     this.log.debug({ host: bound.host, port: bound.port }, 'engine listening');
@@ -642,6 +661,8 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#engine = null;
     this.#address = null;
     this.#ircAddress = null;
+    this.#tlsAddress = null;
+    this.#ircTlsAddress = null;
     this.#state = 'closed';
     this.#finalStats = stats;
     this.#messagesOn = false;

@@ -2,6 +2,7 @@
 // after itself, a CLI process fixture, and small waiting utilities. Every wait has a timeout, so a
 // failing test fails in seconds and never hangs the run.
 import net from 'node:net';
+import tls from 'node:tls';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { dirname, join } from 'node:path';
@@ -153,12 +154,13 @@ export class LineClient {
   /** Called for every line as it arrives (load tests count without awaiting each line). */
   onLine: ((line: string) => void) | undefined;
 
-  constructor(readonly port: number, readonly name = `client@${port}`, host = '127.0.0.1') {
-    this.socket = net.connect({ port, host });
+  /** With tlsOptions, a node:tls client (connected once its handshake completed). */
+  constructor(readonly port: number, readonly name = `client@${port}`, host = '127.0.0.1', tlsOptions?: tls.ConnectionOptions) {
+    this.socket = tlsOptions ? tls.connect({ port, host, ...tlsOptions }) : net.connect({ port, host });
     this.socket.setNoDelay(true);
     liveClients.add(this);
     this.connectedP = new Promise<void>((resolve, reject) => {
-      this.socket.once('connect', () => resolve());
+      this.socket.once(tlsOptions ? 'secureConnect' : 'connect', () => resolve());
       this.socket.once('error', (e) => reject(e));
     });
     this.connectedP.catch(() => { /* reported via closed()/next() */ });
@@ -639,8 +641,8 @@ export function parseListening(line: string): number {
 }
 
 /** Runs `fn` with a spawned server process; kills it afterwards whatever happens. */
-export async function withProc<T>(args: string[], fn: (p: Proc) => Promise<T>, ms = 20_000): Promise<T> {
-  const p = spawnBin(args);
+export async function withProc<T>(args: string[], fn: (p: Proc) => Promise<T>, ms = 20_000, env?: NodeJS.ProcessEnv): Promise<T> {
+  const p = spawnBin(args, env ? { env } : {});
   try {
     return await withTimeout(fn(p), ms, `test body with ${args.join(' ')}`);
   } finally {

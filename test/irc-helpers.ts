@@ -1,11 +1,13 @@
 // IRC test helpers: a raw IRC client over node:net (the line client, with CRLF-terminated lines
 // checked and stripped), and registration.
+import type tls from 'node:tls';
 import { LineClient, DEFAULT_TIMEOUT, type Matcher, type TestServer } from './helpers.js';
 
 export class IrcRaw {
   readonly c: LineClient;
-  constructor(port: number, name = `irc@${port}`) {
-    this.c = new LineClient(port, name);
+  /** With tlsOptions, over node:tls (IRC on a TLS port). */
+  constructor(port: number, name = `irc@${port}`, tlsOptions?: tls.ConnectionOptions) {
+    this.c = new LineClient(port, name, '127.0.0.1', tlsOptions);
   }
   connected(): Promise<void> { return this.c.connected(); }
   send(line: string): void { this.c.sendRaw(`${line}\r\n`).catch(() => { /* seen as a close */ }); }

@@ -285,7 +285,8 @@ ep::HostCmd read_adopt(const Shape& c) {
 ep::HostCmd read_command(const Napi::Value& v) {
   const char* where = "engine.post(command)";
   Shape c{object_value(v, where, "command"), where, "command"};
-  std::string t = c.type("send|reply|announce|kick|query|deliver|login|prompt|protect|finish|adopt");
+  std::string t = c.type("send|reply|announce|kick|query|deliver|login|prompt|protect|finish|adopt|reloadTls");
+  if (t == "reloadTls") return ep::cmd::ReloadTls{c.req("req")};
   if (t == "adopt") return read_adopt(c);
   if (t == "send") return ep::cmd::Send{c.id("id"), c.str("text")};
   if (t == "reply") return ep::cmd::Reply{c.id("id"), read_lines(c.o.Get("lines"), where, c.name("lines"))};
@@ -344,6 +345,7 @@ void read_policy(const Fields& o, ep::Policy* out) {
   o.set_of("delegate", &p.delegate);
   p.delegate_offline_msg = o.flag("delegateOfflineMsg", p.delegate_offline_msg);
   p.command_timeout_ms = o.num("commandTimeoutMs", p.command_timeout_ms);
+  p.tls_handshake_timeout_ms = o.num("tlsHandshakeTimeoutMs", p.tls_handshake_timeout_ms);
   if (o.has("help")) p.help = o.list("help");
   *out = std::move(p);
 }
@@ -355,6 +357,10 @@ ep::Options read_options(const Fields& o) {
   if (!o.flag("lineListener", true)) opt.port = -1;  // the line protocol's listener off (IRC only)
   opt.irc_host = o.str("ircHost", opt.irc_host);
   opt.irc_port = o.num("ircPort", opt.irc_port, -1, 65535);
+  opt.tls_cert = o.has("tlsCert") ? o.str("tlsCert", opt.tls_cert) : opt.tls_cert;
+  opt.tls_key = o.has("tlsKey") ? o.str("tlsKey", opt.tls_key) : opt.tls_key;
+  opt.tls_port = o.num("tlsPort", opt.tls_port, -1, 65535);
+  opt.irc_tls_port = o.num("ircTlsPort", opt.irc_tls_port, -1, 65535);
   opt.backlog = o.num("backlog", opt.backlog, 0);
   opt.max_clients = o.num("maxClients", opt.max_clients);
   opt.default_room = o.str("defaultRoom", opt.default_room);
@@ -422,6 +428,13 @@ struct ToJs {
   }
   void operator()(const ep::ev::Signal& e) const { o.Set("type", "signal"), o.Set("signal", e.name); }
   void operator()(const ep::ev::Error& e) const { o.Set("type", "error"), o.Set("code", e.code), o.Set("message", e.message); }
+  void operator()(const ep::ev::TlsReloadReply& e) const {
+    reply("reloadTls", e.req);
+    Napi::Object d = Napi::Object::New(env);
+    d.Set("ok", Napi::Boolean::New(env, e.ok));
+    if (!e.ok) d.Set("message", e.message);
+    o.Set("data", d);
+  }
   void operator()(const ep::ev::KickReply& e) const { reply("kick", e.req), o.Set("data", Napi::Boolean::New(env, e.kicked)); }
   void operator()(const ep::ev::DeliverReply& e) const { reply("deliver", e.req), o.Set("data", strings(e.offline)); }
   void operator()(const ep::ev::UsersReply& e) const {
@@ -537,6 +550,8 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
       r.Set("ircHost", engine_->irc_host());
       r.Set("ircPort", engine_->irc_port());
     }
+    if (engine_->tls_port() >= 0) r.Set("tlsPort", engine_->tls_port());
+    if (engine_->irc_tls_port() >= 0) r.Set("ircTlsPort", engine_->irc_tls_port());
     return r;
   }
 

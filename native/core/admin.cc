@@ -84,6 +84,11 @@ struct Server::HostCommands {
     if (proto == Proto::Line) refuse_connection(c.fd, "server is full, try again later", s.stats_);
     else sysio::close(c.fd);
   }
+  void operator()(cmd::ReloadTls& c) const {
+    std::string msg;
+    bool ok = s.reload_tls(&msg);
+    s.bridge_->emit(ev::TlsReloadReply{c.req, ok, std::move(msg)});
+  }
   void operator()(cmd::Finish& c) const {
     Client* cl = s.lookup(c.id);
     if (cl && cl->fd >= 0 && cl->state != ClientState::Closing) s.finish_command(cl, c.seq, c.close);
@@ -141,6 +146,7 @@ void Server::resume_input(Client* c) {
   if (!held.empty()) feed(c, held.data(), held.size(), mono_ns());
   if (c->fd >= 0 && c->state != ClientState::Closing && !input_held(c) && !set_reading(c, true))
     close_client(c, "error", true);
+  list_pending_read(c);  // reading again: what the transport holds will not wake epoll
 }
 
 bool Server::kick(std::string_view nick, std::string_view reason) {

@@ -84,6 +84,7 @@ class ClientIds {
  public:
   void push_back(const Client* c) { ids_.push_back(c->id()); }
   bool empty() const { return ids_.empty(); }
+  void swap(ClientIds& o) { ids_.swap(o.ids_); }
   uint64_t pop() {
     uint64_t id = ids_.back();
     ids_.pop_back();

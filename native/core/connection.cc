@@ -51,6 +51,8 @@ bool Connection::close_fd(Loop& loop) {
   sysio::close(fd);
   fd = -1;
   tcp.reset(-1);
+  transport = &tcp;
+  tls.reset();  // the TLS session's memory goes with the socket
   out.clear();
   return ok;
 }

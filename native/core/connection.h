@@ -11,12 +11,14 @@
 // Connection's events go to its ConnectionOwner.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "ilist.h"
 #include "loop.h"
 #include "outq.h"
+#include "tls_transport.h"
 #include "transport.h"
 
 namespace ep {
@@ -86,14 +88,20 @@ class Connection {
   bool peer_eof = false;     // the peer half-closed (read returned 0)
   bool wr_shut = false;      // we sent FIN after the last queued byte
   bool reading = true;       // EPOLLIN armed: off while a command waits on the host
+  bool read_listed = false;  // on the owner's pending-read list (input waits in the transport)
 
   ILink<Connection> link;    // inactivity list (registration, idle or linger)
   uint64_t last_ms = 0;      // last activity, the key the inactivity lists are sorted by
   Connection* next_dirty = nullptr;
 
-  // The TLS seam: a TLS connection points transport at its TlsTransport instead (transport.h).
+  // The TLS seam: a TLS connection owns its TlsTransport and points transport at it (use_tls).
   TcpTransport tcp;
+  std::unique_ptr<TlsTransport> tls;
   Transport* transport = &tcp;
+  void use_tls(std::unique_ptr<TlsTransport> t) {
+    tls = std::move(t);
+    transport = tls.get();
+  }
   OutQ out;
 
  private:

@@ -22,6 +22,10 @@ bool Engine::listen(std::string* code, std::string* msg) {
   port_ = server->bound_port();
   irc_host_ = server->irc_bound_host();
   irc_port_ = server->irc_bound_port();
+  const Listener* tls = server->listener(Proto::Line, true);
+  tls_port_ = tls ? tls->bound_port() : -1;
+  const Listener* irc_tls = server->listener(Proto::Irc, true);
+  irc_tls_port_ = irc_tls ? irc_tls->bound_port() : -1;
   server_ = std::move(server);
   thread_ = std::thread([this] { server_->run(); });
   return true;

@@ -30,6 +30,9 @@ class Engine {
   // The IRC listener's address; port -1 when IRC is off.
   const std::string& irc_host() const { return irc_host_; }
   int irc_port() const { return irc_port_; }
+  // The TLS listeners' ports (line protocol, IRC); -1 when off. They listen on host() / irc_host().
+  int tls_port() const { return tls_port_; }
+  int irc_tls_port() const { return irc_tls_port_; }
   bool running() const { return thread_.joinable(); }
 
   void post(HostCmd cmd) { bridge_.post(std::move(cmd)); }
@@ -51,6 +54,8 @@ class Engine {
   int port_ = 0;
   std::string irc_host_;
   int irc_port_ = -1;
+  int tls_port_ = -1;
+  int irc_tls_port_ = -1;
 };
 
 }  // namespace ep

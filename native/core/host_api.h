@@ -112,10 +112,14 @@ struct Adopt {
   std::string address;
   bool irc = false;
 };
+// Loads the TLS certificate and key again (their configured paths); answered by ev::TlsReloadReply.
+struct ReloadTls {
+  uint32_t req = 0;
+};
 }  // namespace cmd
 
 using HostCmd = std::variant<cmd::Stop, cmd::Send, cmd::Reply, cmd::Announce, cmd::Kick, cmd::Query, cmd::Login,
-                             cmd::Prompt, cmd::Protect, cmd::SetPolicy, cmd::Deliver, cmd::Finish, cmd::Adopt>;
+                             cmd::Prompt, cmd::Protect, cmd::SetPolicy, cmd::Deliver, cmd::Finish, cmd::Adopt, cmd::ReloadTls>;
 
 // ------------------------------------------------------------------------------------------- events
 
@@ -192,6 +196,11 @@ struct DeliverReply {
   uint32_t req = 0;
   std::vector<std::string> offline;
 };
+struct TlsReloadReply {
+  uint32_t req = 0;
+  bool ok = false;
+  std::string message;  // why not (naming the file), when !ok
+};
 struct Closed {
   std::vector<std::pair<const char*, uint64_t>> stats;
 };
@@ -199,6 +208,6 @@ struct Closed {
 
 using HostEvent = std::variant<ev::Connect, ev::Register, ev::Nick, ev::Join, ev::Leave, ev::Message, ev::Disconnect,
                                ev::Timeout, ev::Command, ev::Console, ev::Signal, ev::Error, ev::KickReply,
-                               ev::UsersReply, ev::RoomsReply, ev::DeliverReply, ev::Closed>;
+                               ev::UsersReply, ev::RoomsReply, ev::DeliverReply, ev::TlsReloadReply, ev::Closed>;
 
 }  // namespace ep

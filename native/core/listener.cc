@@ -79,8 +79,9 @@ void refuse_connection(int fd, const std::string& why, Stats* stats) {
   stats->rejected_full.add();
 }
 
-Listener::Listener(Loop& loop, Bridge* bridge, Stats* stats, ListenerHost* host, Proto p, const uint64_t& now_ms)
-    : loop_(loop), bridge_(bridge), stats_(stats), host_(host), protocol_(p), now_ms_(now_ms) {}
+Listener::Listener(Loop& loop, Bridge* bridge, Stats* stats, ListenerHost* host, Proto p, bool tls,
+                   const uint64_t& now_ms)
+    : loop_(loop), bridge_(bridge), stats_(stats), host_(host), protocol_(p), tls_(tls), now_ms_(now_ms) {}
 
 Listener::~Listener() {
   if (fd_ >= 0) ::close(fd_);
@@ -173,7 +174,7 @@ void Listener::on_io(uint32_t, void*) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     char addr[64];
     format_addr(ss, addr, sizeof addr);
-    if (!host_->accept_connection(fd, addr, protocol_)) sysio::close(fd);
+    if (!host_->accept_connection(fd, addr, protocol_, tls_)) sysio::close(fd);
   }
 }
 

@@ -31,14 +31,15 @@ class ListenerHost {
   virtual ~ListenerHost() = default;
   // Whether a new connection can be served now; if not, *why says why (sent as SERVER_FULL).
   virtual bool accept_full(std::string* why) = 0;
-  // Takes an accepted, non-blocking socket speaking protocol p. False: not taken (the listener closes it).
-  virtual bool accept_connection(int fd, const char* address, Proto p) = 0;
+  // Takes an accepted, non-blocking socket speaking protocol p (over TLS when tls). False: not taken
+  // (the listener closes it).
+  virtual bool accept_connection(int fd, const char* address, Proto p, bool tls) = 0;
 };
 
 class Listener final : public Handler {
  public:
   // now_ms: the loop's clock of this pass (the server's), read for pauses and report intervals.
-  Listener(Loop& loop, Bridge* bridge, Stats* stats, ListenerHost* host, Proto p, const uint64_t& now_ms);
+  Listener(Loop& loop, Bridge* bridge, Stats* stats, ListenerHost* host, Proto p, bool tls, const uint64_t& now_ms);
   ~Listener() override;
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -50,6 +51,7 @@ class Listener final : public Handler {
   const std::string& bound_host() const { return bound_host_; }
   int bound_port() const { return bound_port_; }
   Proto protocol() const { return protocol_; }
+  bool tls() const { return tls_; }
 
   void on_io(uint32_t events, void* ctx) override;
   // When a paused listener wants to be looked at again (0: not paused): feed to the next deadline.
@@ -71,6 +73,7 @@ class Listener final : public Handler {
   Stats* stats_;
   ListenerHost* host_;
   Proto protocol_;
+  bool tls_;
   const uint64_t& now_ms_;
 
   int fd_ = -1;

@@ -33,6 +33,9 @@ struct Policy {
   // past it the client is told and closed. 0: no bound.
   uint32_t command_timeout_ms = 30000;
   std::vector<std::string> help;  // extra /help lines ("USAGE - what it does") for host commands
+  // A TLS connection that has not completed its handshake this long after connecting is dropped (a
+  // half-finished handshake is a slowloris). 0: no bound but the registration timeout's.
+  uint32_t tls_handshake_timeout_ms = 10000;
 };
 
 struct Options {
@@ -42,6 +45,14 @@ struct Options {
   // picks a free port. irc_host empty: the same address as host.
   std::string irc_host;
   int irc_port = -1;
+  // TLS (docs/architecture.md, "TLS transport"): the certificate chain and key (PEM paths; both or
+  // neither), and the TLS listeners, each -1 when off: the line protocol over TLS on host:tls_port,
+  // IRC over TLS on irc_host:irc_tls_port. A listener is (host, port, protocol, tls): server.cc's
+  // listener table has one row each.
+  std::string tls_cert;
+  std::string tls_key;
+  int tls_port = -1;
+  int irc_tls_port = -1;
   int backlog = 511;
   uint32_t max_clients = 10000;
   std::string default_room = "lobby";

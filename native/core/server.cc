@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "text.h"
+#include "tls_transport.h"
 
 namespace ep {
 
@@ -27,6 +28,8 @@ constexpr int kReadsPerPass = 4;
 constexpr int kInputRounds = 4;
 // While shutting down, how often lingering clients are checked for acknowledged output.
 constexpr uint64_t kShutdownPollMs = 10;
+// The ciphertext read buffer every TLS connection shares (TlsTransport reads into it).
+constexpr size_t kTlsScratch = 64 * 1024;
 
 }  // namespace
 
@@ -49,32 +52,47 @@ Server::Server(const Options& opt, Bridge* bridge, Stats* stats)
 // (restored), the listeners, the host channel, and the epoll set last.
 Server::~Server() = default;
 
-const Listener* Server::listener(Proto p) const {
+const Listener* Server::listener(Proto p, bool tls) const {
   for (const auto& l : listeners_)
-    if (l->protocol() == p) return l.get();
+    if (l->protocol() == p && l->tls() == tls) return l.get();
   return nullptr;
 }
 
 const std::string& Server::bound_host() const {
   static const std::string none;
-  const Listener* l = listener(Proto::Line);
+  const Listener* l = listener(Proto::Line, false);
   return l ? l->bound_host() : none;
 }
 
 int Server::bound_port() const {
-  const Listener* l = listener(Proto::Line);
+  const Listener* l = listener(Proto::Line, false);
   return l ? l->bound_port() : -1;
 }
 
 const std::string& Server::irc_bound_host() const {
   static const std::string none;
-  const Listener* l = listener(Proto::Irc);
+  const Listener* l = listener(Proto::Irc, false);
   return l ? l->bound_host() : none;
 }
 
 int Server::irc_bound_port() const {
-  const Listener* l = listener(Proto::Irc);
+  const Listener* l = listener(Proto::Irc, false);
   return l ? l->bound_port() : -1;
+}
+
+bool Server::reload_tls(std::string* msg) {
+  if (!tls_ctx_) {
+    *msg = "TLS is not configured (no tlsCert/tlsKey)";
+    return false;
+  }
+  TlsLoadResult err;
+  std::shared_ptr<const TlsContext> next = TlsContext::load(tls_ctx_->config(), &err);
+  if (!next) {
+    *msg = err.message + "; the previous certificate stays in use";
+    return false;
+  }
+  tls_ctx_ = std::move(next);
+  return true;
 }
 
 bool Server::open(std::string* code, std::string* msg) {
@@ -86,20 +104,58 @@ bool Server::open(std::string* code, std::string* msg) {
   raise_fd_limit();
   if (!loop_.open()) return fail(errno, "epoll_create1 for");
   if (!host_channel_.open()) return fail(errno, bridge_->ok() ? "epoll_ctl for" : "eventfd for");
-  // The listeners: the line protocol on host:port; IRC on irc_host (or host):irc_port unless it is off.
-  auto listen = [&](Proto p, const std::string& host, int port, const char* label) {
-    listeners_.push_back(
-        std::make_unique<Listener>(loop_, bridge_, stats_, static_cast<ListenerHost*>(this), p, now_ms_));
-    return listeners_.back()->open(host, port, opt_.backlog, label, code, msg);
+  // The listeners, one row each: (protocol, host, port, TLS). A port of -1 leaves that one off. Any
+  // protocol can be served over TLS: another TLS listener is one more row.
+  const std::string& irc_host = opt_.irc_host.empty() ? opt_.host : opt_.irc_host;
+  struct ListenerSpec {
+    Proto proto;
+    const std::string& host;
+    int port;
+    bool tls;
+    const char* label;  // before the address in errors
   };
-  if (opt_.port < 0 && opt_.irc_port < 0) {
+  const ListenerSpec specs[] = {
+      {Proto::Line, opt_.host, opt_.port, false, ""},
+      {Proto::Irc, irc_host, opt_.irc_port, false, "IRC "},
+      {Proto::Line, opt_.host, opt_.tls_port, true, "TLS "},
+      {Proto::Irc, irc_host, opt_.irc_tls_port, true, "IRC TLS "},
+  };
+  bool any = false, any_tls = false;
+  for (const ListenerSpec& s : specs) {
+    any = any || s.port >= 0;
+    any_tls = any_tls || (s.port >= 0 && s.tls);
+  }
+  if (!any) {
     *code = "EINVAL";
     *msg = "no listener: the line protocol's port and the IRC port are both off (-1)";
     return false;
   }
-  if (opt_.port >= 0 && !listen(Proto::Line, opt_.host, opt_.port, "")) return false;
-  if (opt_.irc_port >= 0 && !listen(Proto::Irc, opt_.irc_host.empty() ? opt_.host : opt_.irc_host, opt_.irc_port, "IRC "))
+  if (opt_.tls_cert.empty() != opt_.tls_key.empty()) {
+    *code = "EPCHAT_TLS";
+    *msg = "TLS needs both a certificate (tlsCert) and a key (tlsKey)";
     return false;
+  }
+  if (any_tls && opt_.tls_cert.empty()) {
+    *code = "EPCHAT_TLS";
+    *msg = "a TLS port is set but no certificate: set tlsCert and tlsKey (epchat cert makes a development one)";
+    return false;
+  }
+  if (!opt_.tls_cert.empty()) {
+    TlsLoadResult err;
+    tls_ctx_ = TlsContext::load(TlsConfig{opt_.tls_cert, opt_.tls_key}, &err);
+    if (!tls_ctx_) {
+      *code = "EPCHAT_TLS";
+      *msg = err.message;
+      return false;
+    }
+    tls_scratch_ = std::make_unique<char[]>(kTlsScratch);
+  }
+  for (const ListenerSpec& s : specs) {
+    if (s.port < 0) continue;
+    listeners_.push_back(std::make_unique<Listener>(loop_, bridge_, stats_, static_cast<ListenerHost*>(this), s.proto,
+                                                    s.tls, now_ms_));
+    if (!listeners_.back()->open(s.host, s.port, opt_.backlog, s.label, code, msg)) return false;
+  }
   if (opt_.handle_signals) {
     signals_ = std::make_unique<SignalPipe>(loop_, [this](int signo, const char* name) {
       bridge_->emit(ev::Signal{name});
@@ -146,6 +202,7 @@ bool Server::step(int max_wait_ms) {
     n = loop_.wait(0);
     loop_.dispatch(n);
   }
+  read_pending();
   expire(now_ms_);
   flush_dirty();
   conns_.free_retired();
@@ -164,8 +221,9 @@ bool Server::step(int max_wait_ms) {
 
 // ---------------------------------------------------------------------------------------- connections
 
-Client* Server::adopt(int fd, const char* address, Proto proto) {
+Client* Server::adopt(int fd, const char* address, Proto proto, bool tls) {
   if (stopping_ || open_clients_ >= opt_.max_clients) return nullptr;
+  if (tls && !tls_ctx_) return nullptr;  // not from a listener: a TLS listener means a context
   Client* c = new Client();
   conns_.insert(c);
   c->codec = &line_codec_;
@@ -185,7 +243,15 @@ Client* Server::adopt(int fd, const char* address, Proto proto) {
   ++open_clients_;
   stats_->connections.set(open_clients_);
   c->last_ms = now_ms_;
-  reg_list_.push_back(c);
+  if (tls) {
+    TlsLimits limits;
+    PlaintextKind fallback = proto == Proto::Irc ? PlaintextKind::Irc : PlaintextKind::Unknown;
+    c->use_tls(std::make_unique<TlsTransport>(fd, *tls_ctx_, limits, tls_scratch_.get(), kTlsScratch, fallback));
+    // The handshake first (its own, shorter deadline); registration's counts from its end.
+    handshake_list_.push_back(c);
+  } else {
+    reg_list_.push_back(c);
+  }
   lifecycle(c, ev::Connect{c->id(), c->addr});
   send(c, Out{OutKind::Prompt});  // nothing on IRC: the client speaks first
   return c;
@@ -197,7 +263,9 @@ bool Server::accept_full(std::string* why) {
   return true;
 }
 
-bool Server::accept_connection(int fd, const char* address, Proto p) { return adopt(fd, address, p) != nullptr; }
+bool Server::accept_connection(int fd, const char* address, Proto p, bool tls) {
+  return adopt(fd, address, p, tls) != nullptr;
+}
 
 void Server::report_epoll(const char* what, int e) {
   bridge_->emit(ev::Error{"EPCHAT_EPOLL", std::string("epoll_ctl ") + what + ": " + std::strerror(e)});
@@ -249,6 +317,54 @@ void Server::on_client(Client* c, uint32_t events) {
 }
 
 void Server::on_readable(Client* c) {
+  read_input(c);
+  if (c->fd < 0) return;
+  if (c->tls) after_tls_read(c);
+  list_pending_read(c);
+}
+
+// Input the transport holds (taken off the socket already) is not announced by epoll: c is read
+// again from the pending-read list, next pass, while it reads at all.
+void Server::list_pending_read(Client* c) {
+  if (c->fd < 0 || !c->reading || c->read_listed || !c->transport->read_pending()) return;
+  c->read_listed = true;
+  pending_reads_.push_back(c);
+}
+
+void Server::after_tls_read(Client* c) {
+  if (c->tls->take_handshake_done()) {
+    stats_->tls_handshakes.add();
+    if (c->link.list == 6) {  // handshake_list_
+      handshake_list_.remove(c);
+      c->last_ms = now_ms_;
+      reg_list_.push_back(c);
+    }
+    conns_.mark_dirty(c);  // what was queued meanwhile (the prompt) can be encrypted now
+  }
+  if (c->transport->want_write()) conns_.mark_dirty(c);
+}
+
+void Server::read_pending() {
+  ClientIds list;
+  list.swap(pending_reads_);
+  while (!list.empty()) {
+    Client* c = lookup(list.pop());
+    if (!c) continue;
+    c->read_listed = false;
+    if (c->fd >= 0 && c->reading && c->transport->read_pending()) on_readable(c);
+  }
+}
+
+// A TLS connection failed (bad handshake, plaintext client, TLS error): TlsTransport has sent the
+// plaintext answer or the alert; only this connection ends.
+void Server::tls_failed(Client* c) {
+  TlsError e = c->tls->session().error();
+  if (e == TlsError::Plaintext || e == TlsError::NotTls) stats_->tls_plaintext.add();
+  else stats_->tls_failed.add();
+  close_client(c, "error", true);
+}
+
+void Server::read_input(Client* c) {
   // Not reading while a command waits on the host: its later lines stay in the socket (and the end of
   // the stream behind them), so a half-close is seen only after every line before it has run.
   for (int i = 0; i < kReadsPerPass && c->fd >= 0 && c->reading; ++i) {
@@ -257,7 +373,7 @@ void Server::on_readable(Client* c) {
       stats_->bytes_in.add(static_cast<uint64_t>(r));
       if (c->state == ClientState::Closing) continue;  // lingering: discard
       feed(c, rbuf_, static_cast<size_t>(r), mono_ns());
-      if (static_cast<size_t>(r) < sizeof rbuf_) return;
+      if (static_cast<size_t>(r) < sizeof rbuf_ && !c->transport->read_pending()) return;
       continue;
     }
     if (r == 0) {
@@ -272,6 +388,10 @@ void Server::on_readable(Client* c) {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    if (errno == EPROTO && c->tls && c->state != ClientState::Closing) {
+      tls_failed(c);
+      return;
+    }
     close_client(c, "reset", true);
     return;
   }
@@ -355,6 +475,7 @@ void Server::unlink_timer(Client* c) {
     case 2: linger_list_.remove(c); break;
     case 4: irc_idle_list_.remove(c); break;
     case 5: ping_list_.remove(c); break;
+    case 6: handshake_list_.remove(c); break;
     default: break;
   }
 }
@@ -378,6 +499,14 @@ void Server::touch(Client* c) {
 
 void Server::expire(uint64_t now) {
   for (auto& l : listeners_) l->expire(now);
+  if (pol_.tls_handshake_timeout_ms) {
+    while (Client* c = static_cast<Client*>(handshake_list_.head())) {
+      if (c->last_ms + pol_.tls_handshake_timeout_ms > now) break;
+      stats_->tls_timeouts.add();
+      lifecycle(c, ev::Timeout{c->id(), "", "registration"});
+      close_client(c, "registration", true);  // nothing to say: no TLS session to say it in
+    }
+  }
   if (pol_.registration_timeout_ms) {
     while (Client* c = static_cast<Client*>(reg_list_.head())) {
       if (c->last_ms + pol_.registration_timeout_ms > now) break;
@@ -424,6 +553,9 @@ void Server::expire(uint64_t now) {
 
 int Server::next_timeout_ms() const {
   Deadline next;
+  if (!pending_reads_.empty()) next.consider(now_ms_);  // input waits in a transport: no sleeping
+  if (pol_.tls_handshake_timeout_ms && handshake_list_.head())
+    next.consider(handshake_list_.head()->last_ms + pol_.tls_handshake_timeout_ms);
   if (pol_.registration_timeout_ms && reg_list_.head())
     next.consider(reg_list_.head()->last_ms + pol_.registration_timeout_ms);
   if (pol_.idle_timeout_ms && idle_list_.head()) next.consider(idle_list_.head()->last_ms + pol_.idle_timeout_ms);
@@ -566,11 +698,17 @@ void Server::flush(Client* c) {
     stats_->bytes_out.add(written);
   }
   if (r == FlushResult::Done && !set_events(c, false)) r = FlushResult::Error;
-  if (r == FlushResult::Blocked && !set_events(c, true)) r = FlushResult::Error;
+  // Blocked by a TLS handshake, not by the socket: EPOLLOUT would fire at once, every pass; the
+  // handshake's end flushes it (after_tls_read).
+  if (r == FlushResult::Blocked && !set_events(c, !c->transport->write_waits_for_read())) r = FlushResult::Error;
   switch (r) {
     case FlushResult::Done:
       // Closing and everything said: FIN, then linger for the peer's (connection.h, end_output).
-      if (c->state == ClientState::Closing && !c->wr_shut && c->end_output(stopping_)) finalize(c);
+      if (c->state == ClientState::Closing && !c->wr_shut) {
+        if (c->end_output(stopping_)) finalize(c);
+        // The transport's own goodbye (TLS close_notify, then FIN) waits for the socket.
+        else if (c->transport->want_write() && !set_events(c, true)) finalize(c);
+      }
       break;
     case FlushResult::Blocked:
       break;
@@ -594,6 +732,8 @@ void Server::close_client(Client* c, const char* reason, bool discard_output) {
   std::string().swap(c->held);
   if (c->state == ClientState::Active) detach(c);
   c->state = ClientState::Closing;
+  // A TLS connection whose handshake never completed has no session to say anything in.
+  if (c->tls && !c->tls->session().handshake_complete()) discard_output = true;
   // Lingering reads again: to discard what the peer still sends and to see its FIN.
   if (!discard_output && !set_reading(c, true)) discard_output = true;
   if (discard_output) {

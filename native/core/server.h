@@ -31,6 +31,7 @@
 #include "options.h"
 #include "signals.h"
 #include "stats.h"
+#include "tls_context.h"
 
 namespace ep {
 
@@ -57,6 +58,13 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   // The IRC listener's bound address; port -1 when IRC is off.
   const std::string& irc_bound_host() const;
   int irc_bound_port() const;
+  // Any listener's bound port by protocol and TLS (-1 when that one is off).
+  const Listener* listener(Proto p, bool tls) const;
+
+  // Loads the configured certificate and key again (SIGHUP, the host's reloadTls): new TLS
+  // connections get the new ones, existing ones keep theirs. False with a sentence in *msg (naming
+  // the file) when they cannot be loaded (or TLS is not configured): the old ones stay.
+  bool reload_tls(std::string* msg);
 
   // Runs the loop until a shutdown completes, then publishes a Closed event.
   void run();
@@ -66,20 +74,27 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   // Takes a connected, non-blocking socket as a new client speaking protocol p (a listener's accept
   // uses it too; so can a socketpair in a test, or a gateway handing over a connection). Null when
   // full or shutting down.
-  Client* adopt(int fd, const char* address, Proto p = Proto::Line);
+  Client* adopt(int fd, const char* address, Proto p = Proto::Line, bool tls = false);
 
  private:
   // --- the loop pass, connections (server.cc)
-  const Listener* listener(Proto p) const;  // null when p is not listened for
   void report_epoll(const char* what, int e);
   void raise_fd_limit();
   // ListenerHost
   bool accept_full(std::string* why) override;
-  bool accept_connection(int fd, const char* address, Proto p) override;
+  bool accept_connection(int fd, const char* address, Proto p, bool tls) override;
   // ConnectionOwner
   void on_connection_io(Connection* c, uint32_t events) override { on_client(static_cast<Client*>(c), events); }
   void on_client(Client* c, uint32_t events);
   void on_readable(Client* c);
+  void read_input(Client* c);
+  // After a TLS connection's reads: the handshake's end, records to send, plaintext left waiting.
+  void after_tls_read(Client* c);
+  void tls_failed(Client* c);
+  // Connections with input waiting in their transport (TLS plaintext epoll will not announce): read
+  // again once per pass, kReadsPerPass reads each, until none is left.
+  void read_pending();
+  void list_pending_read(Client* c);
   // Runs the lines in p[0..n); if one makes c's input wait (input_held), keeps the rest in c->held
   // and stops reading c's socket until resume_input().
   void feed(Client* c, const char* p, size_t n, uint64_t read_ns);
@@ -288,7 +303,16 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   // then wait for any line (ping_list_, deadline last_ms + idle) before the idle timeout drops them.
   Inactivity irc_idle_list_{4};
   Inactivity ping_list_{5};
+  // TLS connections whose handshake has not completed (deadline last_ms + tls_handshake_timeout_ms);
+  // then they move to reg_list_.
+  Inactivity handshake_list_{6};
   ClientIds overflowed_;
+  ClientIds pending_reads_;  // ids: the list outlives the pass that filled it
+
+  // TLS: the context new connections are made from (swapped by reload_tls; each connection's SSL
+  // keeps a reference to the one it was made from), and the buffer TlsTransport reads ciphertext into.
+  std::shared_ptr<const TlsContext> tls_ctx_;
+  std::unique_ptr<char[]> tls_scratch_;
 
   Rooms rooms_;
   Nicks nicks_;

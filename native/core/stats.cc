@@ -58,6 +58,10 @@ std::vector<std::pair<const char*, uint64_t>> Stats::snapshot(uint64_t now_ms) c
       {"latency_mean_us", latency.mean()},
       {"latency_p99_us", latency.percentile(0.99)},
       {"dropped_slow", dropped_slow.get()},
+      {"tls_handshakes", tls_handshakes.get()},
+      {"tls_failed", tls_failed.get()},
+      {"tls_plaintext", tls_plaintext.get()},
+      {"tls_timeouts", tls_timeouts.get()},
   };
 }
 

@@ -42,6 +42,10 @@ struct Stats {
   Counter start_ms;  // monotonic time of listen
   Counter users, connections, peak_users, accepted, rejected_full;
   Counter messages_in, deliveries, bytes_in, bytes_out, rooms, dropped_slow;
+  // TLS: handshakes completed; connections dropped for a failed handshake or TLS error (garbage, an
+  // old version, no shared cipher, a bad record); plaintext clients answered on a TLS port; handshakes
+  // not finished within tlsHandshakeTimeoutMs.
+  Counter tls_handshakes, tls_failed, tls_plaintext, tls_timeouts;
   LatencyHistogram latency;
 
   // name → value, in the order documented in docs/protocol.md.

@@ -1,14 +1,15 @@
 // How a connection's bytes reach the network. The connection layer (connection.h) reads input and
 // writes its output queue through this interface only, so what lies underneath can change per
-// connection: plain TCP today (TcpTransport), TLS next.
+// connection: plain TCP (TcpTransport) or TLS (TlsTransport, tls_transport.h).
 //
-// The TLS seam (issue #10): a TlsTransport implements this same interface over tls_session (sans-IO)
-// and the socket below it. read() pulls ciphertext with sysio::read, feeds the session and returns the
-// plaintext it yields (EAGAIN while a handshake or a partial record needs more bytes); writev()
-// encrypts what it is given into records and writes them, holding records the socket did not take;
-// want_write() is true while such records (or handshake replies) wait, so the connection keeps
-// EPOLLOUT armed and calls flush_transport() even with an empty queue; shutdown_write() sends
-// close_notify, then FIN. Nothing above this interface changes; every call below it stays in sysio.
+// TLS: read() pulls ciphertext with sysio::read, feeds the session and returns the plaintext it
+// yields (EAGAIN while a handshake or a partial record needs more bytes); plaintext decrypted beyond
+// what the caller asked for waits in the transport (read_pending(): epoll never fires for it, so the
+// server reads the connection again without waiting for an event); writev() encrypts what it is given
+// into records and writes them, holding records the socket did not take; want_write() is true while
+// such records (or handshake replies) wait, so the connection keeps EPOLLOUT armed and calls
+// flush_transport() even with an empty queue; shutdown_write() sends close_notify, then FIN. Every
+// call below this interface stays in sysio.
 #pragma once
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -35,10 +36,16 @@ class Transport {
   // Everything written has been acknowledged by the peer (or the transport cannot say): closing now
   // loses nothing, even if unread input turns the close into a reset.
   virtual bool delivered() const = 0;
+  // Input already taken off the socket and waiting here (TLS plaintext decrypted beyond one read):
+  // read again without waiting for epoll, which will not fire for it.
+  virtual bool read_pending() const { return false; }
+  // writev() said EAGAIN because the transport is not ready (a TLS handshake in progress), not
+  // because the socket is full: arming EPOLLOUT would spin. The owner flushes once input moved it on.
+  virtual bool write_waits_for_read() const { return false; }
 
  protected:
   // Not virtual: a transport is destroyed as its own type by its connection (a TcpTransport is a
-  // member; a TLS one will be owned as its type), so a plain TCP connection's is trivial.
+  // member; a TlsTransport is owned as its type), so a plain TCP connection's is trivial.
   ~Transport() = default;
 };
 

@@ -17,7 +17,11 @@
 // Input: byte 0 = flags (below), bytes 1-4 = chunk-size seed, the rest = lines (split on '\n',
 // kept); client line i goes to client i % nclients. A client whose first line starts with an IRC
 // registration command (CAP, NICK, USER, PASS, in capitals) is adopted as an IRC connection
-// (docs/irc.md): IRC and line clients share the rooms, nicks and private messages.
+// (docs/irc.md): IRC and line clients share the rooms, nicks and private messages. One whose first
+// line starts with a TLS handshake byte (0x16) or with "TLS " is adopted as a TLS connection
+// (tls_transport.h) and its bytes are ciphertext to the engine: garbage, a broken or half ClientHello,
+// or plaintext on a TLS port; what it gets back must be nothing, a TLS record (an alert, a
+// ServerHello) or one of the plaintext answers, and it is freed like every other client.
 //
 // Invariants checked:
 //   - to an IRC client: every server line ends with CRLF, holds no NUL, and parses with irc::parse
@@ -70,6 +74,7 @@
 #include "../core/server.h"
 #include "../core/stats.h"
 #include "../core/sysio.h"
+#include "../test/tls_testcert.h"
 #include "fuzz_util.h"
 
 namespace {
@@ -213,6 +218,10 @@ struct World {
     opt.host = "127.0.0.1";
     opt.port = 0;
     opt.max_clients = 64;
+    // A certificate for the TLS peers (the listener's TLS ports stay off: peers are adopted).
+    char dir[] = "/tmp/epchat-fuzz-session-XXXXXX";
+    FUZZ_CHECK(mkdtemp(dir) != nullptr, "mkdtemp: %s", std::strerror(errno));
+    FUZZ_CHECK(tlstest::make_cert(dir, "", "localhost", &opt.tls_cert, &opt.tls_key), "test certificate");
     server = std::make_unique<ep::Server>(opt, &bridge, &stats);
     std::string code, msg;
     FUZZ_CHECK(server->open(&code, &msg), "open: %s %s", code.c_str(), msg.c_str());
@@ -275,6 +284,7 @@ struct Peer {
   bool eof = false;
   bool cut_ok = false;  // dropped as slow or reset: a last partial line is allowed
   bool irc = false;     // adopted as an IRC connection
+  bool tls = false;     // adopted as a TLS connection: its bytes are ciphertext (see the top)
   std::string in;       // bytes to write
   size_t off = 0;
   std::string rx;       // received, not yet split into lines
@@ -414,6 +424,9 @@ struct Session {
         s.last_auth_id = e.id;
       }
     }
+    void operator()(const ep::ev::TlsReloadReply& e) const {
+      FUZZ_CHECK(false, "a reloadTls reply (req %u) nobody asked for", e.req);
+    }
     void operator()(const ep::ev::DeliverReply& e) const {
       Expect& x = s.answer(e.req, "deliver");
       // The offline nicks, in the order asked: a subsequence of the request.
@@ -535,7 +548,23 @@ struct Session {
     FUZZ_CHECK(e == ep::irc::ParseError::None, "server IRC line does not parse (%s): %s", ep::irc::error_name(e), shown);
   }
 
+  // What a raw TLS peer may receive: a TLS record (alert, handshake) or a plaintext answer.
+  void check_tls_reply(const Peer& p) {
+    if (p.rx.empty()) return;
+    char shown[200];
+    fuzz::dump(std::string_view(p.rx).substr(0, 60), shown, sizeof shown);
+    auto starts = [&](std::string_view w) { return std::string_view(p.rx).substr(0, w.size()) == w.substr(0, p.rx.size()); };
+    uint8_t b0 = static_cast<uint8_t>(p.rx[0]);
+    FUZZ_CHECK(b0 == 0x15 || b0 == 0x16 || starts("!! TLS_REQUIRED ") || starts("ERROR :Closing link: ") ||
+                   starts("HTTP/1.1 400 "),
+               "a TLS peer got neither a TLS record nor a plaintext answer: %s", shown);
+  }
+
   void split_lines(Peer& p) {
+    if (p.tls) {
+      check_tls_reply(p);
+      return;
+    }
     size_t start = 0;
     for (;;) {
       size_t nl = p.rx.find('\n', start);
@@ -1002,6 +1031,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (host_line(line) || fault_line(line)) continue;
       for (std::string_view cmd : {"CAP ", "NICK ", "USER ", "PASS "})
         if (line.substr(0, cmd.size()) == cmd) s.peers[dealt].irc = true;
+      if (line.substr(0, 1) == "\x16" || line.substr(0, 4) == "TLS ") s.peers[dealt].tls = true;
       ++dealt;
     }
   }
@@ -1016,7 +1046,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       s.peers[i].reads = false;
     }
     std::string addr = "fuzz:" + std::to_string(i);
-    ep::Client* c = w.server->adopt(fds[0], addr.c_str(), s.peers[i].irc ? ep::Proto::Irc : ep::Proto::Line);
+    ep::Client* c = w.server->adopt(fds[0], addr.c_str(), s.peers[i].irc ? ep::Proto::Irc : ep::Proto::Line,
+                                    s.peers[i].tls);
     FUZZ_CHECK(c != nullptr, "adopt refused client %zu", i);
     s.peers[i].fd = fds[1];
     s.peers[i].server_fd = fds[0];
@@ -1104,7 +1135,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (s.lc_ever_off && !p.reads && !s.watched.count(p.id)) p.cut_ok = true;
     // A reader that kept up has every line whole once the server went quiet; so has anyone the
     // server closed, unless it was dropped (slow, reset) and its queue discarded.
-    if (!p.cut_ok && (p.eof || p.reads)) {
+    if (!p.cut_ok && !p.tls && (p.eof || p.reads)) {
       char shown[200];
       fuzz::dump(std::string_view(p.rx).substr(0, 60), shown, sizeof shown);
       FUZZ_CHECK(p.rx.empty(), "server closed a connection mid-line: %s", shown);
