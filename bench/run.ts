@@ -215,7 +215,8 @@ const tableOf = (sc: ScenarioDef): string => sc.table ?? protoOf(sc);
 const runsOn = (server: string, sc: ScenarioDef): boolean => protoOf(SERVERS[server]!) === protoOf(sc) &&
   (sc.transports ?? ['tcp']).includes(transportOf(SERVERS[server]!)) && (sc.only === undefined || sc.only.includes(server));
 const DEFAULT_SERVERS = 'epchat,plain,corked,cref,epchat-irc,cref-irc,inspircd,ngircd,' +
-  'epchat-ws,cref-ws,epchat-ws-irc,cref-ws-irc,inspircd-ws,epchat-tls,cref-tls,epchat-tls-irc,cref-tls-irc,inspircd-tls';
+  'epchat-ws,cref-ws,epchat-ws-irc,cref-ws-irc,inspircd-ws,epchat-tls,cref-tls,epchat-tls-irc,cref-tls-irc,inspircd-tls,' +
+  'epchat-wss,cref-wss';
 
 // ---------------------------------------------------------------------------------------------------
 // options

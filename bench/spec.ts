@@ -3,8 +3,9 @@
 /** Which protocol a server speaks and a scenario drives (stress --proto). */
 export type Proto = 'line' | 'irc';
 
-/** How the stress tool reaches a server: plain TCP, WebSocket (stress --ws) or TLS (stress --tls). */
-export type Transport = 'tcp' | 'ws' | 'tls';
+/** How the stress tool reaches a server: plain TCP, WebSocket (stress --ws), TLS (stress --tls) or
+ *  WebSocket over TLS (stress --tls --ws). */
+export type Transport = 'tcp' | 'ws' | 'tls' | 'wss';
 
 /** How a server is started. The harness picks a free loopback port and passes it, so nothing depends
  *  on what a server logs; a server is ready once it prints `readyPattern` or accepts a TCP connection. */

@@ -36,6 +36,8 @@ export interface TransportContext {
 export const EPCHAT_HTTP_FLAG = '--http-port';
 /** The line protocol over TLS, and IRC over TLS. */
 export const EPCHAT_TLS_FLAGS = ['--tls-cert', '--tls-key', '--tls-port', '--irc-tls-port'];
+/** The HTTP listener over TLS (HTTPS, WebSocket over TLS). */
+export const EPCHAT_HTTPS_FLAG = '--https-port';
 /** The WebSocket subprotocols: the line protocol, and IRC per the IRCv3 websocket spec. */
 export const WS_LINE = 'epchat.line';
 export const WS_IRC = 'text.ircv3.net';
@@ -63,13 +65,16 @@ export function transportServers(ctx: TransportContext): Record<string, ServerSp
   // Every listener on the harness's port is the one measured; the others take ephemeral ports (with
   // --port 0, epchat's IRC and HTTP ports default to 0 too).
   // With a certificate, HTTPS defaults to a fixed port (7443): on an ephemeral one instead, if the flag exists.
-  const epchat = (extra: (port: number, dir: string) => string[]) => (port: number, dir: string) =>
-    [ctx.epchatBin(), '--host', '127.0.0.1', '--port', '0', ...extra(port, dir),
-      ...(extra(port, dir).includes('--tls-cert') && ctx.epchatHelp().includes('--https-port') ? ['--https-port', '0'] : []),
+  const epchat = (extra: (port: number, dir: string) => string[]) => (port: number, dir: string) => {
+    const own = extra(port, dir);
+    const https = own.includes('--tls-cert') && !own.includes(EPCHAT_HTTPS_FLAG) && ctx.epchatHelp().includes(EPCHAT_HTTPS_FLAG);
+    return [ctx.epchatBin(), '--host', '127.0.0.1', '--port', '0', ...own, ...(https ? [EPCHAT_HTTPS_FLAG, '0'] : []),
       ...ctx.epchatArgs, '--data-dir', dir];
+  };
   const tlsFlags = (dir: string) => ['--tls-cert', certOf(dir).cert, '--tls-key', certOf(dir).key];
   const wsMissing = () => epchatLacks(ctx, [EPCHAT_HTTP_FLAG], 'HTTP/WebSocket listener');
   const tlsMissing = () => epchatLacks(ctx, EPCHAT_TLS_FLAGS, 'TLS listeners');
+  const wssMissing = () => epchatLacks(ctx, [EPCHAT_HTTP_FLAG, '--tls-cert', '--tls-key', EPCHAT_HTTPS_FLAG], 'HTTPS listener');
   const cref = (args: (port: number, dir: string) => string[], proto: 'line' | 'irc') => (port: number, dir: string) =>
     ['--port', String(port), '--proto', proto, ...args(port, dir)];
   const prepareCert = (_port: number, dir: string) => devCert(ctx.root, dir);
@@ -100,6 +105,14 @@ export function transportServers(ctx: TransportContext): Record<string, ServerSp
       proto: 'irc', transport: 'tls', prepare: prepareCert,
       args: epchat((port, dir) => [...tlsFlags(dir), '--irc-tls-port', String(port)]),
       stressArgs: ['--tls'], readyPattern: never, missing: tlsMissing,
+    },
+    'epchat-wss': {
+      transport: 'wss', prepare: prepareCert, args: epchat((port, dir) => [...tlsFlags(dir), EPCHAT_HTTPS_FLAG, String(port)]),
+      stressArgs: ['--tls', '--ws', '--ws-protocol', WS_LINE], readyPattern: never, missing: wssMissing,
+    },
+    'cref-wss': {
+      transport: 'wss', prepare: prepareCert, command: () => ctx.cref, args: cref((_p, dir) => ['--ws', ...tlsFlags(dir)], 'line'),
+      stressArgs: ['--tls', '--ws', '--ws-protocol', WS_LINE], readyPattern: /^listening \d+$/m, missing: ctx.crefMissing,
     },
     'cref-tls': {
       transport: 'tls', prepare: prepareCert, command: () => ctx.cref, args: cref((_p, dir) => tlsFlags(dir), 'line'),
@@ -189,6 +202,11 @@ export const TRANSPORT_SCENARIOS: ScenarioDef[] = [
     ],
   },
   {
+    // WebSocket over TLS (HTTPS listener), beside plain WebSocket.
+    name: 'fanout-wss', table: 'wss', transports: ['ws', 'wss'], only: ['epchat-ws', 'cref-ws', 'epchat-wss', 'cref-wss'],
+    args: FANOUT, ...TIMED, metrics: fanoutMetrics,
+  },
+  {
     name: 'fanout-tls-irc', proto: 'irc', table: 'tls-irc', transports: ['tcp', 'tls'],
     only: ['epchat-irc', 'cref-irc', 'inspircd', 'epchat-tls-irc', 'cref-tls-irc', 'inspircd-tls'],
     args: ['--proto', 'irc', ...FANOUT], ...TIMED, metrics: fanoutMetrics,
@@ -217,6 +235,7 @@ export const TRANSPORT_PAIRS: Array<readonly [string, string]> = [
   ['epchat-tls', 'epchat'], ['epchat-tls', 'cref-tls'], ['cref-tls', 'cref'],
   ['epchat-tls-irc', 'epchat-irc'], ['epchat-tls-irc', 'cref-tls-irc'], ['epchat-tls-irc', 'inspircd-tls'],
   ['cref-tls-irc', 'cref-irc'], ['inspircd-tls', 'inspircd'],
+  ['epchat-wss', 'epchat-ws'], ['epchat-wss', 'cref-wss'], ['cref-wss', 'cref-ws'],
 ];
 
 // ---------------------------------------------------------------------------------------------------
@@ -266,6 +285,9 @@ export function issue10Targets(summary: Summary, skipped: Map<string, string>, s
   info('fanout-tls-irc', 'cref-tls-irc', 'cref-irc', 'the C reference, TLS vs TCP (IRC)');
   info('fanout-tls-irc', 'inspircd-tls', 'inspircd', 'InspIRCd, TLS vs TCP');
   info('fanout-tls-irc', 'inspircd-tls', 'cref-tls-irc', 'InspIRCd over TLS vs cref-tls-irc');
+  info('fanout-wss', 'epchat-wss', 'epchat-ws', 'epchat, WebSocket over TLS vs WebSocket');
+  info('fanout-wss', 'cref-wss', 'cref-ws', 'the C reference, WebSocket over TLS vs WebSocket');
+  info('fanout-wss', 'epchat-wss', 'cref-wss', 'epchat-wss vs cref-wss');
   for (const [sc, pairs] of [
     ['idle-tls', [['epchat-tls', 'epchat'], ['cref-tls', 'cref']]],
     ['idle-tls-irc', [['epchat-tls-irc', 'epchat-irc'], ['inspircd-tls', 'inspircd']]],
