@@ -670,7 +670,7 @@ void Server::begin_shutdown(bool force) {
     for (auto& l : listeners_) l->close();
     for (Client* c : conns_.all()) {
       if (!c || c->fd < 0 || c->state == ClientState::Closing) continue;
-      error(c, "SHUTDOWN", "server is shutting down");
+      if (!c->http) error(c, "SHUTDOWN", "server is shutting down");  // HTTP: its response is done or moot
       close_client(c, "shutdown");
     }
   } else if (force) {
