@@ -2,9 +2,6 @@
 
 namespace ep {
 
-namespace {
-
-// s with every byte that cannot continue valid UTF-8 replaced by U+FFFD.
 std::string repair_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 8);
@@ -30,8 +27,6 @@ std::string repair_utf8(std::string_view s) {
   }
   return out;
 }
-
-}  // namespace
 
 void append_frames(std::string_view lines, ws::Opcode op, std::string& s) {
   while (!lines.empty()) {

@@ -36,4 +36,7 @@ class WsCodec final : public Codec {
 // too; empty lines are skipped), the line ending removed. Text frames get valid UTF-8.
 void append_frames(std::string_view lines, ws::Opcode op, std::string& s);
 
+// s with every byte that cannot continue valid UTF-8 replaced by U+FFFD (EF BF BD).
+std::string repair_utf8(std::string_view s);
+
 }  // namespace ep
