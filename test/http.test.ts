@@ -234,6 +234,17 @@ test('the default webRoot serves the bundled web client (dist/web) at /, WebSock
   ws.destroy();
 }));
 
+test('a full server answers an HTTP client 503 (not the line protocol\'s SERVER_FULL)', () => withServer({ ...opts, maxClients: 2 } as ServerOptions, async (t) => {
+  await t.register('one');
+  await t.register('two');
+  const h = new Http(httpPort(t));
+  const r = await h.response();
+  assert.is(r.status, 503);
+  assert.match(r.body.toString(), /server is full/);
+  await h.closedSoon();
+  h.destroy();
+}));
+
 test('httpPort -1 turns the HTTP listener off', () => withServer({ httpPort: -1 } as ServerOptions, async (t) => {
   assert.is(t.server.httpAddress(), null);
 }));
