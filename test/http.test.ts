@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ROOT, cleanupAll, withServer, type ServerOptions } from './helpers.js';
+import { ROOT, cleanupAll, until, withServer, type ServerOptions } from './helpers.js';
 import { WsClient, destroyAllWs, httpPort } from './ws-helpers.js';
 
 const WEB = mkdtempSync(join(tmpdir(), 'epchat-web-'));
@@ -243,6 +243,15 @@ test('a full server answers an HTTP client 503 (not the line protocol\'s SERVER_
   assert.match(r.body.toString(), /server is full/);
   await h.closedSoon();
   h.destroy();
+}));
+
+test('a webRoot that is not a directory is reported at start (EPCHAT_WEB_ROOT); files are 404, WebSocket works', () => withServer({ webRoot: join(WEB, 'missing') } as ServerOptions, async (t) => {
+  await until(() => t.errors.length > 0, 3000, 'the warning');
+  assert.is((t.errors[0] as { code?: string }).code, 'EPCHAT_WEB_ROOT');
+  assert.is((await once(httpPort(t), get('/'))).status, 404);
+  const ws = new WsClient(httpPort(t), 'text.ircv3.net');
+  await ws.open();
+  ws.destroy();
 }));
 
 test('httpPort -1 turns the HTTP listener off', () => withServer({ httpPort: -1 } as ServerOptions, async (t) => {
