@@ -179,7 +179,7 @@ function wordList(itemPattern: RegExp, itemExpect: string): Kind<string[]> {
 const NICK = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const ROOM = /^#?[A-Za-z0-9_-]{1,32}$/;
 const COMMAND = /^[A-Za-z][A-Za-z0-9_-]*$/;
-const ORIGIN = /^(\*|null|https?:\/\/[^\s,/]+)$/i;
+const ORIGIN = /^(\*|https?:\/\/[^\s,/]+)$/i;
 /** The web client the package ships (`npm run build:web`): dist/web beside dist/lib. */
 const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../web', import.meta.url));
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { resolveConfig } from '../lib/index.js';
 import { ROOT, cleanupAll, until, withServer, type ServerOptions } from './helpers.js';
 import { WsClient, destroyAllWs, httpPort } from './ws-helpers.js';
 
@@ -253,6 +254,20 @@ test('a webRoot that is not a directory is reported at start (EPCHAT_WEB_ROOT); 
   await ws.open();
   ws.destroy();
 }));
+
+test('configuration: httpPort 7080 by default, 0 with port 0, webRoot the package\'s dist/web, wsOrigins checked', () => {
+  const d = resolveConfig({});
+  assert.is(d.httpPort, 7080);
+  assert.is(d.httpHost, d.host);
+  assert.is(d.webRoot, join(ROOT, 'dist', 'web'));
+  assert.equal(d.wsOrigins, []);
+  assert.is(resolveConfig({ argv: ['--port', '0'] }).httpPort, 0);
+  assert.is(resolveConfig({ argv: ['--port', '0', '--http-port', '9000'] }).httpPort, 9000);
+  assert.equal(resolveConfig({ argv: ['--ws-origins', 'https://Chat.example:8443,*'] }).wsOrigins, ['https://chat.example:8443', '*']);
+  for (const bad of ['evil', 'null', 'ftp://x', 'https://a/path']) {
+    assert.throws(() => resolveConfig({ argv: ['--ws-origins', bad] }), /wsOrigins|ws-origins/, bad);
+  }
+});
 
 test('httpPort -1 turns the HTTP listener off', () => withServer({ httpPort: -1 } as ServerOptions, async (t) => {
   assert.is(t.server.httpAddress(), null);
