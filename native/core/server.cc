@@ -311,7 +311,9 @@ void Server::on_readable(Client* c) {
 void Server::feed(Client* c, char* p, size_t n, uint64_t read_ns) {
   // The framing decides what a line is: an HTTP request head (until an upgrade), a WebSocket
   // message, or a TCP line.
-  size_t used = c->http ? http_feed(c, p, n, read_ns) : c->ws ? ws_feed(c, p, n, read_ns) : feed_lines(c, p, n, read_ns);
+  size_t used = c->http ? http_feed(c, p, n, read_ns)
+                : c->ws   ? ws_feed(c, p, n, read_ns)
+                          : feed_lines(c, p, n, read_ns);
   if (!input_held(c) || c->fd < 0 || c->state == ClientState::Closing) return;
   // A line made c's input wait (on the host, or on its own list): the rest of this read waits with the socket. At most one read's
   // worth (the shared buffer's size) is held; the kernel's buffers and TCP flow control hold the rest.

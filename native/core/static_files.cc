@@ -56,7 +56,8 @@ StaticFiles::File StaticFiles::get(const std::string& path) {
   auto it = cache_.find(path);
   if (it != cache_.end()) {
     Entry& e = it->second;
-    if (e.dev == st.st_dev && e.ino == st.st_ino && e.size == static_cast<uint64_t>(st.st_size) && e.mtime_ns == mtime_ns) {
+    if (e.dev == st.st_dev && e.ino == st.st_ino && e.size == static_cast<uint64_t>(st.st_size) &&
+        e.mtime_ns == mtime_ns) {
       e.body->ref();
       f.body = e.body;
       return f;
