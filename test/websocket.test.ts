@@ -4,7 +4,7 @@
 // the violations (1002, 1007, 1009). Real sockets, the `ws` package and a raw client.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { withServer, cleanupAll, until } from './helpers.js';
+import { withServer, cleanupAll, until, expectStats } from './helpers.js';
 import { ircRegister } from './irc-helpers.js';
 import { WsClient, RawWs, httpPort, wsIrcRegister, wsLineRegister, destroyAllWs } from './ws-helpers.js';
 
@@ -232,6 +232,33 @@ test('lines that wait on the host (a delegated command) hold the following messa
     release();
     await c.expect('>> slow done');
     for (let i = 0; i < 500; i++) await watcher.expectNext(`waiter: m${i}`);
+  });
+});
+
+test('a WebSocket reader that never reads is dropped alone (maxOutputBytes); the others get everything', async () => {
+  await withServer({ maxOutputBytes: 65536, floodRate: 0 }, async (t) => {
+    const hp = httpPort(t);
+    const stalled = new RawWs(hp);
+    await stalled.handshake('epchat.line');
+    stalled.text('stalled');
+    await stalled.until(() => stalled.texts().includes('>> Welcome stalled !'), 3000, 'the welcome');
+    stalled.socket.pause();  // reads nothing more: the kernel's buffers fill, then its queue
+    const reader = await wsLineRegister(hp, 'reader');
+    const alice = await t.register('alice');
+    const bob = await t.register('bob');
+    let got = 0;
+    const pad = 'p'.repeat(1000);
+    bob.onLine = (line) => { if (line === `alice: ${got} ${pad}`) got++; };
+    const N = 6000;
+    const lines: string[] = [];
+    for (let i = 0; i < N; i++) lines.push(`${i} ${pad}`);
+    alice.socket.write(`${lines.join('\n')}\n`);
+    await until(() => got === N, 10000, 'bob to get every line');
+    for (let i = 0; i < N; i += 1000) await reader.expect(`alice: ${i} ${pad}`, 5000);
+    await reader.expect(`alice: ${N - 1} ${pad}`, 5000);
+    await expectStats(t.server, { dropped_slow: 1 }, 3000);
+    await bob.expect('>> Bye stalled !', 3000);
+    stalled.destroy();
   });
 });
 
