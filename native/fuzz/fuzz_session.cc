@@ -295,7 +295,6 @@ struct Peer {
   bool reads = true;
   bool eof = false;
   bool cut_ok = false;  // dropped as slow or reset: a last partial line is allowed
-  bool irc = false;     // adopted as an IRC connection
   bool tls = false;     // adopted as a TLS connection: its bytes are ciphertext (see the top)
   bool irc = false;     // adopted as an IRC connection (or a WebSocket speaking IRC)
   int ws = 0;           // a WebSocket: 0 no, 1 text.ircv3.net, 2 binary.ircv3.net, 3 epchat.line
