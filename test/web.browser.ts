@@ -184,6 +184,10 @@ web('a room not in view counts unread messages', async (ctx) => {
   await openDrawerItem(bob, 'lobby');
   await message(bob, 'back to the lobby').waitFor(WAIT);
   assert.is(await lobby.locator('.badge').count(), 0);
+  // The "new messages" divider sits right before the first of the two.
+  const next = bob.locator('#messages .new-divider + .msg');
+  await next.waitFor(WAIT);
+  assert.ok((await next.textContent())?.includes('anyone else around?'));
 });
 
 web('the room list shows member counts and refreshes', async (ctx) => {

@@ -16,6 +16,7 @@ interface IrcModule {
   splitForLine(text: string, maxBytes: number): string[];
   foldCase(s: string): string;
   parseCtcp(text: string): { verb: string; text: string } | null;
+  setCaseMapping(name: string): string;
 }
 interface Conv {
   key: string;
@@ -23,9 +24,10 @@ interface Conv {
   kind: string;
   topic: string;
   members: Map<string, { nick: string; modes: string }>;
-  lines: { kind: string; nick: string; text: string; highlight: boolean; time: Date }[];
+  lines: { id: number; kind: string; nick: string; text: string; highlight: boolean; time: Date }[];
   unread: number;
   mentions: number;
+  newFrom: number;
   joined: boolean;
 }
 interface StateLike {
@@ -166,6 +168,37 @@ test('state: LIST fills the room list, busiest first', () => {
     { name: '#b', users: 7, topic: 'busy' },
     { name: '#a', users: 2, topic: 'quiet' },
   ]);
+});
+
+test('state: the "new messages" divider marks the first line that arrived out of view', () => {
+  const s = new ChatState();
+  feed(s, ':srv 001 alice :Welcome', ':alice!a@h JOIN #lobby', ':alice!a@h JOIN #dev');
+  const lobby = s.get('#lobby')!;
+  feed(s, ':bob!b@h PRIVMSG #lobby :seen');
+  assert.is(lobby.newFrom, 0, 'nothing is new in the conversation in view');
+  s.setActive('#dev');
+  feed(s, ':bob!b@h PRIVMSG #lobby :first unseen', ':bob!b@h PRIVMSG #lobby :second unseen');
+  s.setActive('#lobby');
+  assert.is(lobby.newFrom, lobby.lines.find((l) => l.text === 'first unseen')!.id);
+  feed(s, ':bob!b@h PRIVMSG #lobby :while looking');
+  s.setActive('#lobby');
+  assert.is(lobby.newFrom, lobby.lines.find((l) => l.text === 'first unseen')!.id, 'kept while in view');
+  s.setActive('#dev');
+  s.setActive('#lobby');
+  assert.is(lobby.newFrom, 0, 'gone once looked at and left with nothing new');
+});
+
+test('CASEMAPPING from ISUPPORT: ascii folds A-Z only; rfc1459 (the default) also folds []\\~', () => {
+  const s = new ChatState();
+  try {
+    feed(s, ':srv 001 Al[ice] :Welcome', ':srv 005 Al[ice] CHANTYPES=# CASEMAPPING=ascii NICKLEN=24 :are supported by this server');
+    assert.is(irc.foldCase('Al[ICE]~'), 'al[ice]~');
+    feed(s, ':Al[ice]!a@h JOIN #Lobby', ':al{ice}!b@h JOIN #lobby');
+    assert.equal([...s.get('#LOBBY')!.members.keys()].sort(), ['al[ice]', 'al{ice}'], 'two nicks under ascii');
+  } finally {
+    irc.setCaseMapping('rfc1459');
+  }
+  assert.is(irc.foldCase('Al[ICE]~'), 'al{ice}^');
 });
 
 test.run();

@@ -1,6 +1,6 @@
 // The IRC-over-WebSocket connection: registration (CAP LS 302, optional SASL PLAIN, NICK/USER),
 // keep-alive, and reconnection with exponential back-off and jitter.
-import { base64Utf8, formatLine, parseLine, type IrcMessage } from './irc.js';
+import { base64Utf8, foldCase, formatLine, nickOf, parseLine, type IrcMessage } from './irc.js';
 
 /**
  * WebSocket subprotocols offered, in order of preference: the IRCv3 name, then the older name that
@@ -246,7 +246,7 @@ export class IrcConnection {
         this.on.registered(this.nick, this.enabled);
         break;
       case 'NICK':
-        if (msg.prefix.split('!')[0] === this.nick && p[0]) this.nick = p[0];
+        if (foldCase(nickOf(msg.prefix)) === foldCase(this.nick) && p[0]) this.nick = p[0];
         break;
       case 'ERROR':
         this.on.info(p[0] ?? 'Server closed the connection', true);

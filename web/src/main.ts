@@ -162,10 +162,11 @@ if (savedNick) byId<HTMLInputElement>('login-nick').value = savedNick;
 
 loginForm.addEventListener('submit', (ev) => {
   ev.preventDefault();
-  const nick = byId<HTMLInputElement>('login-nick').value.trim();
   const useAccount = byId<HTMLDetailsElement>('login-account').open;
   const name = byId<HTMLInputElement>('login-user').value.trim();
   const password = byId<HTMLInputElement>('login-pass').value;
+  // With an account the nickname may stay empty: the account's name is its nickname.
+  const nick = byId<HTMLInputElement>('login-nick').value.trim() || (useAccount ? name : '');
   if (!NICK_RE.test(nick)) {
     loginError.textContent = 'A nickname is 1–30 letters, digits or - _ [ ] { } | ^ ` \\, and does not start with a digit or -.';
     return;

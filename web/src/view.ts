@@ -110,6 +110,8 @@ export class View {
   private readonly dmsNav = $('nav-dms');
   private readonly memberList = $('member-list');
   private lastLine: Line | null = null;
+  /** The next message starts a new group (after the "new messages" divider). */
+  private breakGroup = false;
   private renderedKey = '';
 
   constructor(
@@ -252,10 +254,24 @@ export class View {
       this.lastLine = null;
       const frag = document.createDocumentFragment();
       if (conv.lines.length === 0) frag.append(this.emptyState(conv));
-      for (const line of conv.lines) frag.append(...this.lineNodes(line));
+      let divider: HTMLElement | null = null;
+      for (const line of conv.lines) {
+        if (line.id === conv.newFrom) {
+          divider = el('div', 'new-divider');
+          divider.append(el('span', '', 'New messages'));
+          frag.append(divider);
+          this.breakGroup = true;
+        }
+        frag.append(...this.lineNodes(line));
+      }
       box.replaceChildren(frag);
       this.state.appended = [];
+      // Opened with unread messages: show them from the divider on; else the latest.
       box.scrollTop = box.scrollHeight;
+      if (divider) {
+        const at = divider.getBoundingClientRect().top - box.getBoundingClientRect().top;
+        if (at < 0) box.scrollTop += at - 8;
+      }
       return;
     }
     box.querySelector('.empty-state')?.remove();
@@ -287,6 +303,8 @@ export class View {
       out.push(sep);
     }
     this.lastLine = line;
+    const breakGroup = this.breakGroup;
+    this.breakGroup = false;
     if (line.kind === 'event' || line.kind === 'info' || line.kind === 'error') {
       const row = el('div', `line ${line.kind}`);
       row.append(timeEl(line.time, true), el('span', 'line-text', line.text));
@@ -295,6 +313,7 @@ export class View {
       return out;
     }
     const grouped =
+      !breakGroup &&
       line.kind === 'message' &&
       prev !== null &&
       prev.kind === 'message' &&
