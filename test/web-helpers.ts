@@ -2,12 +2,13 @@
 // static file server for dist/web/, and Chromium driven by playwright-core.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createNetServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { createServer, type ChatServer } from '../lib/index.js';
 
 export interface WsServer {
   /** ws:// URL of the IRC-over-WebSocket listener (subprotocol text.ircv3.net). */
@@ -94,6 +95,86 @@ export async function startIrcWsServer(port?: number): Promise<WsServer> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+export interface EpchatWeb {
+  server: ChatServer;
+  /** http://127.0.0.1:PORT: the web client at `/`, WebSocket upgrades on the same origin. */
+  origin: string;
+  httpPort: number;
+  /** The line protocol's TCP port (the `nc` user). */
+  linePort: number;
+  stop(): Promise<void>;
+}
+
+export interface EpchatPorts {
+  httpPort: number;
+  linePort: number;
+}
+
+/**
+ * The server under test: epchat in this process (lib's ChatServer) with its HTTP listener (the web
+ * client from dist/web at `/`, WebSocket on the same origin) and its line listener, both on ephemeral
+ * loopback ports unless `ports` names them (a restart on the same ports). IRC's own TCP listener is off.
+ * `dataDir` keeps the accounts across restarts.
+ */
+export async function startEpchat(dataDir: string, ports?: EpchatPorts): Promise<EpchatWeb> {
+  const server = createServer({
+    host: '127.0.0.1',
+    port: ports?.linePort ?? 0,
+    ircPort: -1,
+    httpPort: ports?.httpPort ?? 0,
+    logLevel: 'silent',
+    console: false,
+    handleSignals: false,
+    dataDir,
+  } as Parameters<typeof createServer>[0]);
+  const line = await server.listen();
+  // TODO(h-ws): ChatServer.httpAddress() arrives with the HTTP listener.
+  const http = (server as unknown as { httpAddress?(): { port: number } | null }).httpAddress?.() ?? null;
+  if (!http) {
+    await server.close();
+    throw new Error('epchat started without its HTTP listener');
+  }
+  return {
+    server,
+    origin: `http://127.0.0.1:${http.port}`,
+    httpPort: http.port,
+    linePort: line.port,
+    async stop() {
+      await server.close();
+    },
+  };
+}
+
+/** Every process descended from this one (from /proc): what the test must have stopped at its end. */
+export function descendants(): string[] {
+  const children = new Map<number, number[]>();
+  const names = new Map<number, string>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses; the last ')' ends it.
+    const close = stat.lastIndexOf(')');
+    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+    const pid = Number(entry);
+    names.set(pid, stat.slice(stat.indexOf('(') + 1, close));
+    children.set(ppid, [...(children.get(ppid) ?? []), pid]);
+  }
+  const out: string[] = [];
+  const walk = (pid: number): void => {
+    for (const c of children.get(pid) ?? []) {
+      out.push(`${c} ${names.get(c)}`);
+      walk(c);
+    }
+  };
+  walk(process.pid);
+  return out;
 }
 
 const TYPES: Record<string, string> = {
