@@ -2,11 +2,8 @@
 // keep-alive, and reconnection with exponential back-off and jitter.
 import { base64Utf8, foldCase, formatLine, nickOf, parseLine, type IrcMessage } from './irc.js';
 
-/**
- * WebSocket subprotocols offered, in order of preference: the IRCv3 name, then the older name that
- * InspIRCd 3 gives the same framing (one IRC line per text message, no CR LF).
- */
-export const SUBPROTOCOLS = ['text.ircv3.net', 'text.inspircd.org'];
+/** The WebSocket subprotocol (IRCv3 websocket spec): one IRC line per text message, no CR LF. */
+export const SUBPROTOCOLS = ['text.ircv3.net'];
 
 export interface Account {
   name: string;
