@@ -107,6 +107,8 @@ async function runServer(argv: readonly string[]): Promise<number> {
     else log.info({ version: packageVersion() }, 'epchat: the line protocol listener is off (port -1)');
     const irc = server.ircAddress();
     if (irc) log.info({ host: irc.host, port: irc.port }, `IRC listening on ${irc.host}:${irc.port}`);
+    const http = server.httpAddress();
+    if (http) log.info({ host: http.host, port: http.port }, `HTTP (web client, WebSocket) listening on ${http.host}:${http.port}`);
     screen?.ready();
   } catch (err) {
     if (hasCode(err) && err.code.startsWith('EPCHAT_')) log.fatal({ code: err.code }, err.message);

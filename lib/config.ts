@@ -2,6 +2,7 @@
 // the `--help` text and the README's markdown table. Precedence, lowest first:
 //   defaults < config file (JSON; --config FILE or EPCHAT_CONFIG) < environment (EPCHAT_*) < flags.
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { EngineSettings, EngineReloadable } from './native.js';
 import { ConfigError, EpchatError, ErrorCodes, type ConfigIssue } from './errors.js';
 
@@ -178,6 +179,9 @@ function wordList(itemPattern: RegExp, itemExpect: string): Kind<string[]> {
 const NICK = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const ROOM = /^#?[A-Za-z0-9_-]{1,32}$/;
 const COMMAND = /^[A-Za-z][A-Za-z0-9_-]*$/;
+const ORIGIN = /^(\*|null|https?:\/\/[^\s,/]+)$/i;
+/** The web client the package ships (`npm run build:web`): dist/web beside dist/lib. */
+const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../web', import.meta.url));
 
 // ---------------------------------------------------------------------------------------------------
 // The table.
@@ -217,6 +221,32 @@ const SPECS: { [K in SettingName]: SettingSpec<K> } = {
     kind: integer(-1, 65535), default: 6667,
     defaultDoc: '6667 (0 when `port` is 0)',
     description: 'TCP port of the IRC listener (docs/irc.md); 0 picks a free port, -1 turns IRC off. Left unset while `port` is 0, it is 0 too.', reloadable: false, engine: true,
+  },
+  httpHost: {
+    kind: text({ expect: 'a host name or IP address', metavar: 'HOST', pattern: /^\S+$/ }),
+    default: '0.0.0.0', defaultDoc: 'the `host` setting', description: 'Address the HTTP listener (web client, WebSocket) listens on.', reloadable: false, engine: true,
+  },
+  httpPort: {
+    kind: integer(-1, 65535), default: 7080,
+    defaultDoc: '7080 (0 when `port` or `ircPort` is 0)',
+    description: 'TCP port of the HTTP listener: the web client at `/`, WebSocket (docs/websocket.md) on any path; 0 picks a free port, -1 turns it off. Left unset while `port` or `ircPort` is 0, it is 0 too.', reloadable: false, engine: true,
+  },
+  webRoot: {
+    kind: text({ expect: 'a directory path', metavar: 'DIR' }),
+    default: DEFAULT_WEB_ROOT, defaultDoc: "the package's `dist/web`",
+    description: 'Directory of the static files the HTTP listener serves (the web client).', reloadable: false, engine: true,
+  },
+  wsOrigins: {
+    kind: wordList(ORIGIN, 'origins (`https://host[:port]`, `*`)'), default: [], defaultDoc: 'none (the same host)',
+    description: 'Origins allowed to open a WebSocket; empty: only pages of the same host; `*`: any.', reloadable: false, engine: true,
+  },
+  wsMaxMessage: {
+    kind: integer(125, 16_777_216), default: 16384,
+    description: 'Largest WebSocket message (and frame) a client may send, in bytes; more is closed with 1009.', reloadable: false, engine: true,
+  },
+  httpTimeoutMs: {
+    kind: integer(1, INT32_MAX), default: 10_000,
+    description: 'Time an HTTP connection has to send a whole request head (slowloris), in ms.', reloadable: false, engine: true,
   },
   backlog: {
     kind: integer(1, 65535), default: 511,
@@ -660,6 +690,8 @@ function applyLayers(base: Config, baseSource: string, layers: readonly ConfigEn
   // A server on a free line port (tests, embedding) gets a free IRC port too, unless one was chosen.
   if (sources.ircPort === baseSource && config.port === 0) config.ircPort = 0;
   if (sources.ircHost === baseSource) config.ircHost = config.host;
+  if (sources.httpPort === baseSource && (config.port === 0 || config.ircPort === 0)) config.httpPort = 0;
+  if (sources.httpHost === baseSource) config.httpHost = config.host;
   return { config: Object.freeze(config) as unknown as Config, sources, configFile: undefined };
 }
 

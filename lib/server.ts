@@ -112,6 +112,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   #state: State = 'idle';
   #address: Address | null = null;
   #ircAddress: Address | null = null;
+  #httpAddress: Address | null = null;
   #finalStats: EngineStats | null = null;
   #closing: Promise<EngineStats> | null = null;
   #resolveClosing: ((stats: EngineStats) => void) | null = null;
@@ -186,6 +187,9 @@ export class ChatServer extends EventEmitter<ServerEvents> {
 
   /** The IRC listener's bound address while listening, else null (also when `ircPort` is -1). */
   ircAddress(): Address | null { return this.#ircAddress ? { ...this.#ircAddress } : null; }
+  /** The HTTP listener's bound address (web client, WebSocket) while listening, else null (also when
+   *  `httpPort` is -1). */
+  httpAddress(): Address | null { return this.#httpAddress ? { ...this.#httpAddress } : null; }
 
   /** Binds and starts the engine. Port 0 picks a free port: the resolved address has the real one.
    *  Rejects with the bind error (its `code` is EADDRINUSE, EACCES, …). */
@@ -250,6 +254,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#state = 'listening';
     this.#address = bound.port >= 0 ? { host: bound.host, port: bound.port } : null;
     this.#ircAddress = bound.ircPort !== undefined && bound.ircPort >= 0 ? { host: bound.ircHost ?? bound.host, port: bound.ircPort } : null;
+    this.#httpAddress = bound.httpPort !== undefined && bound.httpPort >= 0 ? { host: bound.httpHost ?? bound.host, port: bound.httpPort } : null;
     this.#finalStats = null;
     this.#closing = null;
     this.log.debug({ host: bound.host, port: bound.port }, 'engine listening');
@@ -642,6 +647,7 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#engine = null;
     this.#address = null;
     this.#ircAddress = null;
+    this.#httpAddress = null;
     this.#state = 'closed';
     this.#finalStats = stats;
     this.#messagesOn = false;

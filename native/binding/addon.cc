@@ -355,6 +355,12 @@ ep::Options read_options(const Fields& o) {
   if (!o.flag("lineListener", true)) opt.port = -1;  // the line protocol's listener off (IRC only)
   opt.irc_host = o.str("ircHost", opt.irc_host);
   opt.irc_port = o.num("ircPort", opt.irc_port, -1, 65535);
+  opt.http_host = o.str("httpHost", opt.http_host);
+  opt.http_port = o.num("httpPort", opt.http_port, -1, 65535);
+  opt.web_root = o.str("webRoot", opt.web_root);
+  if (o.has("wsOrigins")) opt.ws_origins = o.list("wsOrigins");
+  opt.ws_max_message = o.num("wsMaxMessage", opt.ws_max_message, 125, 16777216);
+  opt.http_timeout_ms = o.num("httpTimeoutMs", opt.http_timeout_ms, 1);
   opt.backlog = o.num("backlog", opt.backlog, 0);
   opt.max_clients = o.num("maxClients", opt.max_clients);
   opt.default_room = o.str("defaultRoom", opt.default_room);
@@ -536,6 +542,10 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     if (engine_->irc_port() >= 0) {
       r.Set("ircHost", engine_->irc_host());
       r.Set("ircPort", engine_->irc_port());
+    }
+    if (engine_->http_port() >= 0) {
+      r.Set("httpHost", engine_->http_host());
+      r.Set("httpPort", engine_->http_port());
     }
     return r;
   }

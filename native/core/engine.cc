@@ -22,6 +22,8 @@ bool Engine::listen(std::string* code, std::string* msg) {
   port_ = server->bound_port();
   irc_host_ = server->irc_bound_host();
   irc_port_ = server->irc_bound_port();
+  http_host_ = server->http_bound_host();
+  http_port_ = server->http_bound_port();
   server_ = std::move(server);
   thread_ = std::thread([this] { server_->run(); });
   return true;

@@ -30,6 +30,9 @@ class Engine {
   // The IRC listener's address; port -1 when IRC is off.
   const std::string& irc_host() const { return irc_host_; }
   int irc_port() const { return irc_port_; }
+  // The HTTP listener's address; port -1 when it is off.
+  const std::string& http_host() const { return http_host_; }
+  int http_port() const { return http_port_; }
   bool running() const { return thread_.joinable(); }
 
   void post(HostCmd cmd) { bridge_.post(std::move(cmd)); }
@@ -51,6 +54,8 @@ class Engine {
   int port_ = 0;
   std::string irc_host_;
   int irc_port_ = -1;
+  std::string http_host_;
+  int http_port_ = -1;
 };
 
 }  // namespace ep

@@ -14,7 +14,10 @@ constexpr size_t kNamesChunk = 400;  // bytes of names per 353 line
 
 void Server::irc_send(Client* c, const std::string& line) {
   if (line.empty()) return;
-  Buf* b = Buf::make(line.data(), line.size());
+  // Through the client's codec: as is on TCP, a frame per line on a WebSocket.
+  wire_.clear();
+  c->codec->append_wire(line, wire_);
+  Buf* b = Buf::make(wire_.data(), wire_.size());
   if (!b) {
     overflowed_.push_back(c);
     return;

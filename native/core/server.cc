@@ -77,6 +77,17 @@ int Server::irc_bound_port() const {
   return l ? l->bound_port() : -1;
 }
 
+const std::string& Server::http_bound_host() const {
+  static const std::string none;
+  const Listener* l = listener(Proto::Http);
+  return l ? l->bound_host() : none;
+}
+
+int Server::http_bound_port() const {
+  const Listener* l = listener(Proto::Http);
+  return l ? l->bound_port() : -1;
+}
+
 bool Server::open(std::string* code, std::string* msg) {
   auto fail = [&](int e, const char* what) {
     *code = errno_name(e);
@@ -92,14 +103,19 @@ bool Server::open(std::string* code, std::string* msg) {
         std::make_unique<Listener>(loop_, bridge_, stats_, static_cast<ListenerHost*>(this), p, now_ms_));
     return listeners_.back()->open(host, port, opt_.backlog, label, code, msg);
   };
-  if (opt_.port < 0 && opt_.irc_port < 0) {
+  if (opt_.port < 0 && opt_.irc_port < 0 && opt_.http_port < 0) {
     *code = "EINVAL";
-    *msg = "no listener: the line protocol's port and the IRC port are both off (-1)";
+    *msg = "no listener: the line protocol's port, the IRC port and the HTTP port are all off (-1)";
     return false;
   }
   if (opt_.port >= 0 && !listen(Proto::Line, opt_.host, opt_.port, "")) return false;
   if (opt_.irc_port >= 0 && !listen(Proto::Irc, opt_.irc_host.empty() ? opt_.host : opt_.irc_host, opt_.irc_port, "IRC "))
     return false;
+  if (opt_.http_port >= 0 &&
+      !listen(Proto::Http, opt_.http_host.empty() ? opt_.host : opt_.http_host, opt_.http_port, "HTTP "))
+    return false;
+  ws_cfg_.origins = opt_.ws_origins;
+  ws_cfg_.protocols = {kWsIrcText, kWsIrcBinary, kWsLine};
   if (opt_.handle_signals) {
     signals_ = std::make_unique<SignalPipe>(loop_, [this](int signo, const char* name) {
       bridge_->emit(ev::Signal{name});
@@ -177,6 +193,7 @@ Client* Server::adopt(int fd, const char* address, Proto proto) {
     c->codec = &irc_codec_;
     c->irc = std::make_unique<IrcState>();
   }
+  if (proto == Proto::Http) c->http = std::make_unique<HttpSession>();
   if (!c->attach(loop_, fd, this)) {
     report_epoll("adding a client", errno);
     conns_.discard(c);
@@ -185,6 +202,11 @@ Client* Server::adopt(int fd, const char* address, Proto proto) {
   ++open_clients_;
   stats_->connections.set(open_clients_);
   c->last_ms = now_ms_;
+  if (proto == Proto::Http) {
+    // Not a chat client (yet): no connect event, no prompt; a request head within http_timeout_ms.
+    http_list_.push_back(c);
+    return c;
+  }
   reg_list_.push_back(c);
   lifecycle(c, ev::Connect{c->id(), c->addr});
   send(c, Out{OutKind::Prompt});  // nothing on IRC: the client speaks first
@@ -277,23 +299,37 @@ void Server::on_readable(Client* c) {
   }
 }
 
-void Server::feed(Client* c, const char* p, size_t n, uint64_t read_ns) {
-  size_t used = n;
-  // IRC: 512 bytes with CRLF, plus up to 8191 of tags (the parser checks each part).
-  const size_t max = c->proto == Proto::Irc ? irc::kMaxBody + irc::kMaxTags : pol_.max_line;
-  c->in.feed(
-      p, n, max, [&](std::string_view line) { return on_line(c, line, read_ns); },
-      [&]() {
-        if (c->proto == Proto::Irc) irc_num(c, 417, {}, "Input line was too long");
-        else error(c, "LINE_TOO_LONG", "line exceeds " + std::to_string(pol_.max_line) + " bytes; discarded");
-        return true;
-      },
-      &used);
+void Server::feed(Client* c, char* p, size_t n, uint64_t read_ns) {
+  // The framing decides what a line is: an HTTP request head (until an upgrade), a WebSocket
+  // message, or a TCP line.
+  size_t used = c->http ? http_feed(c, p, n, read_ns) : c->ws ? ws_feed(c, p, n, read_ns) : feed_lines(c, p, n, read_ns);
   if (!input_held(c) || c->fd < 0 || c->state == ClientState::Closing) return;
   // A line made c's input wait (on the host, or on its own list): the rest of this read waits with the socket. At most one read's
   // worth (the shared buffer's size) is held; the kernel's buffers and TCP flow control hold the rest.
   c->held.assign(p + used, n - used);
   if (!set_reading(c, false)) close_client(c, "error", true);
+}
+
+size_t Server::feed_lines(Client* c, const char* p, size_t n, uint64_t read_ns) {
+  size_t used = n;
+  // IRC: 512 bytes with CRLF, plus up to 8191 of tags (the parser checks each part).
+  const size_t max = c->proto == Proto::Irc ? irc::kMaxBody + irc::kMaxTags : pol_.max_line;
+  c->in.feed(
+      p, n, max, [&](std::string_view line) { return on_line(c, line, read_ns); },
+      [&]() { return line_too_long(c); }, &used);
+  return used;
+}
+
+bool Server::line_too_long(Client* c) {
+  if (c->proto == Proto::Irc) irc_num(c, 417, {}, "Input line was too long");
+  else error(c, "LINE_TOO_LONG", "line exceeds " + std::to_string(pol_.max_line) + " bytes; discarded");
+  return true;
+}
+
+bool Server::take_line(Client* c, std::string_view line, uint64_t read_ns) {
+  const size_t max = c->proto == Proto::Irc ? irc::kMaxBody + irc::kMaxTags : pol_.max_line;
+  if (line.size() > max) return line_too_long(c);
+  return on_line(c, line, read_ns);
 }
 
 bool Server::on_line(Client* c, std::string_view line, uint64_t read_ns) {
@@ -355,6 +391,7 @@ void Server::unlink_timer(Client* c) {
     case 2: linger_list_.remove(c); break;
     case 4: irc_idle_list_.remove(c); break;
     case 5: ping_list_.remove(c); break;
+    case 6: http_list_.remove(c); break;
     default: break;
   }
 }
@@ -398,6 +435,10 @@ void Server::expire(uint64_t now) {
       }
     }
   }
+  while (Client* c = static_cast<Client*>(http_list_.head())) {
+    if (c->last_ms + opt_.http_timeout_ms > now) break;
+    http_timeout(c);
+  }
   while (Client* c = static_cast<Client*>(linger_list_.head())) {
     if (c->last_ms + kLingerMs > now) break;
     finalize(c);
@@ -431,6 +472,7 @@ int Server::next_timeout_ms() const {
   if (pol_.idle_timeout_ms && irc_idle_list_.head())
     next.consider(irc_idle_list_.head()->last_ms + pol_.idle_timeout_ms - irc_ping_grace(pol_.idle_timeout_ms));
   if (linger_list_.head()) next.consider(linger_list_.head()->last_ms + kLingerMs);
+  if (http_list_.head()) next.consider(http_list_.head()->last_ms + opt_.http_timeout_ms);
   if (pol_.command_timeout_ms && wait_list_.head())
     next.consider(wait_list_.head()->wait_ms + pol_.command_timeout_ms);
   for (const auto& l : listeners_)
@@ -445,6 +487,7 @@ int Server::next_timeout_ms() const {
 
 void Server::enqueue(Client* c, Buf* b) {
   if (c->fd < 0 || (c->state == ClientState::Closing && c->wr_shut)) return;
+  if (c->ws && c->ws->close_sent) return;  // a WebSocket's Close frame is its last
   if (!c->out.push(b)) {
     overflowed_.push_back(c);
     return;
@@ -588,7 +631,7 @@ void Server::flush(Client* c) {
 
 void Server::close_client(Client* c, const char* reason, bool discard_output) {
   if (c->state == ClientState::Closing || c->fd < 0) return;
-  lifecycle(c, ev::Disconnect{c->id(), c->nick, reason});
+  if (!c->http) lifecycle(c, ev::Disconnect{c->id(), c->nick, reason});  // a page load is no chat client
   unlink_timer(c);
   stop_waiting(c);
   std::string().swap(c->held);
@@ -601,6 +644,8 @@ void Server::close_client(Client* c, const char* reason, bool discard_output) {
     finalize(c);
     return;
   }
+  // A WebSocket ends with a Close frame after its last lines (the ERROR line, the reason).
+  if (c->ws) ws_close_frame(c, reason);
   c->last_ms = now_ms_;
   linger_list_.push_back(c);
   conns_.mark_dirty(c);
@@ -625,7 +670,7 @@ void Server::begin_shutdown(bool force) {
     for (auto& l : listeners_) l->close();
     for (Client* c : conns_.all()) {
       if (!c || c->fd < 0 || c->state == ClientState::Closing) continue;
-      error(c, "SHUTDOWN", "server is shutting down");
+      if (!c->http) error(c, "SHUTDOWN", "server is shutting down");  // HTTP: its response is done or moot
       close_client(c, "shutdown");
     }
   } else if (force) {
