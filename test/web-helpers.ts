@@ -40,8 +40,7 @@ export async function startEpchat(dataDir: string, ports?: EpchatPorts): Promise
     dataDir,
   } as Parameters<typeof createServer>[0]);
   const line = await server.listen();
-  // TODO(h-ws): ChatServer.httpAddress() arrives with the HTTP listener.
-  const http = (server as unknown as { httpAddress?(): { port: number } | null }).httpAddress?.() ?? null;
+  const http = server.httpAddress();
   if (!http) {
     await server.close();
     throw new Error('epchat started without its HTTP listener');

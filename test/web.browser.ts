@@ -16,7 +16,7 @@ const outDir = join(root, 'test-output');
 const WAIT = { timeout: 15000 };
 /** Line-protocol waits: generous upper bounds, the lines themselves are the synchronisation. */
 const LINE_MS = 15000;
-const CAROL_PASSWORD = 'correct horse battery staple';
+const CAROL_PASSWORD = 'correct-horse-battery-staple';
 
 interface Ctx {
   epchat?: EpchatWeb;
