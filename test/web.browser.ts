@@ -280,17 +280,24 @@ web('screenshots: desktop (light and dark) and phone (conversation and drawer)',
   const { alice, bob } = ctx as Required<Ctx>;
   await say(bob, 'this client reads well on a phone too');
   await message(alice, 'reads well on a phone').waitFor(WAIT);
+  await alice.hover('#input'); // no message row under the pointer (its hover shade)
   await alice.screenshot({ path: join(outDir, 'web-desktop.png') });
   await alice.emulateMedia({ colorScheme: 'dark' });
   await alice.screenshot({ path: join(outDir, 'web-desktop-dark.png') });
   await alice.emulateMedia({ colorScheme: 'light' });
   await bob.screenshot({ path: join(outDir, 'web-phone.png') });
+  // Something unread for the drawer's picture: a private message while bob reads the lobby.
+  await say(alice, '/msg bob see you in #random later?');
+  await bob.locator('#menu-dot').waitFor({ ...WAIT, state: 'attached' });
   await bob.click('#menu');
   await bob.locator('body.nav-open').waitFor(WAIT);
   // The drawer slides in: wait until it has stopped moving (its animations are finished).
   await bob.locator('#sidebar').evaluate((e) => Promise.all(e.getAnimations().map((a) => a.finished)));
   await bob.screenshot({ path: join(outDir, 'web-phone-drawer.png') });
+  await bob.locator('#nav-dms .nav-item', { hasText: 'alice' }).locator('.badge', { hasText: '1' }).waitFor(WAIT);
   await bob.click('#backdrop', { position: { x: 370, y: 400 } });
+  await alice.locator('#nav-rooms .nav-item', { hasText: 'lobby' }).click();
+  await alice.locator('#conv-name', { hasText: 'lobby' }).waitFor(WAIT);
 });
 
 web('after the server restarts, both reconnect with back-off and rejoin their rooms', async (ctx) => {
