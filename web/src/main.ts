@@ -15,10 +15,12 @@ function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return e as T;
 }
 
-/** The WebSocket address: ?server=ws://host:port/ when given, else the page's own host. */
+/**
+ * The WebSocket address: the origin that served the page (epchat's HTTP listener takes the upgrade on
+ * the same port). Never taken from the URL: a link must not be able to send what is typed here, a
+ * password included, to another server (the server's Content-Security-Policy forbids it too).
+ */
 function serverUrl(): string {
-  const given = new URLSearchParams(location.search).get('server');
-  if (given) return given;
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
 }
 
