@@ -351,6 +351,32 @@ web('log in with an account (SASL PLAIN); a wrong password says so and returns t
   await wrong.close();
 });
 
+web('reopening the page puts a user back in the rooms it was in', async (ctx) => {
+  const { alice, dave } = ctx as Required<Ctx>;
+  const page = await alice.context().newPage();
+  watch(ctx, page);
+  await page.goto(`${ctx.epchat!.origin}/`);
+  await signIn(page, 'erin');
+  await page.locator('#rooms-close').click();
+  await say(page, '/join #lobby,#random');
+  await page.locator('#nav-rooms .nav-item', { hasText: 'random' }).waitFor(WAIT);
+  await page.locator('#conv-name', { hasText: 'lobby' }).waitFor(WAIT);
+  await dave.expect('>> erin joined lobby', LINE_MS);
+
+  await page.reload();
+  await dave.expect(/^>> Bye erin !/, LINE_MS); // the old session is gone: the nick is free again
+  assert.is(await page.inputValue('#login-nick'), 'erin', 'the nickname is remembered');
+  await page.click('#login-submit');
+  await page.locator('#status-dot.on').waitFor({ ...WAIT, state: 'attached' });
+  await dave.expect('>> erin joined lobby', LINE_MS);
+  await page.locator('#nav-rooms .nav-item', { hasText: 'random' }).waitFor(WAIT);
+  await page.locator('#conv-name', { hasText: 'lobby' }).waitFor(WAIT);
+  await page.locator('#member-list .member', { hasText: 'dave' }).waitFor(WAIT);
+  assert.ok(await page.locator('#rooms-dialog').isHidden(), 'no room browser for someone with rooms');
+  await page.close();
+  await dave.expect(/^>> Bye erin !/, LINE_MS);
+});
+
 web('nothing was fetched from elsewhere and no page reported an error', async (ctx) => {
   // Lost connections during the restart and the refused login's 401-less close are expected.
   const problems = ctx.problems.filter((p) => !/WebSocket connection to 'ws:\/\/127\.0\.0\.1/.test(p));

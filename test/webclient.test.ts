@@ -46,6 +46,20 @@ const { ChatState } = (await import(new URL('state.js', web).href)) as { ChatSta
 const { handleMessage } = (await import(new URL('handler.js', web).href)) as {
   handleMessage(s: StateLike, m: Msg, r: { sendCommand(...a: string[]): boolean }): void;
 };
+const { runInput } = (await import(new URL('commands.js', web).href)) as {
+  runInput(s: StateLike, c: { send(line: string): boolean; isOnline: boolean }, input: string, fx: { openRooms(): void; quit(r: string): void }): boolean;
+};
+// saved.ts reads window.localStorage: a Map-backed stand-in.
+const storage = new Map<string, string>();
+(globalThis as { window?: unknown }).window = {
+  localStorage: { getItem: (k: string) => storage.get(k) ?? null, setItem: (k: string, v: string) => void storage.set(k, v) },
+};
+const saved = (await import(new URL('saved.js', web).href)) as {
+  loadRooms(nick: string): string[];
+  saveRooms(nick: string, rooms: string[]): void;
+  loadNick(): string;
+  saveNick(nick: string): void;
+};
 
 test('parseLine: tags (unescaped), prefix, middle and trailing parameters', () => {
   const m = irc.parseLine('@time=2026-01-02T03:04:05.678Z;msgid=a\\sb\\:c;flag :alice!a@h PRIVMSG #room :hello :) there\r\n')!;
@@ -199,6 +213,32 @@ test('CASEMAPPING from ISUPPORT: ascii folds A-Z only; rfc1459 (the default) als
     irc.setCaseMapping('rfc1459');
   }
   assert.is(irc.foldCase('Al[ICE]~'), 'al{ice}^');
+});
+
+test('/join #a,#b joins both in one line and brings the first into view', () => {
+  const s = new ChatState();
+  feed(s, ':srv 001 alice :Welcome');
+  const sent: string[] = [];
+  const ok = runInput(s, { send: (l) => (sent.push(l), true), isOnline: true }, '/join lobby,#random', { openRooms() {}, quit() {} });
+  assert.ok(ok);
+  assert.equal(sent, ['JOIN #lobby,#random']);
+  feed(s, ':alice!a@h JOIN #lobby', ':alice!a@h JOIN #random');
+  assert.is(s.activeKey, '#lobby');
+  assert.equal(s.rooms().map((r) => r.name), ['#lobby', '#random']);
+});
+
+test('saved rooms: per nickname (case-folded), only well-formed room names, bounded', () => {
+  saved.saveNick('Erin');
+  assert.is(saved.loadNick(), 'Erin');
+  saved.saveRooms('Erin', ['#lobby', '#random']);
+  assert.equal(saved.loadRooms('erin'), ['#lobby', '#random']);
+  assert.equal(saved.loadRooms('frank'), []);
+  storage.set('epchat.rooms.frank', JSON.stringify(['#ok', 'nohash', '#a,#b', '#sp ace', 7, null]));
+  assert.equal(saved.loadRooms('frank'), ['#ok']);
+  storage.set('epchat.rooms.frank', '{not json');
+  assert.equal(saved.loadRooms('frank'), []);
+  saved.saveRooms('many', Array.from({ length: 80 }, (_, i) => `#r${i}`));
+  assert.is(saved.loadRooms('many').length, 50);
 });
 
 test.run();

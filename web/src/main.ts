@@ -3,10 +3,10 @@ import { runInput, type Effects } from './commands.js';
 import { IrcConnection, type Status } from './connection.js';
 import { handleMessage } from './handler.js';
 import { foldCase, isChannel } from './irc.js';
+import { loadNick, loadRooms, saveNick, saveRooms } from './saved.js';
 import { ChatState, SERVER_KEY } from './state.js';
 import { View } from './view.js';
 
-const NICK_KEY = 'epchat.nick';
 const NICK_RE = /^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]{0,29}$/;
 
 function byId<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -63,7 +63,13 @@ const view = new View(state, {
     conn?.retryNow();
   },
 });
-state.onChange((changes) => view.render(changes));
+state.onChange((changes) => {
+  view.render(changes);
+  // Remember the rooms in the sidebar (the ones a reconnect rejoins; /part removes one), keyed by the
+  // nickname typed at login, which is what the next visit starts with.
+  if (changes.has('sidebar') && state.status === 'online' && loginNick) saveRooms(loginNick, state.rooms().map((r) => r.name));
+});
+let loginNick = '';
 
 const offline = { send: () => false, isOnline: false };
 
@@ -142,8 +148,14 @@ function connect(nick: string, account?: { name: string; password: string }): vo
         const rooms = state.rooms().map((r) => r.name);
         // Rejoin after a reconnect, in batches that keep each JOIN line short.
         for (let i = 0; i < rooms.length; i += 10) c.sendCommand('JOIN', rooms.slice(i, i + 10).join(','));
-        // A newcomer sees the room browser first; a reconnect only refreshes the list.
-        if (firstRegistration && rooms.length === 0 && state.dms().length === 0) openRooms();
+        // A fresh page goes back to the rooms this nickname was in last time; a newcomer sees the room
+        // browser first; a reconnect only refreshes the list.
+        const saved = firstRegistration && rooms.length === 0 ? loadRooms(loginNick) : [];
+        if (saved.length > 0) {
+          state.expectJoin(saved[0]!);
+          for (let i = 0; i < saved.length; i += 10) c.sendCommand('JOIN', saved.slice(i, i + 10).join(','));
+          requestList();
+        } else if (firstRegistration && rooms.length === 0 && state.dms().length === 0) openRooms();
         else requestList();
         firstRegistration = false;
         state.touch('status', 'sidebar');
@@ -159,7 +171,7 @@ function connect(nick: string, account?: { name: string; password: string }): vo
 
 // --- login ---
 
-const savedNick = localStorage.getItem(NICK_KEY);
+const savedNick = loadNick();
 if (savedNick) byId<HTMLInputElement>('login-nick').value = savedNick;
 
 loginForm.addEventListener('submit', (ev) => {
@@ -179,7 +191,8 @@ loginForm.addEventListener('submit', (ev) => {
   }
   loginError.textContent = '';
   byId<HTMLButtonElement>('login-submit').disabled = true;
-  localStorage.setItem(NICK_KEY, nick);
+  saveNick(nick);
+  loginNick = nick;
   connect(nick, useAccount ? { name, password } : undefined);
 });
 
