@@ -276,7 +276,7 @@ web('several rooms: the room list shows member counts and refreshes', async (ctx
   await message(bob, 'still here').waitFor(WAIT);
 });
 
-web('screenshots: desktop (light and dark) and phone (conversation and drawer)', async (ctx) => {
+web('screenshots: desktop (light and dark) and phone (conversation, members, drawer)', async (ctx) => {
   const { alice, bob } = ctx as Required<Ctx>;
   await say(bob, 'this client reads well on a phone too');
   await message(alice, 'reads well on a phone').waitFor(WAIT);
@@ -286,6 +286,13 @@ web('screenshots: desktop (light and dark) and phone (conversation and drawer)',
   await alice.screenshot({ path: join(outDir, 'web-desktop-dark.png') });
   await alice.emulateMedia({ colorScheme: 'light' });
   await bob.screenshot({ path: join(outDir, 'web-phone.png') });
+  await bob.click('#members-toggle');
+  await bob.locator('body.members-open').waitFor(WAIT);
+  await bob.locator('#members').evaluate((e) => Promise.all(e.getAnimations().map((a) => a.finished)));
+  assert.ok(await bob.locator('#member-list .member', { hasText: 'dave' }).isVisible());
+  await bob.screenshot({ path: join(outDir, 'web-phone-members.png') });
+  await bob.click('#members-close');
+  await bob.locator('body.members-open').waitFor({ ...WAIT, state: 'detached' });
   // Something unread for the drawer's picture: a private message while bob reads the lobby.
   await say(alice, '/msg bob see you in #random later?');
   await bob.locator('#menu-dot').waitFor({ ...WAIT, state: 'attached' });
