@@ -276,6 +276,26 @@ web('several rooms: the room list shows member counts and refreshes', async (ctx
   await message(bob, 'still here').waitFor(WAIT);
 });
 
+web('scrolled up to read, a new message shows a button that goes back down', async (ctx) => {
+  const { alice, bob, dave } = ctx as Required<Ctx>;
+  for (const line of ['by the way, the release is on Friday', 'the notes are in the wiki', 'ping me if you want a review']) dave.send(line);
+  await message(bob, 'ping me if you want a review').waitFor(WAIT);
+  const box = bob.locator('#messages');
+  const sizes = await box.evaluate((e) => [e.scrollHeight, e.clientHeight]);
+  assert.ok(sizes[0]! > sizes[1]! + 150, `the lobby overflows the phone screen: ${sizes.join(' / ')}`);
+  await box.evaluate((e) => {
+    e.scrollTop = 0;
+  });
+  await say(alice, 'a message while bob reads older ones');
+  await bob.locator('#jump', { hasText: 'New messages' }).waitFor(WAIT);
+  assert.ok(await box.evaluate((e) => e.scrollTop < 100), 'the view stays where bob is reading');
+  await bob.screenshot({ path: join(outDir, 'web-phone-jump.png') });
+  await bob.click('#jump');
+  await bob.locator('#jump').waitFor({ ...WAIT, state: 'hidden' });
+  assert.ok(await box.evaluate((e) => e.scrollHeight - e.scrollTop - e.clientHeight < 80), 'back at the latest');
+  await message(bob, 'while bob reads older ones').waitFor(WAIT);
+});
+
 web('screenshots: desktop (light and dark) and phone (conversation, members, drawer)', async (ctx) => {
   const { alice, bob } = ctx as Required<Ctx>;
   await say(bob, 'this client reads well on a phone too');

@@ -106,6 +106,7 @@ function rankOf(m: Member): number {
 
 export class View {
   private readonly messages = $('messages');
+  private readonly jump = $('jump');
   private readonly roomsNav = $('nav-rooms');
   private readonly dmsNav = $('nav-dms');
   private readonly memberList = $('member-list');
@@ -121,7 +122,20 @@ export class View {
     $('rooms-refresh').addEventListener('click', () => actions.refreshRooms());
     $('banner-retry').addEventListener('click', () => actions.retryNow());
     $('rooms-filter').addEventListener('input', () => this.renderRooms());
+    // Scrolled up to read while messages arrive: a button says so and goes back down.
+    this.jump.addEventListener('click', () => {
+      this.messages.scrollTop = this.messages.scrollHeight;
+      this.jump.hidden = true;
+    });
+    this.messages.addEventListener('scroll', () => {
+      if (!this.jump.hidden && this.atBottom()) this.jump.hidden = true;
+    });
     window.setInterval(() => this.renderStatus(), 1000);
+  }
+
+  private atBottom(): boolean {
+    const box = this.messages;
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   }
 
   render(changes: Set<Change>): void {
@@ -248,8 +262,9 @@ export class View {
   private renderMessages(): void {
     const conv = this.state.active;
     const box = this.messages;
-    const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+    const nearBottom = this.atBottom();
     if (this.renderedKey !== conv.key || this.state.appended.length === 0 || box.childElementCount === 0) {
+      this.jump.hidden = true;
       this.renderedKey = conv.key;
       this.lastLine = null;
       const frag = document.createDocumentFragment();
@@ -275,11 +290,17 @@ export class View {
       return;
     }
     box.querySelector('.empty-state')?.remove();
+    const fromOthers = this.state.appended.some((l) => !l.self);
     for (const line of this.state.appended) box.append(...this.lineNodes(line));
     this.state.appended = [];
     // Trim what the state has dropped.
     while (box.childElementCount > conv.lines.length * 2 + 10) box.firstElementChild?.remove();
-    if (nearBottom || this.lastLine?.self) box.scrollTop = box.scrollHeight;
+    if (nearBottom || this.lastLine?.self) {
+      box.scrollTop = box.scrollHeight;
+      this.jump.hidden = true;
+    } else if (fromOthers) {
+      this.jump.hidden = false;
+    }
   }
 
   private emptyState(conv: Conversation): HTMLElement {
