@@ -622,8 +622,9 @@ export class ChatServer extends EventEmitter<ServerEvents> {
         break;
       case 'error': {
         const err = new EpchatError(ev.code, ev.message);
-        // EPCHAT_FD_LIMIT is advice at start (the server runs, with fewer clients than asked for).
-        if (ev.code === 'EPCHAT_FD_LIMIT') this.log.warn({ code: ev.code }, ev.message);
+        // EPCHAT_FD_LIMIT and EPCHAT_WEB_ROOT are advice at start (the server runs, with fewer
+        // clients than asked for, or without the web client's files).
+        if (ev.code === 'EPCHAT_FD_LIMIT' || ev.code === 'EPCHAT_WEB_ROOT') this.log.warn({ code: ev.code }, ev.message);
         else this.log.error({ code: ev.code }, ev.message);
         if (this.listenerCount('error') > 0) this.emit('error', err);
         break;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ROOT, cleanupAll, withServer, type ServerOptions } from './helpers.js';
+import { ROOT, cleanupAll, until, withServer, type ServerOptions } from './helpers.js';
 import { WsClient, destroyAllWs, httpPort } from './ws-helpers.js';
 
 const WEB = mkdtempSync(join(tmpdir(), 'epchat-web-'));
@@ -230,6 +230,26 @@ test('the default webRoot serves the bundled web client (dist/web) at /, WebSock
   assert.is(r.status, 200);
   assert.is(r.body.toString(), readFileSync(join(ROOT, 'dist', 'web', 'index.html'), 'utf8'));
   const ws = new WsClient(httpPort(t), 'text.ircv3.net', { origin: `http://127.0.0.1:${httpPort(t)}` }, '/ws');
+  await ws.open();
+  ws.destroy();
+}));
+
+test('a full server answers an HTTP client 503 (not the line protocol\'s SERVER_FULL)', () => withServer({ ...opts, maxClients: 2 } as ServerOptions, async (t) => {
+  await t.register('one');
+  await t.register('two');
+  const h = new Http(httpPort(t));
+  const r = await h.response();
+  assert.is(r.status, 503);
+  assert.match(r.body.toString(), /server is full/);
+  await h.closedSoon();
+  h.destroy();
+}));
+
+test('a webRoot that is not a directory is reported at start (EPCHAT_WEB_ROOT); files are 404, WebSocket works', () => withServer({ webRoot: join(WEB, 'missing') } as ServerOptions, async (t) => {
+  await until(() => t.errors.length > 0, 3000, 'the warning');
+  assert.is((t.errors[0] as { code?: string }).code, 'EPCHAT_WEB_ROOT');
+  assert.is((await once(httpPort(t), get('/'))).status, 404);
+  const ws = new WsClient(httpPort(t), 'text.ircv3.net');
   await ws.open();
   ws.destroy();
 }));

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -116,6 +117,14 @@ bool Server::open(std::string* code, std::string* msg) {
     return false;
   ws_cfg_.origins = opt_.ws_origins;
   ws_cfg_.protocols = {kWsIrcText, kWsIrcBinary, kWsLine};
+  if (opt_.http_port >= 0 && !opt_.web_root.empty()) {
+    // Advice, like EPCHAT_FD_LIMIT: the listener runs (WebSocket works), but every file will be 404.
+    struct stat st;
+    if (::stat(opt_.web_root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      bridge_->emit(ev::Error{"EPCHAT_WEB_ROOT", "webRoot " + opt_.web_root +
+                                                     " is not a directory (build the web client with npm run "
+                                                     "build:web): every file is answered 404"});
+  }
   if (opt_.handle_signals) {
     signals_ = std::make_unique<SignalPipe>(loop_, [this](int signo, const char* name) {
       bridge_->emit(ev::Signal{name});

@@ -669,6 +669,10 @@ TEST(irc_cap_negotiation) {
   CHECK(irc_cap(old, "CAP LS") == ":epchat CAP * LS :away-notify cap-notify echo-message message-tags multi-prefix sasl "
                                   "server-time userhost-in-names\r\n");
   CHECK(!old.has(ep::irc::kCapCapNotify));
+  // A REQ filling its own 510 bytes: the NAK's echo is cut after a whole name, so it stays within 512.
+  std::string big = "CAP REQ :sasl server-time " + std::string(480, 'a') + " x";
+  std::string nak = irc_cap(old, big.c_str());
+  CHECK(nak.size() <= 512 && nak.rfind(":epchat CAP * NAK :sasl server-time\r\n", 0) == 0);
   return ok;
 }
 
