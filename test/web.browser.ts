@@ -358,6 +358,12 @@ web('log in with an account (SASL PLAIN); a wrong password says so and returns t
   const wrong = await alice.context().newPage();
   watch(ctx, wrong);
   await wrong.goto(`${ctx.epchat!.origin}/`);
+  // The account's nickname without logging in: the form says whose it is (not a silent "carol_").
+  await wrong.fill('#login-nick', 'carol');
+  await wrong.click('#login-submit');
+  await wrong.locator('#login-error', { hasText: 'belongs to an account' }).waitFor(WAIT);
+  assert.ok(await wrong.locator('#login').isVisible());
+
   await wrong.fill('#login-nick', '');
   await wrong.click('#login-account summary');
   await wrong.fill('#login-user', 'carol');

@@ -225,6 +225,11 @@ export class IrcConnection {
       case '433': // ERR_NICKNAMEINUSE
       case '432': // ERR_ERRONEUSNICKNAME
         if (!this.registered) {
+          // A nick that belongs to an account is not "taken": its owner logs in to use it.
+          if (msg.command === '433' && !this.opts.account && /account/i.test(p[p.length - 1] ?? '')) {
+            this.fatal(`The nickname "${p[1] ?? this.nick}" belongs to an account: open "Log in with an account" and enter its password, or pick another nickname.`);
+            return;
+          }
           if (msg.command === '432' || this.nickTries >= 5) {
             this.fatal(`Nickname "${p[1] ?? this.nick}" is not available: ${p[p.length - 1] ?? ''}`);
             return;
