@@ -117,6 +117,7 @@ web('two browser users sign in and join the lobby from the room browser, which s
   await ctx.dave!.expect('>> alice joined lobby', LINE_MS);
 
   const bob = (ctx.bob = await open(ctx, { width: 390, height: 844, mobile: true }));
+  await bob.screenshot({ path: join(outDir, 'web-phone-login.png') });
   await signIn(bob, 'bob');
   const row = bob.locator('.room-row', { hasText: 'lobby' });
   await row.locator('.room-count', { hasText: '2' }).waitFor(WAIT);
