@@ -37,8 +37,9 @@ export class WsClient {
   private readonly openP: Promise<void>;
   private readonly closedP: Promise<void>;
 
-  constructor(port: number, protocols?: string | string[], opts: WebSocket.ClientOptions = {}, path = '/') {
-    this.ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, protocols, opts);
+  /** scheme 'wss': over TLS (the HTTPS listener; opts carries the CA). */
+  constructor(port: number, protocols?: string | string[], opts: WebSocket.ClientOptions = {}, path = '/', scheme: 'ws' | 'wss' = 'ws') {
+    this.ws = new WebSocket(`${scheme}://127.0.0.1:${port}${path}`, protocols, opts);
     live.add(this);
     this.openP = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve());

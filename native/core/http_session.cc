@@ -13,11 +13,12 @@ namespace ep {
 
 namespace {
 
-// Only this site's own scripts, styles and images; no framing by others, no sniffing, no referrer.
-// connect-src also allows WebSocket servers the user names (the web client's ?server=ws://…).
+// Only this site's own scripts, styles and images, and WebSocket only back to this origin (a page
+// cannot be made to send what is typed, a password included, elsewhere); no framing by others, no
+// sniffing, no referrer.
 constexpr const char* kSecurityHeaders =
     "X-Content-Type-Options: nosniff\r\n"
-    "Content-Security-Policy: default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+    "Content-Security-Policy: default-src 'self'; connect-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n"
     "X-Frame-Options: DENY\r\n"
     "Referrer-Policy: no-referrer\r\n";
