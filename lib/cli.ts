@@ -133,9 +133,11 @@ async function runServer(argv: readonly string[]): Promise<number> {
     else log.info({ version: packageVersion() }, 'epchat: the line protocol listener is off (port -1)');
     const irc = server.ircAddress();
     if (irc) log.info({ host: irc.host, port: irc.port }, `IRC listening on ${irc.host}:${irc.port}`);
-    for (const [what, a] of [['TLS', server.tlsAddress()], ['IRC over TLS', server.ircTlsAddress()]] as const) {
+    for (const [what, a] of [['TLS', server.tlsAddress()], ['IRC over TLS', server.ircTlsAddress()], ['HTTPS (web client, WebSocket)', server.httpsAddress()]] as const) {
       if (a) log.info({ host: a.host, port: a.port }, `${what} listening on ${a.host}:${a.port}`);
     }
+    const http = server.httpAddress();
+    if (http) log.info({ host: http.host, port: http.port }, `HTTP (web client, WebSocket) listening on ${http.host}:${http.port}`);
     screen?.ready();
   } catch (err) {
     if (hasCode(err) && err.code.startsWith('EPCHAT_')) log.fatal({ code: err.code }, err.message);

@@ -2,6 +2,7 @@
 // the `--help` text and the README's markdown table. Precedence, lowest first:
 //   defaults < config file (JSON; --config FILE or EPCHAT_CONFIG) < environment (EPCHAT_*) < flags.
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { EngineSettings, EngineReloadable } from './native.js';
 import { ConfigError, EpchatError, ErrorCodes, type ConfigIssue } from './errors.js';
 
@@ -191,6 +192,9 @@ function wordList(itemPattern: RegExp, itemExpect: string): Kind<string[]> {
 const NICK = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const ROOM = /^#?[A-Za-z0-9_-]{1,32}$/;
 const COMMAND = /^[A-Za-z][A-Za-z0-9_-]*$/;
+const ORIGIN = /^(\*|https?:\/\/[^\s,/]+)$/i;
+/** The web client the package ships (`npm run build:web`): dist/web beside dist/lib. */
+const DEFAULT_WEB_ROOT = fileURLToPath(new URL('../web', import.meta.url));
 
 // ---------------------------------------------------------------------------------------------------
 // The table.
@@ -231,6 +235,37 @@ const SPECS: { [K in SettingName]: SettingSpec<K> } = {
     defaultDoc: '6667 (0 when `port` is 0)',
     description: 'TCP port of the IRC listener (docs/irc.md); 0 picks a free port, -1 turns IRC off. Left unset while `port` is 0, it is 0 too.', reloadable: false, engine: true,
   },
+  httpHost: {
+    kind: text({ expect: 'a host name or IP address', metavar: 'HOST', pattern: /^\S+$/ }),
+    default: '0.0.0.0', defaultDoc: 'the `host` setting', description: 'Address the HTTP listener (web client, WebSocket) listens on.', reloadable: false, engine: true,
+  },
+  httpPort: {
+    kind: integer(-1, 65535), default: 7080,
+    defaultDoc: '7080 (0 when `port` or `ircPort` is 0)',
+    description: 'TCP port of the HTTP listener: the web client at `/`, WebSocket (docs/websocket.md) on any path; 0 picks a free port, -1 turns it off. Left unset while `port` or `ircPort` is 0, it is 0 too.', reloadable: false, engine: true,
+  },
+  webRoot: {
+    kind: text({ expect: 'a directory path', metavar: 'DIR' }),
+    default: DEFAULT_WEB_ROOT, defaultDoc: "the package's `dist/web`",
+    description: 'Directory of the static files the HTTP listener serves (the web client).', reloadable: false, engine: true,
+  },
+  wsOrigins: {
+    kind: wordList(ORIGIN, 'origins (`https://host[:port]`, `*`)'), default: [], defaultDoc: 'none (the same host)',
+    description: 'Origins allowed to open a WebSocket; empty: only pages of the same host; `*`: any.', reloadable: false, engine: true,
+  },
+  wsMaxMessage: {
+    kind: integer(125, 16_777_216), default: 16384,
+    description: 'Largest WebSocket message (and frame) a client may send, in bytes; more is closed with 1009.', reloadable: false, engine: true,
+  },
+  httpTimeoutMs: {
+    kind: integer(1, INT32_MAX), default: 10_000,
+    description: 'Time an HTTP connection has to send a whole request head (slowloris), in ms.', reloadable: false, engine: true,
+  },
+  httpsPort: {
+    kind: integer(-1, 65535), default: -1,
+    defaultDoc: '7443 when `tlsCert` is set, else -1 (0 when `port` or `ircPort` is 0)',
+    description: 'TCP port of the HTTP listener over TLS (on `httpHost`): the web client over HTTPS, WebSocket over WSS; 0 picks a free port, -1 turns it off. Needs `tlsCert`.', reloadable: false, engine: true,
+  },
   tlsCert: {
     kind: optionalPath('a PEM certificate chain file'), default: '', defaultDoc: 'none',
     description: 'TLS certificate chain (PEM: the server certificate first, then intermediates); with `tlsKey`, turns on the TLS listeners. `epchat cert` makes a development one. Re-read on SIGHUP (`reloadTls()`).', reloadable: false, engine: true,
@@ -248,8 +283,6 @@ const SPECS: { [K in SettingName]: SettingSpec<K> } = {
     defaultDoc: '6697 when `tlsCert` is set, else -1 (0 when `port` is 0)',
     description: 'TCP port of IRC over TLS (on `ircHost`, docs/irc.md); 0 picks a free port, -1 turns it off. Needs `tlsCert`.', reloadable: false, engine: true,
   },
-  // httpsPort (HTTPS/WSS): the HTTP listener's protocol with TLS on, one more row here and in the
-  // engine's listener table (native/core/server.cc), defaulting like ircTlsPort (7443).
   tlsHandshakeTimeoutMs: {
     kind: integer(0, INT32_MAX), default: 10000,
     description: 'Time a TLS client has to complete its handshake, in ms (a half-finished one is dropped); 0: only `registrationTimeoutMs` bounds it.', reloadable: true, engine: true,
@@ -698,7 +731,7 @@ function applyLayers(base: Config, baseSource: string, layers: readonly ConfigEn
     const missing = config.tlsCert === '' ? 'tlsCert' : 'tlsKey';
     issues.push({ key: missing, source: tlsSource, problem: `is needed with ${missing === 'tlsCert' ? 'tlsKey' : 'tlsCert'} (TLS takes both or neither)` });
   } else if (config.tlsCert === '') {
-    for (const key of ['tlsPort', 'ircTlsPort'] as const) {
+    for (const key of ['tlsPort', 'ircTlsPort', 'httpsPort'] as const) {
       if (sources[key] !== baseSource && (config[key] as number) >= 0) {
         issues.push({ key, source: sources[key], problem: 'needs tlsCert and tlsKey (`epchat cert` makes a development pair)' });
       }
@@ -710,6 +743,10 @@ function applyLayers(base: Config, baseSource: string, layers: readonly ConfigEn
   // A server on a free line port (tests, embedding) gets a free IRC port too, unless one was chosen.
   if (sources.ircPort === baseSource && config.port === 0) config.ircPort = 0;
   if (sources.ircHost === baseSource) config.ircHost = config.host;
+  if (sources.httpPort === baseSource && (config.port === 0 || config.ircPort === 0)) config.httpPort = 0;
+  if (sources.httpHost === baseSource) config.httpHost = config.host;
+  // HTTPS (and WSS) on 7443 once a certificate is configured, a free port as httpPort gets one.
+  if (sources.httpsPort === baseSource && config.tlsCert !== '') config.httpsPort = config.httpPort === 0 ? 0 : 7443;
   return { config: Object.freeze(config) as unknown as Config, sources, configFile: undefined };
 }
 

@@ -24,6 +24,20 @@ export interface EngineSettings {
   ircTlsPort: number;
   /** (reloadable) a TLS handshake not finished this long after connecting is dropped; 0: no bound. */
   tlsHandshakeTimeoutMs: number;
+  /** The HTTP listener's address (web client, WebSocket). */
+  httpHost: string;
+  /** The HTTP listener's port: 0 picks a free one, -1 turns it off. */
+  httpPort: number;
+  /** Directory of the static files served over HTTP (the web client). */
+  webRoot: string;
+  /** Origins allowed to open a WebSocket; empty: the page's own host; `*`: any. */
+  wsOrigins: string[];
+  /** Largest WebSocket message (and frame) from a client, in bytes (1009 past it). */
+  wsMaxMessage: number;
+  /** Time an HTTP connection has to send a whole request head, in ms. */
+  httpTimeoutMs: number;
+  /** The HTTP listener over TLS (on `httpHost`: HTTPS, WSS): 0 picks a free port, -1 off. */
+  httpsPort: number;
   backlog: number;
   /** Connections at once (registered or not); the next one gets `!! SERVER_FULL`. */
   maxClients: number;
@@ -81,7 +95,7 @@ export interface EngineHostOptions {
 export interface EngineOptions extends EngineSettings, EngineHostOptions {}
 
 export type EngineReloadable = Partial<Omit<EngineOptions,
-  'host' | 'port' | 'ircHost' | 'ircPort' | 'tlsCert' | 'tlsKey' | 'tlsPort' | 'ircTlsPort' | 'backlog' | 'maxClients' | 'defaultRoom' | 'console' | 'handleSignals' | 'shutdownGraceMs' |
+  'host' | 'port' | 'ircHost' | 'ircPort' | 'tlsCert' | 'tlsKey' | 'tlsPort' | 'ircTlsPort' | 'httpHost' | 'httpPort' | 'httpsPort' | 'webRoot' | 'wsOrigins' | 'wsMaxMessage' | 'httpTimeoutMs' | 'backlog' | 'maxClients' | 'defaultRoom' | 'console' | 'handleSignals' | 'shutdownGraceMs' |
   'protectedNicks' | 'lineListener'>>;
 
 /** Why a connection ended. */
@@ -220,7 +234,7 @@ export type EngineCommand =
 
 export interface NativeEngine {
   /** Binds and starts the engine thread. Throws an Error with `code` (EADDRINUSE, EACCES, …). */
-  listen(): { host: string; port: number; ircHost?: string; ircPort?: number; tlsPort?: number; ircTlsPort?: number };
+  listen(): { host: string; port: number; ircHost?: string; ircPort?: number; tlsPort?: number; ircTlsPort?: number; httpHost?: string; httpPort?: number; httpsPort?: number };
   /** Queues one command to the engine thread (checked first; throws EPCHAT_NOT_LISTENING when the
    *  engine does not run). */
   post(command: EngineCommand): void;

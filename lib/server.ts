@@ -115,6 +115,8 @@ export class ChatServer extends EventEmitter<ServerEvents> {
   #ircAddress: Address | null = null;
   #tlsAddress: Address | null = null;
   #ircTlsAddress: Address | null = null;
+  #httpAddress: Address | null = null;
+  #httpsAddress: Address | null = null;
   #finalStats: EngineStats | null = null;
   #closing: Promise<EngineStats> | null = null;
   #resolveClosing: ((stats: EngineStats) => void) | null = null;
@@ -189,10 +191,15 @@ export class ChatServer extends EventEmitter<ServerEvents> {
 
   /** The IRC listener's bound address while listening, else null (also when `ircPort` is -1). */
   ircAddress(): Address | null { return this.#ircAddress ? { ...this.#ircAddress } : null; }
+  /** The HTTP listener's bound address (web client, WebSocket) while listening, else null (also when
+   *  `httpPort` is -1). */
+  httpAddress(): Address | null { return this.#httpAddress ? { ...this.#httpAddress } : null; }
 
   /** The TLS listeners' bound addresses while listening, else null (also when that port is -1). */
   tlsAddress(): Address | null { return this.#tlsAddress ? { ...this.#tlsAddress } : null; }
   ircTlsAddress(): Address | null { return this.#ircTlsAddress ? { ...this.#ircTlsAddress } : null; }
+  /** The HTTP listener over TLS (HTTPS, WSS), like httpAddress(). */
+  httpsAddress(): Address | null { return this.#httpsAddress ? { ...this.#httpsAddress } : null; }
 
   /** Loads `tlsCert` and `tlsKey` again (the CLI does on SIGHUP): TLS connections made from now on
    *  get the new certificate, connected ones keep theirs and stay connected. Rejects with EPCHAT_TLS
@@ -269,12 +276,14 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#ircAddress = bound.ircPort !== undefined && bound.ircPort >= 0 ? { host: bound.ircHost ?? bound.host, port: bound.ircPort } : null;
     this.#tlsAddress = bound.tlsPort !== undefined ? { host: bound.host, port: bound.tlsPort } : null;
     this.#ircTlsAddress = bound.ircTlsPort !== undefined ? { host: bound.ircHost ?? bound.host, port: bound.ircTlsPort } : null;
+    this.#httpAddress = bound.httpPort !== undefined && bound.httpPort >= 0 ? { host: bound.httpHost ?? bound.host, port: bound.httpPort } : null;
+    this.#httpsAddress = bound.httpsPort !== undefined ? { host: bound.httpHost ?? bound.host, port: bound.httpsPort } : null;
     this.#finalStats = null;
     this.#closing = null;
     this.log.debug({ host: bound.host, port: bound.port }, 'engine listening');
     for (const plugin of installed) plugin.started?.();
-    // The line listener's address; with the line listener off (port -1), the IRC one.
-    const main = (this.address() ?? this.ircAddress())!;
+    // The line listener's address; with the line listener off (port -1), the IRC one, then HTTP's.
+    const main = (this.address() ?? this.ircAddress() ?? this.httpAddress() ?? this.httpsAddress())!;
     this.emit('listening', main);
     return main;
   }
@@ -636,8 +645,9 @@ export class ChatServer extends EventEmitter<ServerEvents> {
         break;
       case 'error': {
         const err = new EpchatError(ev.code, ev.message);
-        // EPCHAT_FD_LIMIT is advice at start (the server runs, with fewer clients than asked for).
-        if (ev.code === 'EPCHAT_FD_LIMIT') this.log.warn({ code: ev.code }, ev.message);
+        // EPCHAT_FD_LIMIT and EPCHAT_WEB_ROOT are advice at start (the server runs, with fewer
+        // clients than asked for, or without the web client's files).
+        if (ev.code === 'EPCHAT_FD_LIMIT' || ev.code === 'EPCHAT_WEB_ROOT') this.log.warn({ code: ev.code }, ev.message);
         else this.log.error({ code: ev.code }, ev.message);
         if (this.listenerCount('error') > 0) this.emit('error', err);
         break;
@@ -663,6 +673,8 @@ export class ChatServer extends EventEmitter<ServerEvents> {
     this.#ircAddress = null;
     this.#tlsAddress = null;
     this.#ircTlsAddress = null;
+    this.#httpAddress = null;
+    this.#httpsAddress = null;
     this.#state = 'closed';
     this.#finalStats = stats;
     this.#messagesOn = false;

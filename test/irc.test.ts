@@ -379,16 +379,16 @@ test('flood control as on the line protocol: NOTICE for a dropped line, then ERR
   await c.closed();
 }));
 
-test('port -1 turns the line listener off (IRC only); both off is refused', () => withServer({ port: -1, ircPort: 0 }, async (t) => {
+test('port -1 turns the line listener off (IRC only); all off is refused', () => withServer({ port: -1, ircPort: 0 }, async (t) => {
   assert.is(t.server.address(), null);
   assert.is(t.port, ircPort(t), 'listen() resolves with the IRC address when the line listener is off');
   const c = await ircRegister(t, 'solo');
   c.send('QUIT');
   await c.expect(/^ERROR /);
-  const both = createServer({ ...TEST_DEFAULTS, accounts: false, port: -1, ircPort: -1 } as typeof TEST_DEFAULTS);
+  const both = createServer({ ...TEST_DEFAULTS, accounts: false, port: -1, ircPort: -1, httpPort: -1 } as typeof TEST_DEFAULTS);
   let caught: any = null;
   try { await both.listen(); } catch (e) { caught = e; }
-  assert.ok(caught && caught.code === 'EINVAL' && /both off/.test(caught.message), `listen() with both off must reject (got ${caught})`);
+  assert.ok(caught && caught.code === 'EINVAL' && /all off/.test(caught.message), `listen() with every listener off must reject (got ${caught})`);
   await both.close();
 }));
 

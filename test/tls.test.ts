@@ -9,9 +9,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from '
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import https from 'node:https';
 import tls from 'node:tls';
 import { LineClient, PROMPT, welcome, until, withServer, withProc, withTimeout, parseListening, expectStats, type TestServer } from './helpers.js';
 import { IrcRaw } from './irc-helpers.js';
+import { WsClient } from './ws-helpers.js';
 import { makeDevCert } from '../lib/cert.js';
 import { resolveConfig, configFromOptions } from '../lib/config.js';
 
@@ -192,6 +194,48 @@ test('a plaintext client on a TLS port is answered in plaintext and closed (line
   await expectStats(t.server, { tls_plaintext: 3 });
   const ok = await tlsRegister(t, 'after');
   ok.send('fine');
+}));
+
+function httpsGet(port: number, path: string): Promise<{ status: number; type: string; body: string; tlsVersion: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.get({ host: '127.0.0.1', port, path, ...trust(), agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (b: Buffer) => chunks.push(b));
+      res.on('end', () => resolve({
+        status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(chunks).toString(),
+        tlsVersion: (res.socket as tls.TLSSocket).getProtocol() ?? '',
+      }));
+    });
+    req.on('error', reject);
+  });
+}
+
+test('HTTPS and WSS: the web client over TLS, IRC over WSS chats with a line user over TLS; plaintext HTTP there gets 400', () => withServer({ ...TLS, httpsPort: 0 }, async (t) => {
+  const port = t.server.httpsAddress()!.port;
+  const page = await httpsGet(port, '/');
+  assert.is(page.status, 200);
+  assert.match(page.type, /^text\/html/);
+  assert.match(page.body, /<title>/i);
+  assert.match(page.tlsVersion, /^TLSv1\.[23]$/);
+  assert.is((await httpsGet(port, '/no-such-file')).status, 404);
+
+  const ws = new WsClient(port, 'text.ircv3.net', { ca: readFileSync(first.cert) }, '/', 'wss');
+  await ws.open();
+  ws.send('NICK wss');
+  ws.send('USER wss 0 * :wss');
+  await ws.expect(/^:epchat 376 wss /);
+  ws.send('JOIN #lobby');
+  await ws.expect(/^:epchat 366 wss #lobby /);
+  const line = await tlsRegister(t, 'tlsline');
+  await ws.expect(/^:tlsline!\S+ JOIN #lobby$/);
+  ws.send('PRIVMSG #lobby :hello over wss');
+  await line.expect('wss: hello over wss');
+  line.send('hello back over tls');
+  await ws.expect(/^:tlsline!\S+ PRIVMSG #lobby :hello back over tls$/);
+
+  const plain = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  assert.match(plain.got.toString(), /^HTTP\/1\.1 400 /);
+  ws.destroy();
 }));
 
 test('a bad handshake (garbage, a broken ClientHello) closes only that connection', () => withServer(TLS, async (t) => {

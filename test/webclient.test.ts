@@ -16,6 +16,7 @@ interface IrcModule {
   splitForLine(text: string, maxBytes: number): string[];
   foldCase(s: string): string;
   parseCtcp(text: string): { verb: string; text: string } | null;
+  setCaseMapping(name: string): string;
 }
 interface Conv {
   key: string;
@@ -23,9 +24,10 @@ interface Conv {
   kind: string;
   topic: string;
   members: Map<string, { nick: string; modes: string }>;
-  lines: { kind: string; nick: string; text: string; highlight: boolean; time: Date }[];
+  lines: { id: number; kind: string; nick: string; text: string; highlight: boolean; time: Date }[];
   unread: number;
   mentions: number;
+  newFrom: number;
   joined: boolean;
 }
 interface StateLike {
@@ -43,6 +45,20 @@ const { backoffDelay } = (await import(new URL('connection.js', web).href)) as {
 const { ChatState } = (await import(new URL('state.js', web).href)) as { ChatState: new () => StateLike };
 const { handleMessage } = (await import(new URL('handler.js', web).href)) as {
   handleMessage(s: StateLike, m: Msg, r: { sendCommand(...a: string[]): boolean }): void;
+};
+const { runInput } = (await import(new URL('commands.js', web).href)) as {
+  runInput(s: StateLike, c: { send(line: string): boolean; isOnline: boolean }, input: string, fx: { openRooms(): void; quit(r: string): void }): boolean;
+};
+// saved.ts reads window.localStorage: a Map-backed stand-in.
+const storage = new Map<string, string>();
+(globalThis as { window?: unknown }).window = {
+  localStorage: { getItem: (k: string) => storage.get(k) ?? null, setItem: (k: string, v: string) => void storage.set(k, v) },
+};
+const saved = (await import(new URL('saved.js', web).href)) as {
+  loadRooms(nick: string): string[];
+  saveRooms(nick: string, rooms: string[]): void;
+  loadNick(): string;
+  saveNick(nick: string): void;
 };
 
 test('parseLine: tags (unescaped), prefix, middle and trailing parameters', () => {
@@ -166,6 +182,63 @@ test('state: LIST fills the room list, busiest first', () => {
     { name: '#b', users: 7, topic: 'busy' },
     { name: '#a', users: 2, topic: 'quiet' },
   ]);
+});
+
+test('state: the "new messages" divider marks the first line that arrived out of view', () => {
+  const s = new ChatState();
+  feed(s, ':srv 001 alice :Welcome', ':alice!a@h JOIN #lobby', ':alice!a@h JOIN #dev');
+  const lobby = s.get('#lobby')!;
+  feed(s, ':bob!b@h PRIVMSG #lobby :seen');
+  assert.is(lobby.newFrom, 0, 'nothing is new in the conversation in view');
+  s.setActive('#dev');
+  feed(s, ':bob!b@h PRIVMSG #lobby :first unseen', ':bob!b@h PRIVMSG #lobby :second unseen');
+  s.setActive('#lobby');
+  assert.is(lobby.newFrom, lobby.lines.find((l) => l.text === 'first unseen')!.id);
+  feed(s, ':bob!b@h PRIVMSG #lobby :while looking');
+  s.setActive('#lobby');
+  assert.is(lobby.newFrom, lobby.lines.find((l) => l.text === 'first unseen')!.id, 'kept while in view');
+  s.setActive('#dev');
+  s.setActive('#lobby');
+  assert.is(lobby.newFrom, 0, 'gone once looked at and left with nothing new');
+});
+
+test('CASEMAPPING from ISUPPORT: ascii folds A-Z only; rfc1459 (the default) also folds []\\~', () => {
+  const s = new ChatState();
+  try {
+    feed(s, ':srv 001 Al[ice] :Welcome', ':srv 005 Al[ice] CHANTYPES=# CASEMAPPING=ascii NICKLEN=24 :are supported by this server');
+    assert.is(irc.foldCase('Al[ICE]~'), 'al[ice]~');
+    feed(s, ':Al[ice]!a@h JOIN #Lobby', ':al{ice}!b@h JOIN #lobby');
+    assert.equal([...s.get('#LOBBY')!.members.keys()].sort(), ['al[ice]', 'al{ice}'], 'two nicks under ascii');
+  } finally {
+    irc.setCaseMapping('rfc1459');
+  }
+  assert.is(irc.foldCase('Al[ICE]~'), 'al{ice}^');
+});
+
+test('/join #a,#b joins both in one line and brings the first into view', () => {
+  const s = new ChatState();
+  feed(s, ':srv 001 alice :Welcome');
+  const sent: string[] = [];
+  const ok = runInput(s, { send: (l) => (sent.push(l), true), isOnline: true }, '/join lobby,#random', { openRooms() {}, quit() {} });
+  assert.ok(ok);
+  assert.equal(sent, ['JOIN #lobby,#random']);
+  feed(s, ':alice!a@h JOIN #lobby', ':alice!a@h JOIN #random');
+  assert.is(s.activeKey, '#lobby');
+  assert.equal(s.rooms().map((r) => r.name), ['#lobby', '#random']);
+});
+
+test('saved rooms: per nickname (case-folded), only well-formed room names, bounded', () => {
+  saved.saveNick('Erin');
+  assert.is(saved.loadNick(), 'Erin');
+  saved.saveRooms('Erin', ['#lobby', '#random']);
+  assert.equal(saved.loadRooms('erin'), ['#lobby', '#random']);
+  assert.equal(saved.loadRooms('frank'), []);
+  storage.set('epchat.rooms.frank', JSON.stringify(['#ok', 'nohash', '#a,#b', '#sp ace', 7, null]));
+  assert.equal(saved.loadRooms('frank'), ['#ok']);
+  storage.set('epchat.rooms.frank', '{not json');
+  assert.equal(saved.loadRooms('frank'), []);
+  saved.saveRooms('many', Array.from({ length: 80 }, (_, i) => `#r${i}`));
+  assert.is(saved.loadRooms('many').length, 50);
 });
 
 test.run();

@@ -361,6 +361,13 @@ ep::Options read_options(const Fields& o) {
   opt.tls_key = o.has("tlsKey") ? o.str("tlsKey", opt.tls_key) : opt.tls_key;
   opt.tls_port = o.num("tlsPort", opt.tls_port, -1, 65535);
   opt.irc_tls_port = o.num("ircTlsPort", opt.irc_tls_port, -1, 65535);
+  opt.https_port = o.num("httpsPort", opt.https_port, -1, 65535);
+  opt.http_host = o.str("httpHost", opt.http_host);
+  opt.http_port = o.num("httpPort", opt.http_port, -1, 65535);
+  opt.web_root = o.str("webRoot", opt.web_root);
+  if (o.has("wsOrigins")) opt.ws_origins = o.list("wsOrigins");
+  opt.ws_max_message = o.num("wsMaxMessage", opt.ws_max_message, 125, 16777216);
+  opt.http_timeout_ms = o.num("httpTimeoutMs", opt.http_timeout_ms, 1);
   opt.backlog = o.num("backlog", opt.backlog, 0);
   opt.max_clients = o.num("maxClients", opt.max_clients);
   opt.default_room = o.str("defaultRoom", opt.default_room);
@@ -552,6 +559,11 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
     }
     if (engine_->tls_port() >= 0) r.Set("tlsPort", engine_->tls_port());
     if (engine_->irc_tls_port() >= 0) r.Set("ircTlsPort", engine_->irc_tls_port());
+    if (engine_->https_port() >= 0) r.Set("httpsPort", engine_->https_port());
+    if (engine_->http_port() >= 0) {
+      r.Set("httpHost", engine_->http_host());
+      r.Set("httpPort", engine_->http_port());
+    }
     return r;
   }
 

@@ -17,7 +17,8 @@ struct Server::HostCommands {
   Server& s;
   Client* live(uint64_t id) const {
     Client* c = s.lookup(id);
-    return c && c->state != ClientState::Closing ? c : nullptr;
+    // An HTTP connection not upgraded is no chat client: nothing the host sends may reach it.
+    return c && c->state != ClientState::Closing && !c->http ? c : nullptr;
   }
   void operator()(cmd::Stop& c) const { s.begin_shutdown(c.force); }
   void operator()(cmd::Send& c) const {

@@ -11,9 +11,11 @@
 #include "chat.h"
 #include "connection.h"
 #include "ilist.h"
+#include "http_session.h"
 #include "irc_state.h"
 #include "linein.h"
 #include "proto.h"
+#include "ws_session.h"
 
 namespace ep {
 
@@ -72,6 +74,9 @@ struct Client : Connection {
   Proto proto = Proto::Line;
   Codec* codec = nullptr;
   std::unique_ptr<IrcState> irc;  // IRC connections only
+  // The framing under the protocol: none (raw TCP lines), HTTP (before an upgrade) or WebSocket.
+  std::unique_ptr<HttpSession> http;  // on the HTTP listener, until upgraded or closed
+  std::unique_ptr<WsSession> ws;      // a WebSocket: input through its frame reader, codec frames output
   LineIn in;
   char addr[56] = {0};
 };

@@ -82,12 +82,17 @@ struct Out {
 
 class Codec {
  public:
-  static constexpr int kMax = 4;
+  // line (0), IRC (1), IRC tagged (2), and their WebSocket variants (3-7, ws_codec.h).
+  static constexpr int kMax = 8;
   virtual ~Codec() = default;
   // Small index, unique per codec, for the fan-out format cache.
   virtual int id() const = 0;
-  // Appends o, as one or more complete lines, to s.
+  // Appends o, as one or more complete lines, to s (on a WebSocket, one frame per line).
   virtual void append(const Out& o, std::string& s) const = 0;
+  // Appends complete lines written by a session for its own user (IRC numerics, CAP replies), as
+  // this codec's connections take them: as they are, or one WebSocket frame per line (ws_codec.h).
+  // Every byte queued to a client goes through a codec, so nothing bypasses the framing.
+  virtual void append_wire(std::string_view lines, std::string& s) const { s.append(lines); }
   // Formats o into a new buffer holding one reference; nullptr when out of memory, or when o means
   // nothing in this protocol (*empty is then set).
   Buf* format(const Out& o, bool* empty = nullptr) {

@@ -26,6 +26,10 @@ bool Engine::listen(std::string* code, std::string* msg) {
   tls_port_ = tls ? tls->bound_port() : -1;
   const Listener* irc_tls = server->listener(Proto::Irc, true);
   irc_tls_port_ = irc_tls ? irc_tls->bound_port() : -1;
+  const Listener* https = server->listener(Proto::Http, true);
+  https_port_ = https ? https->bound_port() : -1;
+  http_host_ = server->http_bound_host();
+  http_port_ = server->http_bound_port();
   server_ = std::move(server);
   thread_ = std::thread([this] { server_->run(); });
   return true;

@@ -33,6 +33,10 @@ class Engine {
   // The TLS listeners' ports (line protocol, IRC); -1 when off. They listen on host() / irc_host().
   int tls_port() const { return tls_port_; }
   int irc_tls_port() const { return irc_tls_port_; }
+  int https_port() const { return https_port_; }
+  // The HTTP listener's address; port -1 when it is off.
+  const std::string& http_host() const { return http_host_; }
+  int http_port() const { return http_port_; }
   bool running() const { return thread_.joinable(); }
 
   void post(HostCmd cmd) { bridge_.post(std::move(cmd)); }
@@ -56,6 +60,9 @@ class Engine {
   int irc_port_ = -1;
   int tls_port_ = -1;
   int irc_tls_port_ = -1;
+  int https_port_ = -1;
+  std::string http_host_;
+  int http_port_ = -1;
 };
 
 }  // namespace ep

@@ -14,7 +14,14 @@ constexpr size_t kNamesChunk = 400;  // bytes of names per 353 line
 
 void Server::irc_send(Client* c, const std::string& line) {
   if (line.empty()) return;
-  Buf* b = Buf::make(line.data(), line.size());
+  // Through the client's codec: as is on TCP, a frame per line on a WebSocket.
+  std::string_view wire = line;
+  if (c->ws) {
+    wire_.clear();
+    c->codec->append_wire(line, wire_);
+    wire = wire_;
+  }
+  Buf* b = Buf::make(wire.data(), wire.size());
   if (!b) {
     overflowed_.push_back(c);
     return;

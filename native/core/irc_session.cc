@@ -91,7 +91,7 @@ void Server::irc_dispatch(Client* c, const irc::Message& m) {
     st.caps.handle(m, kIrcServerName, reg ? std::string_view(c->nick) : std::string_view("*"), &out);
     irc_send(c, out);
     bool tagged = st.caps.has(irc::kCapServerTime) || st.caps.has(irc::kCapMessageTags);
-    c->codec = tagged ? static_cast<Codec*>(&irc_tagged_codec_) : &irc_codec_;
+    c->codec = irc_codec_for(c, tagged);
     if (!reg) irc_try_register(c);
     return;
   }

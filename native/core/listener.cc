@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "bridge.h"
+#include "http_response.h"
 #include "stats.h"
 #include "sysio.h"
 
@@ -71,8 +72,9 @@ const char* errno_name(int e) {
   }
 }
 
-void refuse_connection(int fd, const std::string& why, Stats* stats) {
-  std::string line = "!! SERVER_FULL " + why + "\n";
+void refuse_connection(int fd, const std::string& why, Stats* stats, Proto p) {
+  // An HTTP client (a browser) gets a 503 it can show; the others the line protocol's error.
+  std::string line = p == Proto::Http ? http::error_response(503, why) : "!! SERVER_FULL " + why + "\n";
   ssize_t w = sysio::send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   (void)w;  // nothing more to do for a peer that cannot take 60 bytes
   sysio::close(fd);
@@ -167,7 +169,7 @@ void Listener::on_io(uint32_t, void*) {
     stats_->accepted.add();
     std::string why;
     if (host_->accept_full(&why)) {
-      refuse_connection(fd, why, stats_);
+      refuse_connection(fd, why, stats_, protocol_);
       continue;
     }
     int one = 1;
@@ -192,7 +194,7 @@ int Listener::refuse_with_spare(int e) {
   int accept_errno = errno;
   if (fd >= 0) {
     stats_->accepted.add();
-    refuse_connection(fd, "server is out of file descriptors, try again later", stats_);
+    refuse_connection(fd, "server is out of file descriptors, try again later", stats_, protocol_);
     report(e, std::string("out of file descriptors (") + std::strerror(e) +
                   "): connections are refused with SERVER_FULL");
   }

@@ -20,8 +20,8 @@ class Bridge;
 struct Stats;
 
 // Tells a connection it cannot be served ("!! SERVER_FULL why", one best-effort write: the socket is
-// new, its buffer is empty), closes it and counts it (rejected_full).
-void refuse_connection(int fd, const std::string& why, Stats* stats);
+// new, its buffer is empty), closes it and counts it (rejected_full). An HTTP listener's: a 503.
+void refuse_connection(int fd, const std::string& why, Stats* stats, Proto p = Proto::Line);
 
 // EADDRINUSE, EMFILE…: the code the host gets for errno e (EIO for the rest).
 const char* errno_name(int e);

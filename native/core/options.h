@@ -53,6 +53,19 @@ struct Options {
   std::string tls_key;
   int tls_port = -1;
   int irc_tls_port = -1;
+  int https_port = -1;  // the HTTP listener's protocol over TLS (HTTPS, WSS) on http_host
+  // The HTTP listener (the web client at /, WebSocket upgrades): port -1 leaves it off (the engine's
+  // default; the configuration's is 7080), 0 picks a free port; http_host empty: host. web_root: the
+  // directory of the static files (empty: none served, every file is 404).
+  std::string http_host;
+  int http_port = -1;
+  std::string web_root;
+  // Origins allowed to open a WebSocket (ws_handshake.h): empty = the page's own host; "*" = any.
+  std::vector<std::string> ws_origins;
+  uint32_t ws_max_message = 16384;  // bytes of one WebSocket message (and frame) from a client
+  // An HTTP connection must send a whole request head within this (slowloris), and a kept-alive one
+  // its next request.
+  uint32_t http_timeout_ms = 10000;
   int backlog = 511;
   uint32_t max_clients = 10000;
   std::string default_room = "lobby";

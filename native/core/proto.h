@@ -4,6 +4,8 @@
 
 namespace ep {
 
-enum class Proto : uint8_t { Line, Irc };
+// Http: a connection on the HTTP listener until its request is answered (static files) or upgraded to
+// a WebSocket, which then speaks Line or Irc (ws_session.h).
+enum class Proto : uint8_t { Line, Irc, Http };
 
 }  // namespace ep

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,6 +96,17 @@ bool Server::reload_tls(std::string* msg) {
   return true;
 }
 
+const std::string& Server::http_bound_host() const {
+  static const std::string none;
+  const Listener* l = listener(Proto::Http, false);
+  return l ? l->bound_host() : none;
+}
+
+int Server::http_bound_port() const {
+  const Listener* l = listener(Proto::Http, false);
+  return l ? l->bound_port() : -1;
+}
+
 bool Server::open(std::string* code, std::string* msg) {
   auto fail = [&](int e, const char* what) {
     *code = errno_name(e);
@@ -107,6 +119,7 @@ bool Server::open(std::string* code, std::string* msg) {
   // The listeners, one row each: (protocol, host, port, TLS). A port of -1 leaves that one off. Any
   // protocol can be served over TLS: another TLS listener is one more row.
   const std::string& irc_host = opt_.irc_host.empty() ? opt_.host : opt_.irc_host;
+  const std::string& http_host = opt_.http_host.empty() ? opt_.host : opt_.http_host;
   struct ListenerSpec {
     Proto proto;
     const std::string& host;
@@ -119,6 +132,8 @@ bool Server::open(std::string* code, std::string* msg) {
       {Proto::Irc, irc_host, opt_.irc_port, false, "IRC "},
       {Proto::Line, opt_.host, opt_.tls_port, true, "TLS "},
       {Proto::Irc, irc_host, opt_.irc_tls_port, true, "IRC TLS "},
+      {Proto::Http, http_host, opt_.http_port, false, "HTTP "},
+      {Proto::Http, http_host, opt_.https_port, true, "HTTPS "},
   };
   bool any = false, any_tls = false;
   for (const ListenerSpec& s : specs) {
@@ -127,7 +142,7 @@ bool Server::open(std::string* code, std::string* msg) {
   }
   if (!any) {
     *code = "EINVAL";
-    *msg = "no listener: the line protocol's port and the IRC port are both off (-1)";
+    *msg = "no listener: the line protocol's port, the IRC port and the HTTP port are all off (-1)";
     return false;
   }
   if (opt_.tls_cert.empty() != opt_.tls_key.empty()) {
@@ -155,6 +170,16 @@ bool Server::open(std::string* code, std::string* msg) {
     listeners_.push_back(std::make_unique<Listener>(loop_, bridge_, stats_, static_cast<ListenerHost*>(this), s.proto,
                                                     s.tls, now_ms_));
     if (!listeners_.back()->open(s.host, s.port, opt_.backlog, s.label, code, msg)) return false;
+  }
+  ws_cfg_.origins = opt_.ws_origins;
+  ws_cfg_.protocols = {kWsIrcText, kWsIrcBinary, kWsLine};
+  if ((opt_.http_port >= 0 || opt_.https_port >= 0) && !opt_.web_root.empty()) {
+    // Advice, like EPCHAT_FD_LIMIT: the listener runs (WebSocket works), but every file will be 404.
+    struct stat st;
+    if (::stat(opt_.web_root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      bridge_->emit(ev::Error{"EPCHAT_WEB_ROOT", "webRoot " + opt_.web_root +
+                                                     " is not a directory (build the web client with npm run "
+                                                     "build:web): every file is answered 404"});
   }
   if (opt_.handle_signals) {
     signals_ = std::make_unique<SignalPipe>(loop_, [this](int signo, const char* name) {
@@ -235,6 +260,7 @@ Client* Server::adopt(int fd, const char* address, Proto proto, bool tls) {
     c->codec = &irc_codec_;
     c->irc = std::make_unique<IrcState>();
   }
+  if (proto == Proto::Http) c->http = std::make_unique<HttpSession>();
   if (!c->attach(loop_, fd, this)) {
     report_epoll("adding a client", errno);
     conns_.discard(c);
@@ -245,10 +271,18 @@ Client* Server::adopt(int fd, const char* address, Proto proto, bool tls) {
   c->last_ms = now_ms_;
   if (tls) {
     TlsLimits limits;
-    PlaintextKind fallback = proto == Proto::Irc ? PlaintextKind::Irc : PlaintextKind::Unknown;
+    PlaintextKind fallback = proto == Proto::Irc    ? PlaintextKind::Irc
+                             : proto == Proto::Http ? PlaintextKind::Http
+                                                    : PlaintextKind::Unknown;
     c->use_tls(std::make_unique<TlsTransport>(fd, *tls_ctx_, limits, tls_scratch_.get(), kTlsScratch, fallback));
-    // The handshake first (its own, shorter deadline); registration's counts from its end.
+    // The handshake first (its own, shorter deadline); registration's (or the HTTP head's) counts
+    // from its end.
     handshake_list_.push_back(c);
+    if (proto == Proto::Http) return c;
+  } else if (proto == Proto::Http) {
+    // Not a chat client (yet): no connect event, no prompt; a request head within http_timeout_ms.
+    http_list_.push_back(c);
+    return c;
   } else {
     reg_list_.push_back(c);
   }
@@ -337,7 +371,8 @@ void Server::after_tls_read(Client* c) {
     if (c->link.list == 6) {  // handshake_list_
       handshake_list_.remove(c);
       c->last_ms = now_ms_;
-      reg_list_.push_back(c);
+      if (c->http) http_list_.push_back(c);  // HTTPS: now the request head's deadline
+      else reg_list_.push_back(c);
     }
     conns_.mark_dirty(c);  // what was queued meanwhile (the prompt) can be encrypted now
   }
@@ -397,23 +432,39 @@ void Server::read_input(Client* c) {
   }
 }
 
-void Server::feed(Client* c, const char* p, size_t n, uint64_t read_ns) {
-  size_t used = n;
-  // IRC: 512 bytes with CRLF, plus up to 8191 of tags (the parser checks each part).
-  const size_t max = c->proto == Proto::Irc ? irc::kMaxBody + irc::kMaxTags : pol_.max_line;
-  c->in.feed(
-      p, n, max, [&](std::string_view line) { return on_line(c, line, read_ns); },
-      [&]() {
-        if (c->proto == Proto::Irc) irc_num(c, 417, {}, "Input line was too long");
-        else error(c, "LINE_TOO_LONG", "line exceeds " + std::to_string(pol_.max_line) + " bytes; discarded");
-        return true;
-      },
-      &used);
+void Server::feed(Client* c, char* p, size_t n, uint64_t read_ns) {
+  // The framing decides what a line is: an HTTP request head (until an upgrade), a WebSocket
+  // message, or a TCP line.
+  size_t used = c->http ? http_feed(c, p, n, read_ns)
+                : c->ws   ? ws_feed(c, p, n, read_ns)
+                          : feed_lines(c, p, n, read_ns);
   if (!input_held(c) || c->fd < 0 || c->state == ClientState::Closing) return;
   // A line made c's input wait (on the host, or on its own list): the rest of this read waits with the socket. At most one read's
   // worth (the shared buffer's size) is held; the kernel's buffers and TCP flow control hold the rest.
   c->held.assign(p + used, n - used);
   if (!set_reading(c, false)) close_client(c, "error", true);
+}
+
+size_t Server::feed_lines(Client* c, const char* p, size_t n, uint64_t read_ns) {
+  size_t used = n;
+  // IRC: 512 bytes with CRLF, plus up to 8191 of tags (the parser checks each part).
+  const size_t max = c->proto == Proto::Irc ? irc::kMaxBody + irc::kMaxTags : pol_.max_line;
+  c->in.feed(
+      p, n, max, [&](std::string_view line) { return on_line(c, line, read_ns); },
+      [&]() { return line_too_long(c); }, &used);
+  return used;
+}
+
+bool Server::line_too_long(Client* c) {
+  if (c->proto == Proto::Irc) irc_num(c, 417, {}, "Input line was too long");
+  else error(c, "LINE_TOO_LONG", "line exceeds " + std::to_string(pol_.max_line) + " bytes; discarded");
+  return true;
+}
+
+bool Server::take_line(Client* c, std::string_view line, uint64_t read_ns) {
+  const size_t max = c->proto == Proto::Irc ? irc::kMaxBody + irc::kMaxTags : pol_.max_line;
+  if (line.size() > max) return line_too_long(c);
+  return on_line(c, line, read_ns);
 }
 
 bool Server::on_line(Client* c, std::string_view line, uint64_t read_ns) {
@@ -476,6 +527,7 @@ void Server::unlink_timer(Client* c) {
     case 4: irc_idle_list_.remove(c); break;
     case 5: ping_list_.remove(c); break;
     case 6: handshake_list_.remove(c); break;
+    case 7: http_list_.remove(c); break;
     default: break;
   }
 }
@@ -527,6 +579,10 @@ void Server::expire(uint64_t now) {
       }
     }
   }
+  while (Client* c = static_cast<Client*>(http_list_.head())) {
+    if (c->last_ms + opt_.http_timeout_ms > now) break;
+    http_timeout(c);
+  }
   while (Client* c = static_cast<Client*>(linger_list_.head())) {
     if (c->last_ms + kLingerMs > now) break;
     finalize(c);
@@ -563,6 +619,7 @@ int Server::next_timeout_ms() const {
   if (pol_.idle_timeout_ms && irc_idle_list_.head())
     next.consider(irc_idle_list_.head()->last_ms + pol_.idle_timeout_ms - irc_ping_grace(pol_.idle_timeout_ms));
   if (linger_list_.head()) next.consider(linger_list_.head()->last_ms + kLingerMs);
+  if (http_list_.head()) next.consider(http_list_.head()->last_ms + opt_.http_timeout_ms);
   if (pol_.command_timeout_ms && wait_list_.head())
     next.consider(wait_list_.head()->wait_ms + pol_.command_timeout_ms);
   for (const auto& l : listeners_)
@@ -577,6 +634,7 @@ int Server::next_timeout_ms() const {
 
 void Server::enqueue(Client* c, Buf* b) {
   if (c->fd < 0 || (c->state == ClientState::Closing && c->wr_shut)) return;
+  if (c->ws && c->ws->close_sent) return;  // a WebSocket's Close frame is its last
   if (!c->out.push(b)) {
     overflowed_.push_back(c);
     return;
@@ -726,7 +784,7 @@ void Server::flush(Client* c) {
 
 void Server::close_client(Client* c, const char* reason, bool discard_output) {
   if (c->state == ClientState::Closing || c->fd < 0) return;
-  lifecycle(c, ev::Disconnect{c->id(), c->nick, reason});
+  if (!c->http) lifecycle(c, ev::Disconnect{c->id(), c->nick, reason});  // a page load is no chat client
   unlink_timer(c);
   stop_waiting(c);
   std::string().swap(c->held);
@@ -741,6 +799,8 @@ void Server::close_client(Client* c, const char* reason, bool discard_output) {
     finalize(c);
     return;
   }
+  // A WebSocket ends with a Close frame after its last lines (the ERROR line, the reason).
+  if (c->ws) ws_close_frame(c, reason);
   c->last_ms = now_ms_;
   linger_list_.push_back(c);
   conns_.mark_dirty(c);
@@ -765,7 +825,7 @@ void Server::begin_shutdown(bool force) {
     for (auto& l : listeners_) l->close();
     for (Client* c : conns_.all()) {
       if (!c || c->fd < 0 || c->state == ClientState::Closing) continue;
-      error(c, "SHUTDOWN", "server is shutting down");
+      if (!c->http) error(c, "SHUTDOWN", "server is shutting down");  // HTTP: its response is done or moot
       close_client(c, "shutdown");
     }
   } else if (force) {

@@ -7,7 +7,8 @@
 // Split by concern: server.cc (the loop pass, reads, flushes, timers, lifetimes), membership.cc
 // (joining, leaving, renaming: the chat model's operations and who is told), line_session.cc (the line
 // protocol's commands), irc_session.cc and irc_replies.cc (IRC), lists.cc (long line-protocol lists),
-// admin.cc (what the host and the console ask for).
+// admin.cc (what the host and the console ask for), http_session.cc (the HTTP listener's requests:
+// static files, the WebSocket upgrade), ws_session.cc (WebSocket frames in and the Close out).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -30,8 +31,11 @@
 #include "loop.h"
 #include "options.h"
 #include "signals.h"
+#include "static_files.h"
 #include "stats.h"
 #include "tls_context.h"
+#include "ws_codec.h"
+#include "ws_handshake.h"
 
 namespace ep {
 
@@ -65,6 +69,9 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   // connections get the new ones, existing ones keep theirs. False with a sentence in *msg (naming
   // the file) when they cannot be loaded (or TLS is not configured): the old ones stay.
   bool reload_tls(std::string* msg);
+  // The HTTP listener's bound address; port -1 when it is off.
+  const std::string& http_bound_host() const;
+  int http_bound_port() const;
 
   // Runs the loop until a shutdown completes, then publishes a Closed event.
   void run();
@@ -97,7 +104,13 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   void list_pending_read(Client* c);
   // Runs the lines in p[0..n); if one makes c's input wait (input_held), keeps the rest in c->held
   // and stops reading c's socket until resume_input().
-  void feed(Client* c, const char* p, size_t n, uint64_t read_ns);
+  // p is writable: a WebSocket frame reader unmasks in place.
+  void feed(Client* c, char* p, size_t n, uint64_t read_ns);
+  // The line framing of TCP input (LineIn): returns how many of the n bytes were taken.
+  size_t feed_lines(Client* c, const char* p, size_t n, uint64_t read_ns);
+  // One line (without its line ending) from any framing: the too-long check, then on_line.
+  bool take_line(Client* c, std::string_view line, uint64_t read_ns);
+  bool line_too_long(Client* c);
   // c's next line must wait: a command of c waits on the host, or a list reply to c is still being
   // made (its replies would otherwise land inside the list).
   static bool input_held(const Client* c) { return c->wait_seq != 0 || c->list != nullptr; }
@@ -198,6 +211,29 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
     if (pol_.lifecycle_events || (c->flags & kClientWatched)) bridge_->emit(std::move(ev));
   }
 
+  // --- HTTP (http_session.cc): a request head at a time; static files; the WebSocket upgrade
+  size_t http_feed(Client* c, char* p, size_t n, uint64_t read_ns);
+  // Answers the request c->http->req holds; false when the connection is closed or upgraded.
+  bool http_request(Client* c);
+  void http_static(Client* c, bool keep_alive);
+  bool http_upgrade(Client* c);
+  void http_error(Client* c, int status, std::string_view detail, std::string_view extra = {});
+  void http_queue(Client* c, const std::string& bytes);
+  void http_timeout(Client* c);
+
+  // --- WebSocket (ws_session.cc): frames in (through the frame reader into take_line), the Close out
+  size_t ws_feed(Client* c, char* p, size_t n, uint64_t read_ns);
+  // Sends c's Close frame (once), with the code its close reason calls for unless one is set.
+  void ws_close_frame(Client* c, const char* reason);
+  // A violation (or the peer's Close): the Close to send, then the connection closes cleanly.
+  void ws_fail(Client* c, uint16_t code, std::string_view why);
+  // Queues a control frame (pong, close) to c alone.
+  void queue_frame(Client* c, const std::string& frame);
+  struct WsSink;
+
+  // The codec of an IRC client: plain or tagged, framed for a WebSocket when c is one.
+  Codec* irc_codec_for(const Client* c, bool tagged);
+
   // --- IRC (irc_session.cc: commands and registration; irc_replies.cc: numerics)
   void irc_line(Client* c, std::string_view line);
   void irc_dispatch(Client* c, const irc::Message& m);
@@ -277,6 +313,16 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   std::unique_ptr<Console> console_;
   IrcCodec irc_codec_{false};
   IrcCodec irc_tagged_codec_{true};
+  // The WebSocket variants (ws_codec.h): each line one frame, built once per fan-out like the rest.
+  WsCodec ws_line_codec_{3, line_codec_, ws::Opcode::Text};
+  WsCodec ws_irc_codec_{4, irc_codec_, ws::Opcode::Text};
+  WsCodec ws_irc_tagged_codec_{5, irc_tagged_codec_, ws::Opcode::Text};
+  WsCodec ws_irc_bin_codec_{6, irc_codec_, ws::Opcode::Binary};
+  WsCodec ws_irc_bin_tagged_codec_{7, irc_tagged_codec_, ws::Opcode::Binary};
+  std::string wire_;  // irc_send's framing, reused
+  // The HTTP listener's files and WebSocket handshake policy.
+  StaticFiles files_;
+  ws::HandshakeConfig ws_cfg_;
 
   // Who holds clients, and why none of it can reach freed memory (a Client is freed only by
   // conns_.free_retired(), at the end of the pass in which it was finalized):
@@ -306,6 +352,9 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   // TLS connections whose handshake has not completed (deadline last_ms + tls_handshake_timeout_ms);
   // then they move to reg_list_.
   Inactivity handshake_list_{6};
+  // HTTP connections (not upgraded): the request head must be complete within http_timeout_ms of the
+  // connection or of the last response (slowloris); the deadline is not moved by bytes arriving.
+  Inactivity http_list_{7};
   ClientIds overflowed_;
   ClientIds pending_reads_;  // ids: the list outlives the pass that filled it
 

@@ -168,8 +168,16 @@ FrameReader::Step FrameReader::frame(char* p, size_t n, size_t* used, Sink& sink
   return go ? Step::Frame : stop();
 }
 
-bool FrameReader::feed(char* data, size_t n, Sink& sink) {
+bool FrameReader::feed(char* data, size_t n, Sink& sink, size_t* used_out) {
+  if (used_out) *used_out = n;
   if (done_) return false;
+  paused_ = false;
+  char* const start = data;
+  auto paused = [&]() {
+    paused_ = false;
+    if (used_out) *used_out = static_cast<size_t>(data - start);
+    return true;
+  };
   // Complete a frame carried over from the last call, a few bytes at a time: never more than the
   // frame still needs, so partial_ holds exactly one frame's beginning.
   while (!partial_.empty()) {
@@ -178,6 +186,7 @@ bool FrameReader::feed(char* data, size_t n, Sink& sink) {
     if (s == Step::Stop) return false;
     if (s == Step::Frame) {
       partial_.clear();
+      if (paused_) return paused();
       break;
     }
     if (n == 0) return true;
@@ -199,6 +208,7 @@ bool FrameReader::feed(char* data, size_t n, Sink& sink) {
     }
     data += used;
     n -= used;
+    if (paused_) return paused();
   }
   return true;
 }

@@ -78,7 +78,11 @@ class FrameReader {
   // Reads the bytes a client sent; calls the sink for each complete message and control frame.
   // Unmasks in place, so `data` is modified. Returns false once the stream has ended (a Close, an
   // error, or the sink asked to stop); later calls do nothing and return false.
-  bool feed(char* data, size_t n, Sink& sink);
+  // used (if given): how many of the n bytes were taken, which is fewer than n only after pause().
+  bool feed(char* data, size_t n, Sink& sink, size_t* used = nullptr);
+  // Called by the sink from on_message: feed() returns after this message, leaving the bytes that
+  // follow it untouched (still masked) for a later feed (the owner holds them while its input waits).
+  void pause() { paused_ = true; }
 
   bool finished() const { return done_; }
   // Bytes held between calls: a partial frame (at most 14 + max(max_frame, 125)) and a fragmented
@@ -99,6 +103,7 @@ class FrameReader {
   Opcode frag_op_ = Opcode::Continuation;  // Text/Binary while a fragmented message is open
   Utf8Stream utf8_;
   bool done_ = false;
+  bool paused_ = false;
 };
 
 // Size of a server frame header for a payload of len bytes: 2, 4 or 10.

@@ -21,9 +21,19 @@
 // line starts with a TLS handshake byte (0x16) or with "TLS " is adopted as a TLS connection
 // (tls_transport.h) and its bytes are ciphertext to the engine: garbage, a broken or half ClientHello,
 // or plaintext on a TLS port; what it gets back must be nothing, a TLS record (an alert, a
-// ServerHello) or one of the plaintext answers, and it is freed like every other client.
+// ServerHello) or one of the plaintext answers, and it is freed like every other client. One whose
+// first line starts with "GET " is adopted as an HTTP connection and upgraded to a WebSocket
+// (docs/websocket.md): the harness writes a valid upgrade in place of that line, choosing the
+// subprotocol by it ("bin": binary.ircv3.net, "line": epchat.line, else text.ircv3.net), then
+// sends each of the client's later lines as one masked message (a text frame when it is UTF-8, else
+// binary; some in two fragments with a ping between them); a line starting with FF FB is written raw
+// after the handshake (bogus frames: the violations).
 //
 // Invariants checked:
+//   - to a WebSocket client: a 101, then only whole server frames: unmasked, FIN, no reserved bit,
+//     text (binary for binary.ircv3.net) holding one line (no LF; valid UTF-8 in a text frame)
+//     that passes the IRC or line checks below, pongs, and a Close with a valid code as the last
+//     frame;
 //   - to an IRC client: every server line ends with CRLF, holds no NUL, and parses with irc::parse
 //     (the body within 512 bytes, tags within their limit); the line-protocol rules below are for
 //     line clients, whatever IRC users send them (formatting codes and CTCP never reach them raw);
@@ -75,6 +85,8 @@
 #include "../core/stats.h"
 #include "../core/sysio.h"
 #include "../test/tls_testcert.h"
+#include "../core/ws_codec.h"
+#include "../core/ws_frame.h"
 #include "fuzz_util.h"
 
 namespace {
@@ -283,8 +295,11 @@ struct Peer {
   bool reads = true;
   bool eof = false;
   bool cut_ok = false;  // dropped as slow or reset: a last partial line is allowed
-  bool irc = false;     // adopted as an IRC connection
   bool tls = false;     // adopted as a TLS connection: its bytes are ciphertext (see the top)
+  bool irc = false;     // adopted as an IRC connection (or a WebSocket speaking IRC)
+  int ws = 0;           // a WebSocket: 0 no, 1 text.ircv3.net, 2 binary.ircv3.net, 3 epchat.line
+  bool upgraded = false;  // the 101 was read
+  bool ws_closed = false; // the server's Close was read
   std::string in;       // bytes to write
   size_t off = 0;
   std::string rx;       // received, not yet split into lines
@@ -560,11 +575,85 @@ struct Session {
                "a TLS peer got neither a TLS record nor a plaintext answer: %s", shown);
   }
 
+  // A WebSocket peer's output: the 101 head, then server frames, each checked whole.
+  void split_frames(Peer& p) {
+    if (!p.upgraded) {
+      size_t end = p.rx.find("\r\n\r\n");
+      if (end == std::string::npos) return;
+      char shown[200];
+      fuzz::dump(std::string_view(p.rx).substr(0, 60), shown, sizeof shown);
+      FUZZ_CHECK(p.rx.compare(0, 13, "HTTP/1.1 101 ") == 0, "upgrade not accepted: %s", shown);
+      p.rx.erase(0, end + 4);
+      p.upgraded = true;
+    }
+    size_t off = 0;
+    for (;;) {
+      const size_t n = p.rx.size() - off;
+      if (n < 2) break;
+      const uint8_t b0 = static_cast<uint8_t>(p.rx[off]), b1 = static_cast<uint8_t>(p.rx[off + 1]);
+      uint64_t len = b1 & 0x7F;
+      size_t h = 2;
+      if (len == 126) {
+        if (n < 4) break;
+        len = (static_cast<uint64_t>(static_cast<uint8_t>(p.rx[off + 2])) << 8) | static_cast<uint8_t>(p.rx[off + 3]);
+        h = 4;
+        FUZZ_CHECK(len >= 126, "server frame length not minimal");
+      } else if (len == 127) {
+        if (n < 10) break;
+        len = 0;
+        for (int i = 2; i < 10; ++i) len = (len << 8) | static_cast<uint8_t>(p.rx[off + i]);
+        h = 10;
+        FUZZ_CHECK(len > 0xFFFF, "server frame length not minimal");
+      }
+      if (n < h + len) break;
+      FUZZ_CHECK(!(b1 & 0x80), "server frame masked");
+      FUZZ_CHECK((b0 & 0xF0) == 0x80, "server frame without FIN or with a reserved bit: %02x", b0);
+      FUZZ_CHECK(!p.ws_closed, "a frame after the server's Close");
+      const uint8_t op = b0 & 0x0F;
+      std::string_view payload(p.rx.data() + off + h, static_cast<size_t>(len));
+      off += h + static_cast<size_t>(len);
+      if (verbose()) std::fprintf(stderr, "  <ws frame op %u len %zu\n", op, payload.size());
+      if (op == 0xA) continue;  // a pong
+      if (op == 0x8) {
+        FUZZ_CHECK(payload.size() >= 2, "server Close without a code");
+        uint16_t code = static_cast<uint16_t>((static_cast<uint8_t>(payload[0]) << 8) | static_cast<uint8_t>(payload[1]));
+        FUZZ_CHECK(ep::ws::valid_close_code(code), "server Close with code %u", code);
+        p.ws_closed = true;
+        continue;
+      }
+      FUZZ_CHECK(op == (p.ws == 2 ? 0x2 : 0x1), "data frame of opcode %u to a peer of subprotocol %d", op, p.ws);
+      FUZZ_CHECK(payload.find('\n') == std::string_view::npos && !payload.empty(), "a message that is not one line");
+      if (op == 0x1) {
+        ep::ws::Utf8Stream u;
+        FUZZ_CHECK(u.feed(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()) && u.complete(),
+                   "a text frame that is not UTF-8");
+      }
+      if (p.irc) {
+        check_irc_line(std::string(payload) + "\r");
+      } else if (!injected_ws(payload)) {
+        check_line(payload);
+      }
+    }
+    p.rx.erase(0, off);
+  }
+
+  // A line the harness injected (Send, Announce), as a WebSocket text frame carries it: the line
+  // ending removed, invalid UTF-8 replaced.
+  bool injected_ws(std::string_view payload) {
+    for (const std::string& l : injected) {
+      std::string_view v = l;
+      if (!v.empty() && v.back() == '\r') v.remove_suffix(1);
+      if (ep::repair_utf8(v) == payload) return true;
+    }
+    return false;
+  }
+
   void split_lines(Peer& p) {
     if (p.tls) {
       check_tls_reply(p);
       return;
     }
+    if (p.ws) return split_frames(p);
     size_t start = 0;
     for (;;) {
       size_t nl = p.rx.find('\n', start);
@@ -981,6 +1070,49 @@ struct Session {
   }
 };
 
+// A masked client frame (fixed key).
+void ws_frame(std::string* out, uint8_t b0, std::string_view payload) {
+  std::string f;
+  ep::ws::append_header(ep::ws::Opcode::Text, payload.size(), &f);
+  f[0] = static_cast<char>(b0);
+  f[1] = static_cast<char>(f[1] | 0x80);
+  const char key[4] = {0x37, 0x1c, 0x5a, 0x09};
+  f.append(key, 4);
+  for (size_t i = 0; i < payload.size(); ++i) f.push_back(static_cast<char>(payload[i] ^ key[i & 3]));
+  out->append(f);
+}
+
+// What a WebSocket peer writes for one line of the input: the upgrade for its first, then a message
+// per line (see the header), or raw bytes after FF FB.
+void ws_wrap(Peer& p, std::string_view line) {
+  if (p.in.empty()) {
+    static const char* const kProto[] = {"", "text.ircv3.net", "binary.ircv3.net", "epchat.line"};
+    p.in = "GET /ws HTTP/1.1\r\nHost: fuzz\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+           "Sec-WebSocket-Protocol: ";
+    p.in += kProto[p.ws];
+    p.in += "\r\n\r\n";
+    return;
+  }
+  std::string_view text = line;
+  if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  if (text.size() >= 2 && static_cast<uint8_t>(text[0]) == 0xFF && static_cast<uint8_t>(text[1]) == 0xFB) {
+    p.in.append(text.substr(2));  // without the input's line ending
+    return;
+  }
+  ep::ws::Utf8Stream u;
+  const bool utf8 = u.feed(reinterpret_cast<const uint8_t*>(text.data()), text.size()) && u.complete();
+  const uint8_t op = utf8 ? 0x1 : 0x2;
+  if (text.size() >= 4 && text.size() % 3 == 1) {  // two fragments, a ping between them
+    size_t half = text.size() / 2;
+    ws_frame(&p.in, op, text.substr(0, half));
+    ws_frame(&p.in, 0x89, "fz");
+    ws_frame(&p.in, 0x80, text.substr(half));
+  } else {
+    ws_frame(&p.in, 0x80 | op, text);
+  }
+}
+
 bool host_line(std::string_view line) {
   return line.size() >= 2 && static_cast<uint8_t>(line[0]) == 0xFF && static_cast<uint8_t>(line[1]) == 0xFE;
 }
@@ -1032,6 +1164,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (std::string_view cmd : {"CAP ", "NICK ", "USER ", "PASS "})
         if (line.substr(0, cmd.size()) == cmd) s.peers[dealt].irc = true;
       if (line.substr(0, 1) == "\x16" || line.substr(0, 4) == "TLS ") s.peers[dealt].tls = true;
+      if (line.substr(0, 4) == "GET ") {
+        Peer& p = s.peers[dealt];
+        p.ws = line.find("bin") != std::string_view::npos ? 2 : line.find("line") != std::string_view::npos ? 3 : 1;
+        p.irc = p.ws != 3;
+      }
       ++dealt;
     }
   }
@@ -1046,8 +1183,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       s.peers[i].reads = false;
     }
     std::string addr = "fuzz:" + std::to_string(i);
-    ep::Client* c = w.server->adopt(fds[0], addr.c_str(), s.peers[i].irc ? ep::Proto::Irc : ep::Proto::Line,
-                                    s.peers[i].tls);
+    ep::Proto proto = s.peers[i].ws ? ep::Proto::Http : s.peers[i].irc ? ep::Proto::Irc : ep::Proto::Line;
+    ep::Client* c = w.server->adopt(fds[0], addr.c_str(), proto, s.peers[i].tls);
     FUZZ_CHECK(c != nullptr, "adopt refused client %zu", i);
     s.peers[i].fd = fds[1];
     s.peers[i].server_fd = fds[0];
@@ -1071,7 +1208,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       for (Peer& p : s.peers) ends.back().push_back(p.in.size());
       continue;
     }
-    s.peers[client_line++ % nclients].in.append(line);
+    Peer& to = s.peers[client_line++ % nclients];
+    if (to.ws) ws_wrap(to, line);
+    else to.in.append(line);
     std::string_view text = strip_eol(line);
     s.typed.emplace_back(text);
     // The server drops a leading BOM (text.cc): "\xEF\xBB\xBFbob" registers bob.

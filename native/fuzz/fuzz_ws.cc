@@ -7,6 +7,8 @@
 //     (messages, pings, pongs, the peer's close, or the first violation with its close code), and
 //     the same events whether the bytes arrive in one call or in fuzzed pieces.
 //   - A text message is valid UTF-8; no message exceeds max_message; control payloads are ≤ 125.
+//   - A reader paused after every k-th message (its owner's input waiting on the host) takes only
+//     the bytes up to that message; feeding the untouched rest again gives the same events.
 //   - Nothing is reported after a close or a violation; buffered() stays within 14 +
 //     max(max_frame, 125) + max_message.
 //   - Every message, framed again as a client would (masked, split into fragments with pings in
@@ -153,6 +155,40 @@ std::vector<Event> read_all(std::string s, const ep::ws::Limits& lim, fuzz::Chun
   return rec.ev;
 }
 
+// Pauses the reader after every `every`-th message, as the server does while a command waits.
+struct Pauser : Recorder {
+  ep::ws::FrameReader* r = nullptr;
+  unsigned every = 1, count = 0;
+  bool paused = false;
+  bool on_message(Opcode op, std::string_view p) override {
+    bool go = Recorder::on_message(op, p);
+    if (++count % every == 0) {
+      r->pause();
+      paused = true;
+    }
+    return go;
+  }
+};
+
+std::vector<Event> read_paused(std::string s, const ep::ws::Limits& lim, fuzz::Chunker* ch, unsigned every) {
+  ep::ws::FrameReader r(lim);
+  Pauser rec;
+  rec.r = &r;
+  rec.every = every;
+  size_t off = 0;
+  for (int guard = 0; off < s.size() && guard < 1000000; ++guard) {
+    size_t n = ch->next();
+    if (n > s.size() - off) n = s.size() - off;
+    size_t used = 0;
+    rec.paused = false;
+    bool more = r.feed(&s[off], n, rec, &used);
+    FUZZ_CHECK(used <= n && (used == n || rec.paused), "took %zu of %zu bytes without a pause", used, n);
+    off += used;  // after a pause the rest of the chunk is fed again, as the server's held input is
+    if (!more) break;
+  }
+  return rec.ev;
+}
+
 // A client's frame: masked with a key derived from seed.
 void client_frame(Opcode op, bool fin, std::string_view payload, uint8_t seed, std::string* out) {
   std::string hdr;
@@ -179,6 +215,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<Event> whole = read_all(stream, lim, nullptr);
   std::vector<Event> pieces = read_all(stream, lim, &ch);
   FUZZ_CHECK(whole == pieces, "events depend on read boundaries (%zu vs %zu)", whole.size(), pieces.size());
+  FUZZ_CHECK(read_paused(stream, lim, &ch, 1 + ch.seed[1] % 3) == whole, "pausing changed the events");
   std::vector<Event> ref = reference(stream, lim);
   FUZZ_CHECK(whole == ref, "reader and reference disagree (%zu vs %zu events)", whole.size(), ref.size());
 

@@ -26,6 +26,7 @@
 #include "../core/stats.h"
 #include "../core/termkeys.h"
 #include "../core/text.h"
+#include "../core/ws_codec.h"
 #include "../core/ws_frame.h"
 
 namespace {
@@ -578,6 +579,67 @@ TEST(ws_server_frames) {
   return ok;
 }
 
+// The owner's input waits (a command on the host): pause() from on_message stops after that message
+// and leaves the following frames untouched, still masked, to be fed again later.
+struct WsPauser : WsLog {
+  ep::ws::FrameReader* r = nullptr;
+  std::string pause_on;
+  bool on_message(ep::ws::Opcode op, std::string_view p) override {
+    WsLog::on_message(op, p);
+    if (p == pause_on) r->pause();
+    return true;
+  }
+};
+
+TEST(ws_reader_pause_leaves_the_rest) {
+  bool ok = true;
+  const std::string second = ws_client(0x81, "two") + ws_client(0x89, "p") + ws_client(0x81, "three");
+  for (size_t chunk : {size_t(0), size_t(1), size_t(5)}) {
+    std::string bytes = ws_client(0x01, "o") + ws_client(0x80, "ne") + second;
+    ep::ws::FrameReader r;
+    WsPauser log;
+    log.r = &r;
+    log.pause_on = "one";
+    size_t off = 0, used = 0;
+    // Byte by byte (or in small chunks) up to the pause: the reader takes exactly the first message.
+    while (off < bytes.size()) {
+      size_t n = chunk ? std::min(chunk, bytes.size() - off) : bytes.size() - off;
+      CHECK(r.feed(&bytes[off], n, log, &used));
+      off += used;
+      if (used < n || !log.ev.empty()) break;  // paused (at a chunk end, used == n)
+    }
+    CHECK(log.ev == (V{"T:one"}));
+    CHECK(bytes.substr(off) == second);  // untouched: still masked, ready to be fed again
+    log.pause_on.clear();
+    std::string rest = bytes.substr(off);
+    CHECK(r.feed(&rest[0], rest.size(), log, &used) && used == rest.size());
+    CHECK(log.ev == (V{"T:one", "T:two", "P:p", "T:three"}));
+  }
+  return ok;
+}
+
+TEST(ws_codec_frames_each_line) {
+  bool ok = true;
+  ep::LineCodec line;
+  ep::WsCodec text(3, line, ep::ws::Opcode::Text);
+  ep::WsCodec bin(6, line, ep::ws::Opcode::Binary);
+  std::string s;
+  text.append_wire("one\r\ntwo\n\nthree", s);
+  CHECK(s == std::string("\x81\x03one\x81\x03two\x81\x05three", 17));
+  s.clear();
+  bin.append_wire("x\r\n", s);
+  CHECK(s == std::string("\x82\x01x", 3));
+  s.clear();
+  // Text frames carry UTF-8: a bad byte (a host's raw text) becomes U+FFFD.
+  text.append_wire("a\xff" "b\xc3\xa9\n", s);
+  CHECK(s == std::string("\x81\x07" "a\xef\xbf\xbd" "b\xc3\xa9", 9));
+  s.clear();
+  text.append(ep::Out{ep::OutKind::Chat, "alice", "lobby", "hi"}, s);
+  CHECK(s == std::string("\x81\x09" "alice: hi", 11));
+  CHECK(text.id() == 3 && bin.id() == 6 && ep::Codec::kMax > 7);
+  return ok;
+}
+
 std::string irc_cap(ep::irc::CapNegotiation& caps, const char* line) {
   ep::irc::Message m;
   std::string l(line), out;
@@ -607,6 +669,10 @@ TEST(irc_cap_negotiation) {
   CHECK(irc_cap(old, "CAP LS") == ":epchat CAP * LS :away-notify cap-notify echo-message message-tags multi-prefix sasl "
                                   "server-time userhost-in-names\r\n");
   CHECK(!old.has(ep::irc::kCapCapNotify));
+  // A REQ filling its own 510 bytes: the NAK's echo is cut after a whole name, so it stays within 512.
+  std::string big = "CAP REQ :sasl server-time " + std::string(480, 'a') + " x";
+  std::string nak = irc_cap(old, big.c_str());
+  CHECK(nak.size() <= 512 && nak.rfind(":epchat CAP * NAK :sasl server-time\r\n", 0) == 0);
   return ok;
 }
 

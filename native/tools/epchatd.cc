@@ -1,7 +1,10 @@
 // epchatd: the engine without Node, for C-level tests, sanitizer runs and profiling.
 // Usage: epchatd [--port N] [--host H] [--max-clients N] [--flood-rate R] [--idle-timeout-ms N]
-//                [--quiet-room-size N] [--max-output-bytes N] [--console]
-// Prints "listening HOST:PORT" once bound; SIGINT/SIGTERM shut it down gracefully and print the stats.
+//                [--quiet-room-size N] [--max-output-bytes N] [--irc-port N] [--http-port N] [--web-root DIR]
+//                [--tls-cert FILE --tls-key FILE [--tls-port N] [--irc-tls-port N] [--https-port N]] [--console]
+// Prints "listening HOST:PORT" once bound, then a line per other listener ("irc", "http" (the web
+// client and WebSocket, docs/websocket.md), "tls", "irc-tls", "https": NAME HOST:PORT);
+// SIGINT/SIGTERM shut it down gracefully and print the stats.
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -45,6 +48,14 @@ int main(int argc, char** argv) {
     else if (arg(argc, argv, &i, "--idle-timeout-ms", &v)) opt.policy.idle_timeout_ms = static_cast<uint32_t>(std::atoi(v));
     else if (arg(argc, argv, &i, "--quiet-room-size", &v)) opt.policy.quiet_room_size = static_cast<uint32_t>(std::atoi(v));
     else if (arg(argc, argv, &i, "--max-output-bytes", &v)) opt.policy.max_output = std::strtoull(v, nullptr, 10);
+    else if (arg(argc, argv, &i, "--irc-port", &v)) opt.irc_port = std::atoi(v);
+    else if (arg(argc, argv, &i, "--http-port", &v)) opt.http_port = std::atoi(v);
+    else if (arg(argc, argv, &i, "--tls-cert", &v)) opt.tls_cert = v;
+    else if (arg(argc, argv, &i, "--tls-key", &v)) opt.tls_key = v;
+    else if (arg(argc, argv, &i, "--tls-port", &v)) opt.tls_port = std::atoi(v);
+    else if (arg(argc, argv, &i, "--irc-tls-port", &v)) opt.irc_tls_port = std::atoi(v);
+    else if (arg(argc, argv, &i, "--https-port", &v)) opt.https_port = std::atoi(v);
+    else if (arg(argc, argv, &i, "--web-root", &v)) opt.web_root = v;
     else if (std::strcmp(argv[i], "--console") == 0) opt.console = true;
     else {
       std::fprintf(stderr, "epchatd: unknown argument %s\n", argv[i]);
@@ -62,6 +73,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("listening %s:%d\n", engine.host().c_str(), engine.port());
+  if (engine.irc_port() >= 0) std::printf("irc %s:%d\n", engine.irc_host().c_str(), engine.irc_port());
+  if (engine.http_port() >= 0) std::printf("http %s:%d\n", engine.http_host().c_str(), engine.http_port());
+  if (engine.tls_port() >= 0) std::printf("tls %s:%d\n", engine.host().c_str(), engine.tls_port());
+  if (engine.irc_tls_port() >= 0) std::printf("irc-tls %s:%d\n", engine.irc_host().c_str(), engine.irc_tls_port());
+  if (engine.https_port() >= 0) std::printf("https %s:%d\n", engine.http_host().c_str(), engine.https_port());
   std::fflush(stdout);
   for (bool closed = false; !closed;) {
     std::unique_lock<std::mutex> lock(g_mu);

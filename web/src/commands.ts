@@ -78,7 +78,8 @@ export function runInput(state: ChatState, conn: Sender, input: string, fx: Effe
       if (!words[0]) return err('Usage: /join #room');
       if (!online()) return false;
       const rooms = words[0].split(',').filter(Boolean).map(roomName);
-      for (const r of rooms) state.expectJoin(r);
+      // The first room named comes into view when it is joined; the others wait in the sidebar.
+      state.expectJoin(rooms[0]!);
       const existing = state.get(rooms[0]!);
       if (existing?.joined) state.setActive(existing.key);
       conn.send(formatLine('JOIN', rooms.join(','), ...(words[1] ? [words[1]] : [])));

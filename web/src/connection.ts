@@ -1,12 +1,9 @@
 // The IRC-over-WebSocket connection: registration (CAP LS 302, optional SASL PLAIN, NICK/USER),
 // keep-alive, and reconnection with exponential back-off and jitter.
-import { base64Utf8, formatLine, parseLine, type IrcMessage } from './irc.js';
+import { base64Utf8, foldCase, formatLine, nickOf, parseLine, type IrcMessage } from './irc.js';
 
-/**
- * WebSocket subprotocols offered, in order of preference: the IRCv3 name, then the older name that
- * InspIRCd 3 gives the same framing (one IRC line per text message, no CR LF).
- */
-export const SUBPROTOCOLS = ['text.ircv3.net', 'text.inspircd.org'];
+/** The WebSocket subprotocol (IRCv3 websocket spec): one IRC line per text message, no CR LF. */
+export const SUBPROTOCOLS = ['text.ircv3.net'];
 
 export interface Account {
   name: string;
@@ -228,6 +225,11 @@ export class IrcConnection {
       case '433': // ERR_NICKNAMEINUSE
       case '432': // ERR_ERRONEUSNICKNAME
         if (!this.registered) {
+          // A nick that belongs to an account is not "taken": its owner logs in to use it.
+          if (msg.command === '433' && !this.opts.account && /account/i.test(p[p.length - 1] ?? '')) {
+            this.fatal(`The nickname "${p[1] ?? this.nick}" belongs to an account: open "Log in with an account" and enter its password, or pick another nickname.`);
+            return;
+          }
           if (msg.command === '432' || this.nickTries >= 5) {
             this.fatal(`Nickname "${p[1] ?? this.nick}" is not available: ${p[p.length - 1] ?? ''}`);
             return;
@@ -246,7 +248,7 @@ export class IrcConnection {
         this.on.registered(this.nick, this.enabled);
         break;
       case 'NICK':
-        if (msg.prefix.split('!')[0] === this.nick && p[0]) this.nick = p[0];
+        if (foldCase(nickOf(msg.prefix)) === foldCase(this.nick) && p[0]) this.nick = p[0];
         break;
       case 'ERROR':
         this.on.info(p[0] ?? 'Server closed the connection', true);

@@ -1,5 +1,5 @@
 // Applies server messages to the chat state.
-import { isChannel, isServerPrefix, nickOf, parseCtcp, type IrcMessage } from './irc.js';
+import { isChannel, isServerPrefix, nickOf, parseCtcp, setCaseMapping, type IrcMessage } from './irc.js';
 import type { ChatState } from './state.js';
 
 export interface Replier {
@@ -31,6 +31,12 @@ export function handleMessage(state: ChatState, msg: IrcMessage, reply: Replier)
       state.addLine(state.server, 'info', '', last(p), time);
       state.touch('status');
       return;
+    case '005': {
+      // ISUPPORT: "<me> TOKEN[=value]... :are supported by this server"
+      const mapping = p.slice(1, -1).find((t) => t.toUpperCase().startsWith('CASEMAPPING='));
+      if (mapping) setCaseMapping(mapping.slice('CASEMAPPING='.length));
+      return;
+    }
     case 'JOIN': {
       const room = p[0] ?? '';
       const conv = state.joined(room, from);

@@ -89,9 +89,24 @@ export function isChannel(name: string): boolean {
   return name.length > 1 && (name[0] === '#' || name[0] === '&');
 }
 
-/** RFC 1459 case mapping, the default on IRC networks: A-Z[]\~ fold to a-z{}|^. */
+export type CaseMapping = 'rfc1459' | 'ascii';
+
+let caseMapping: CaseMapping = 'rfc1459';
+
+/**
+ * The server's case mapping, from ISUPPORT (005) CASEMAPPING: `ascii` folds A-Z only (epchat), any
+ * other value is treated as `rfc1459`, the default on IRC networks.
+ */
+export function setCaseMapping(name: string): CaseMapping {
+  caseMapping = name.toLowerCase() === 'ascii' ? 'ascii' : 'rfc1459';
+  return caseMapping;
+}
+
+/** Folds a nick or room name by the server's case mapping (rfc1459 also folds []\~ to {}|^). */
 export function foldCase(s: string): string {
-  return s.toLowerCase().replace(/[[\]\\~]/g, (c) => ({ '[': '{', ']': '}', '\\': '|', '~': '^' })[c] ?? c);
+  const lower = s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  if (caseMapping === 'ascii') return lower;
+  return lower.replace(/[[\]\\~]/g, (c) => ({ '[': '{', ']': '}', '\\': '|', '~': '^' })[c] ?? c);
 }
 
 export interface Ctcp {

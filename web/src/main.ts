@@ -3,10 +3,10 @@ import { runInput, type Effects } from './commands.js';
 import { IrcConnection, type Status } from './connection.js';
 import { handleMessage } from './handler.js';
 import { foldCase, isChannel } from './irc.js';
+import { loadNick, loadRooms, saveNick, saveRooms } from './saved.js';
 import { ChatState, SERVER_KEY } from './state.js';
 import { View } from './view.js';
 
-const NICK_KEY = 'epchat.nick';
 const NICK_RE = /^[A-Za-z[\]\\`_^{|}][A-Za-z0-9[\]\\`_^{|}-]{0,29}$/;
 
 function byId<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -15,10 +15,12 @@ function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   return e as T;
 }
 
-/** The WebSocket address: ?server=ws://host:port/ when given, else the page's own host. */
+/**
+ * The WebSocket address: the origin that served the page (epchat's HTTP listener takes the upgrade on
+ * the same port). Never taken from the URL: a link must not be able to send what is typed here, a
+ * password included, to another server (the server's Content-Security-Policy forbids it too).
+ */
 function serverUrl(): string {
-  const given = new URLSearchParams(location.search).get('server');
-  if (given) return given;
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/`;
 }
 
@@ -61,7 +63,13 @@ const view = new View(state, {
     conn?.retryNow();
   },
 });
-state.onChange((changes) => view.render(changes));
+state.onChange((changes) => {
+  view.render(changes);
+  // Remember the rooms in the sidebar (the ones a reconnect rejoins; /part removes one), keyed by the
+  // nickname typed at login, which is what the next visit starts with.
+  if (changes.has('sidebar') && state.status === 'online' && loginNick) saveRooms(loginNick, state.rooms().map((r) => r.name));
+});
+let loginNick = '';
 
 const offline = { send: () => false, isOnline: false };
 
@@ -140,8 +148,14 @@ function connect(nick: string, account?: { name: string; password: string }): vo
         const rooms = state.rooms().map((r) => r.name);
         // Rejoin after a reconnect, in batches that keep each JOIN line short.
         for (let i = 0; i < rooms.length; i += 10) c.sendCommand('JOIN', rooms.slice(i, i + 10).join(','));
-        // A newcomer sees the room browser first; a reconnect only refreshes the list.
-        if (firstRegistration && rooms.length === 0 && state.dms().length === 0) openRooms();
+        // A fresh page goes back to the rooms this nickname was in last time; a newcomer sees the room
+        // browser first; a reconnect only refreshes the list.
+        const saved = firstRegistration && rooms.length === 0 ? loadRooms(loginNick) : [];
+        if (saved.length > 0) {
+          state.expectJoin(saved[0]!);
+          for (let i = 0; i < saved.length; i += 10) c.sendCommand('JOIN', saved.slice(i, i + 10).join(','));
+          requestList();
+        } else if (firstRegistration && rooms.length === 0 && state.dms().length === 0) openRooms();
         else requestList();
         firstRegistration = false;
         state.touch('status', 'sidebar');
@@ -157,15 +171,16 @@ function connect(nick: string, account?: { name: string; password: string }): vo
 
 // --- login ---
 
-const savedNick = localStorage.getItem(NICK_KEY);
+const savedNick = loadNick();
 if (savedNick) byId<HTMLInputElement>('login-nick').value = savedNick;
 
 loginForm.addEventListener('submit', (ev) => {
   ev.preventDefault();
-  const nick = byId<HTMLInputElement>('login-nick').value.trim();
   const useAccount = byId<HTMLDetailsElement>('login-account').open;
   const name = byId<HTMLInputElement>('login-user').value.trim();
   const password = byId<HTMLInputElement>('login-pass').value;
+  // With an account the nickname may stay empty: the account's name is its nickname.
+  const nick = byId<HTMLInputElement>('login-nick').value.trim() || (useAccount ? name : '');
   if (!NICK_RE.test(nick)) {
     loginError.textContent = 'A nickname is 1–30 letters, digits or - _ [ ] { } | ^ ` \\, and does not start with a digit or -.';
     return;
@@ -176,7 +191,8 @@ loginForm.addEventListener('submit', (ev) => {
   }
   loginError.textContent = '';
   byId<HTMLButtonElement>('login-submit').disabled = true;
-  localStorage.setItem(NICK_KEY, nick);
+  saveNick(nick);
+  loginNick = nick;
   connect(nick, useAccount ? { name, password } : undefined);
 });
 

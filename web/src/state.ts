@@ -31,6 +31,10 @@ export interface Conversation {
   lines: Line[];
   unread: number;
   mentions: number;
+  /** Id of the first line counted in `unread` (0 when nothing is unread). */
+  firstUnread: number;
+  /** Id of the line where the "new messages" divider goes in view (0: none). */
+  newFrom: number;
   /** For rooms: currently joined. */
   joined: boolean;
 }
@@ -89,7 +93,7 @@ export class ChatState {
   }
 
   private newConv(key: string, name: string, kind: ConvKind): Conversation {
-    return { key, name, kind, topic: '', members: new Map(), lines: [], unread: 0, mentions: 0, joined: false };
+    return { key, name, kind, topic: '', members: new Map(), lines: [], unread: 0, mentions: 0, firstUnread: 0, newFrom: 0, joined: false };
   }
 
   keyOf(name: string): string {
@@ -140,8 +144,14 @@ export class ChatState {
 
   setActive(key: string): void {
     if (!this.conversations.has(key)) return;
+    const previous = this.conversations.get(this.activeKey);
     this.activeKey = key;
     const conv = this.active;
+    // The divider marks what arrived while the conversation was out of view; it stays while the
+    // conversation is in view and goes when the user looks elsewhere and comes back with nothing new.
+    if (conv.unread > 0) conv.newFrom = conv.firstUnread;
+    else if (previous !== conv) conv.newFrom = 0;
+    conv.firstUnread = 0;
     conv.unread = 0;
     conv.mentions = 0;
     this.appended = [];
@@ -178,6 +188,7 @@ export class ChatState {
     }
     // Unread: not in view, or in view while the page is hidden (the title then shows the count).
     if (!inView && !self && (kind === 'message' || kind === 'action' || kind === 'notice')) {
+      if (conv.unread === 0) conv.firstUnread = line.id;
       conv.unread += 1;
       if (highlight) conv.mentions += 1;
       this.touch('sidebar', 'status');

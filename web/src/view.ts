@@ -106,10 +106,13 @@ function rankOf(m: Member): number {
 
 export class View {
   private readonly messages = $('messages');
+  private readonly jump = $('jump');
   private readonly roomsNav = $('nav-rooms');
   private readonly dmsNav = $('nav-dms');
   private readonly memberList = $('member-list');
   private lastLine: Line | null = null;
+  /** The next message starts a new group (after the "new messages" divider). */
+  private breakGroup = false;
   private renderedKey = '';
 
   constructor(
@@ -119,7 +122,20 @@ export class View {
     $('rooms-refresh').addEventListener('click', () => actions.refreshRooms());
     $('banner-retry').addEventListener('click', () => actions.retryNow());
     $('rooms-filter').addEventListener('input', () => this.renderRooms());
+    // Scrolled up to read while messages arrive: a button says so and goes back down.
+    this.jump.addEventListener('click', () => {
+      this.messages.scrollTop = this.messages.scrollHeight;
+      this.jump.hidden = true;
+    });
+    this.messages.addEventListener('scroll', () => {
+      if (!this.jump.hidden && this.atBottom()) this.jump.hidden = true;
+    });
     window.setInterval(() => this.renderStatus(), 1000);
+  }
+
+  private atBottom(): boolean {
+    const box = this.messages;
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   }
 
   render(changes: Set<Change>): void {
@@ -246,24 +262,45 @@ export class View {
   private renderMessages(): void {
     const conv = this.state.active;
     const box = this.messages;
-    const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
+    const nearBottom = this.atBottom();
     if (this.renderedKey !== conv.key || this.state.appended.length === 0 || box.childElementCount === 0) {
+      this.jump.hidden = true;
       this.renderedKey = conv.key;
       this.lastLine = null;
       const frag = document.createDocumentFragment();
       if (conv.lines.length === 0) frag.append(this.emptyState(conv));
-      for (const line of conv.lines) frag.append(...this.lineNodes(line));
+      let divider: HTMLElement | null = null;
+      for (const line of conv.lines) {
+        if (line.id === conv.newFrom) {
+          divider = el('div', 'new-divider');
+          divider.append(el('span', '', 'New messages'));
+          frag.append(divider);
+          this.breakGroup = true;
+        }
+        frag.append(...this.lineNodes(line));
+      }
       box.replaceChildren(frag);
       this.state.appended = [];
+      // Opened with unread messages: show them from the divider on; else the latest.
       box.scrollTop = box.scrollHeight;
+      if (divider) {
+        const at = divider.getBoundingClientRect().top - box.getBoundingClientRect().top;
+        if (at < 0) box.scrollTop += at - 8;
+      }
       return;
     }
     box.querySelector('.empty-state')?.remove();
+    const fromOthers = this.state.appended.some((l) => !l.self);
     for (const line of this.state.appended) box.append(...this.lineNodes(line));
     this.state.appended = [];
     // Trim what the state has dropped.
     while (box.childElementCount > conv.lines.length * 2 + 10) box.firstElementChild?.remove();
-    if (nearBottom || this.lastLine?.self) box.scrollTop = box.scrollHeight;
+    if (nearBottom || this.lastLine?.self) {
+      box.scrollTop = box.scrollHeight;
+      this.jump.hidden = true;
+    } else if (fromOthers) {
+      this.jump.hidden = false;
+    }
   }
 
   private emptyState(conv: Conversation): HTMLElement {
@@ -287,6 +324,8 @@ export class View {
       out.push(sep);
     }
     this.lastLine = line;
+    const breakGroup = this.breakGroup;
+    this.breakGroup = false;
     if (line.kind === 'event' || line.kind === 'info' || line.kind === 'error') {
       const row = el('div', `line ${line.kind}`);
       row.append(timeEl(line.time, true), el('span', 'line-text', line.text));
@@ -295,6 +334,7 @@ export class View {
       return out;
     }
     const grouped =
+      !breakGroup &&
       line.kind === 'message' &&
       prev !== null &&
       prev.kind === 'message' &&

@@ -1,0 +1,57 @@
+#include "ws_codec.h"
+
+namespace ep {
+
+std::string repair_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 8);
+  size_t i = 0;
+  while (i < s.size()) {
+    // The longest valid sequence starting at i (1-4 bytes), or 0.
+    size_t ok = 0;
+    for (size_t len = 1; len <= 4 && i + len <= s.size(); ++len) {
+      ws::Utf8Stream u;
+      if (!u.feed(reinterpret_cast<const uint8_t*>(s.data() + i), len)) break;
+      if (u.complete()) {
+        ok = len;
+        break;
+      }
+    }
+    if (ok) {
+      out.append(s.data() + i, ok);
+      i += ok;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+void append_frames(std::string_view lines, ws::Opcode op, std::string& s) {
+  while (!lines.empty()) {
+    size_t nl = lines.find('\n');
+    std::string_view line = lines.substr(0, nl);
+    lines = nl == std::string_view::npos ? std::string_view() : lines.substr(nl + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    if (op == ws::Opcode::Text) {
+      ws::Utf8Stream u;
+      if (!u.feed(reinterpret_cast<const uint8_t*>(line.data()), line.size()) || !u.complete()) {
+        ws::append_frame(op, repair_utf8(line), &s);
+        continue;
+      }
+    }
+    ws::append_frame(op, line, &s);
+  }
+}
+
+void WsCodec::append(const Out& o, std::string& s) const {
+  lines_.clear();
+  inner_.append(o, lines_);
+  append_frames(lines_, op_, s);
+}
+
+void WsCodec::append_wire(std::string_view lines, std::string& s) const { append_frames(lines, op_, s); }
+
+}  // namespace ep

@@ -1,0 +1,42 @@
+// WebSocket variants of the codecs: the same formatting (line protocol, IRC, tagged IRC), each
+// complete line then turned into one server frame (RFC 6455: unmasked, so the same bytes for every
+// recipient). A WebSocket codec has its own id in the fan-out cache, so a room message costs one
+// format and one framing per variant present, whatever the number of WebSocket recipients.
+//
+// The IRCv3 websocket spec: each message is one IRC line without CR LF, in text frames
+// (text.ircv3.net, or no subprotocol) or binary frames (binary.ircv3.net); the line protocol over
+// WebSocket (epchat.line) likewise, in text frames. Text frames must be UTF-8: a line that is not
+// (a host's raw text) has each bad byte replaced by U+FFFD rather than breaking the connection.
+#pragma once
+#include <string>
+
+#include "codec.h"
+#include "ws_frame.h"
+
+namespace ep {
+
+class WsCodec final : public Codec {
+ public:
+  // id: 3-7, unique among the server's codecs; inner formats, op is Text or Binary.
+  WsCodec(int id, const Codec& inner, ws::Opcode op) : id_(id), inner_(inner), op_(op) {}
+  int id() const override { return id_; }
+  void append(const Out& o, std::string& s) const override;
+  void append_wire(std::string_view lines, std::string& s) const override;
+  Request parse(std::string_view line) const override { return inner_.parse(line); }
+  ws::Opcode opcode() const { return op_; }
+
+ private:
+  int id_;
+  const Codec& inner_;
+  ws::Opcode op_;
+  mutable std::string lines_;  // the inner codec's output, reused (a codec belongs to one engine thread)
+};
+
+// Appends one frame per line of `lines` (each ending in LF or CR LF; a last line without one counts
+// too; empty lines are skipped), the line ending removed. Text frames get valid UTF-8.
+void append_frames(std::string_view lines, ws::Opcode op, std::string& s);
+
+// s with every byte that cannot continue valid UTF-8 replaced by U+FFFD (EF BF BD).
+std::string repair_utf8(std::string_view s);
+
+}  // namespace ep
