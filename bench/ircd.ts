@@ -14,12 +14,12 @@ function which(bin: string): string | null {
   return null;
 }
 
-const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
+export const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 const tried = new Map<string, string | null>();
 
 /** The binary's path, installing the Debian package when it is missing and we are root; null and a
  *  reason otherwise. Tried once per run. */
-function ensureInstalled(pkg: string, bin: string): { path: string | null; why: string | null } {
+export function ensureInstalled(pkg: string, bin: string): { path: string | null; why: string | null } {
   const found = which(bin);
   if (found !== null) return { path: found, why: null };
   if (tried.has(pkg)) return { path: which(bin), why: tried.get(pkg) ?? null };
@@ -48,11 +48,28 @@ function ensureInstalled(pkg: string, bin: string): { path: string | null; why: 
 // InspIRCd 3 (tested with Debian's 3.15). No modules are loaded: the core alone (no ident, and
 // resolvehostnames="no" means no DNS). The connect class lifts every per-user limit the bench would
 // hit: penalty threshold and command rate (fakelag off), send/receive queues, clones per IP.
+// For bench/transports.ts: with `tls` (inspircd-tls), m_ssl_gnutls, an sslprofile on that certificate
+// and key, and the client port bound to it; with `ws` (inspircd-ws), m_websocket (and m_sha1, which
+// it needs) hooked on the client port, text frames, any origin.
 
-function inspircdConfig(port: number, dir: string): string {
+export interface InspircdTransport {
+  tls?: { cert: string; key: string };
+  ws?: boolean;
+}
+
+export function inspircdConfig(port: number, dir: string, t: InspircdTransport = {}): string {
+  const ssl = t.tls === undefined ? '' : `<module name="ssl_gnutls">
+<sslprofile name="bench" provider="gnutls" certfile="${t.tls.cert}" keyfile="${t.tls.key}" hash="sha256" requestclientcert="no">
+`;
+  const ws = t.ws !== true ? '' : `<module name="sha1">
+<module name="websocket">
+<websocket sendastext="yes">
+<wsorigin allow="*">
+`;
+  const hooks = `${t.tls === undefined ? '' : ' sslprofile="bench"'}${t.ws === true ? ' hook="websocket"' : ''}`;
   return `<server name="inspircd.bench" description="epchat bench" network="bench">
 <admin name="bench" nick="bench" email="bench@localhost">
-<bind address="127.0.0.1" port="${port}" type="clients">
+${ssl}${ws}<bind address="127.0.0.1" port="${port}" type="clients"${hooks}>
 <connect name="bench" allow="*" maxchans="20" timeout="60" pingfreq="10m"
          hardsendq="64M" softsendq="64M" recvq="64M" threshold="1000000" commandrate="1000000000"
          fakelag="no" localmax="100000" globalmax="100000" limit="100000"

@@ -1,9 +1,10 @@
 // `npm run bench`: runs build-tools/stress against epchat, the two node:net baselines, the C reference
-// (tools/cref) and, over IRC, InspIRCd and ngIRCd; several repetitions, takes medians, computes ratios,
-// saves JSON under bench/results/ and prints markdown tables (one per protocol). See docs/performance.md.
+// (tools/cref) and, over IRC, InspIRCd and ngIRCd; over WebSocket and TLS too (bench/transports.ts);
+// several repetitions, takes medians, computes ratios, saves JSON under bench/results/ and prints
+// markdown tables (one per protocol, and per transport). See docs/performance.md.
 //
 //   node dist/bench/run.js [--quick] [--servers epchat,plain,corked,cref,...] [--scenarios fanout,rooms,...]
-//                          [--reps N] [--no-pin] [--out DIR]
+//                          [--reps N] [--no-pin] [--out DIR] [--epchat DIR]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
@@ -12,7 +13,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INSPIRCD, NGIRCD } from './ircd.js';
 import { IRC_SCENARIOS, issue9Targets, REFERENCE_PAIRS } from './issue9.js';
-import type { Metric, Proto, ScenarioDef, ServerSpec } from './spec.js';
+import type { Metric, Proto, ScenarioDef, ServerSpec, Transport } from './spec.js';
+import { issue10Targets, TRANSPORT_PAIRS, TRANSPORT_SCENARIOS, transportServers } from './transports.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const STRESS = join(ROOT, 'build-tools', 'stress');
@@ -27,20 +29,32 @@ const BASELINES = ['plain', 'corked'];
 const EPCHAT_ARGS = ['--backlog', '4096', '--max-clients', '20000', '--flood-rate', '0', '--idle-timeout-ms', '0',
   '--no-console', '--log-level', 'warn'];
 
+/** The checkout whose epchat is measured: this one, or `--epchat DIR` (another built worktree, e.g. a
+ *  branch not merged yet; the harness, tools and other servers stay this checkout's). */
+let EPCHAT_ROOT = ROOT;
+const epchatBin = (): string => join(EPCHAT_ROOT, 'bin', 'epchat.js');
+
 function epchatMissing(): string | null {
-  return !existsSync(join(ROOT, 'bin', 'epchat.js')) ? 'bin/epchat.js not found'
-    : !existsSync(join(ROOT, 'build', 'Release', 'epchat.node')) ? 'build/Release/epchat.node not built (npx node-gyp rebuild)'
-    : !existsSync(join(ROOT, 'dist', 'lib', 'cli.js')) ? 'dist/lib missing (npm run build:ts)' : null;
+  return !existsSync(epchatBin()) ? `${epchatBin()} not found`
+    : !existsSync(join(EPCHAT_ROOT, 'build', 'Release', 'epchat.node')) ? 'build/Release/epchat.node not built (npx node-gyp rebuild)'
+    : !existsSync(join(EPCHAT_ROOT, 'dist', 'lib', 'cli.js')) ? 'dist/lib missing (npm run build:ts)' : null;
 }
 
 /** epchat's IRC listener flag (issue #9). The entry runs once `epchat --help` lists it. */
 const EPCHAT_IRC_FLAG = '--irc-port';
 
+let helpText: string | null = null;
+
+/** `epchat --help`, asked once: which listeners this epchat has. */
+function epchatHelp(): string {
+  helpText ??= spawnSync(process.execPath, [epchatBin(), '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 15_000 }).stdout ?? '';
+  return helpText;
+}
+
 function epchatIrcMissing(): string | null {
   const base = epchatMissing();
   if (base !== null) return base;
-  const help = spawnSync(process.execPath, [join(ROOT, 'bin', 'epchat.js'), '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 15_000 });
-  return (help.stdout ?? '').includes(EPCHAT_IRC_FLAG) ? null
+  return epchatHelp().includes(EPCHAT_IRC_FLAG) ? null
     : `epchat has no IRC listener yet (\`epchat --help\` lists no ${EPCHAT_IRC_FLAG}); nothing measured`;
 }
 
@@ -50,7 +64,7 @@ function crefMissing(): string | null {
 
 const SERVERS: Record<string, ServerSpec> = {
   epchat: {
-    args: (port, dir) => [join(ROOT, 'bin', 'epchat.js'), '--host', '127.0.0.1', '--port', String(port), ...EPCHAT_ARGS,
+    args: (port, dir) => [epchatBin(), '--host', '127.0.0.1', '--port', String(port), ...EPCHAT_ARGS,
       '--data-dir', dir],
     readyPattern: /listening on [^\s"]*:\d+/,
     missing: epchatMissing,
@@ -58,7 +72,7 @@ const SERVERS: Record<string, ServerSpec> = {
   // The IRC listener on the harness's port; the line listener on a port of its own choosing.
   'epchat-irc': {
     proto: 'irc',
-    args: (port, dir) => [join(ROOT, 'bin', 'epchat.js'), '--host', '127.0.0.1', '--port', '0',
+    args: (port, dir) => [epchatBin(), '--host', '127.0.0.1', '--port', '0',
       '--irc-host', '127.0.0.1', EPCHAT_IRC_FLAG, String(port), ...EPCHAT_ARGS, '--data-dir', dir],
     readyPattern: /^(?!)/, // ready = accepts on the IRC port
     missing: epchatIrcMissing,
@@ -78,6 +92,7 @@ const SERVERS: Record<string, ServerSpec> = {
   },
   inspircd: INSPIRCD,
   ngircd: NGIRCD,
+  ...transportServers({ root: ROOT, cref: CREF, epchatBin, epchatArgs: EPCHAT_ARGS, epchatMissing, crefMissing, epchatHelp }),
   plain: {
     args: (port) => [join(ROOT, 'dist', 'bench', 'baseline-plain.js'), '--port', String(port)],
     readyPattern: /^listening \d+$/m,
@@ -192,9 +207,16 @@ const SCENARIOS: ScenarioDef[] = [
   },
 ];
 
-const ALL_SCENARIOS: ScenarioDef[] = [...SCENARIOS, ...IRC_SCENARIOS];
+const ALL_SCENARIOS: ScenarioDef[] = [...SCENARIOS, ...IRC_SCENARIOS, ...TRANSPORT_SCENARIOS];
 const protoOf = (p: { proto?: Proto }): Proto => p.proto ?? 'line';
-const DEFAULT_SERVERS = 'epchat,plain,corked,cref,epchat-irc,cref-irc,inspircd,ngircd';
+const transportOf = (s: ServerSpec): Transport => s.transport ?? 'tcp';
+const tableOf = (sc: ScenarioDef): string => sc.table ?? protoOf(sc);
+/** Whether `server` runs `sc`: same protocol, one of its transports, and in its `only` list if any. */
+const runsOn = (server: string, sc: ScenarioDef): boolean => protoOf(SERVERS[server]!) === protoOf(sc) &&
+  (sc.transports ?? ['tcp']).includes(transportOf(SERVERS[server]!)) && (sc.only === undefined || sc.only.includes(server));
+const DEFAULT_SERVERS = 'epchat,plain,corked,cref,epchat-irc,cref-irc,inspircd,ngircd,' +
+  'epchat-ws,cref-ws,epchat-ws-irc,cref-ws-irc,inspircd-ws,epchat-tls,cref-tls,epchat-tls-irc,cref-tls-irc,inspircd-tls,' +
+  'epchat-wss,cref-wss';
 
 // ---------------------------------------------------------------------------------------------------
 // options
@@ -206,6 +228,7 @@ interface Options {
   scenarios: ScenarioDef[];
   pin: boolean;
   out: string;
+  epchat: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -224,7 +247,8 @@ function parseOptions(argv: string[]): Options {
   });
   const reps = Number(value('--reps') ?? (quick ? 1 : 3));
   if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps wants a positive integer');
-  return { quick, reps, servers, scenarios, pin: !argv.includes('--no-pin'), out: value('--out') ?? join(ROOT, 'bench', 'results') };
+  return { quick, reps, servers, scenarios, pin: !argv.includes('--no-pin'), out: value('--out') ?? join(ROOT, 'bench', 'results'),
+    epchat: resolve(value('--epchat') ?? ROOT) };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -234,11 +258,19 @@ function hasTaskset(): boolean {
   return cpus().length >= 2 && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
 }
 
-/** Builds a one-file C tool with cc when it is missing or older than its source. */
+let opensslChecked = false;
+
+/** Builds a one-file C tool with cc when it is missing or older than its source. Both tools link
+ *  OpenSSL (--tls): scripts/ensure-openssl.sh installs libssl-dev first when it is missing (as root). */
 function ensureTool(bin: string, src: string): boolean {
   if (existsSync(bin) && statSync(bin).mtimeMs >= statSync(src).mtimeMs) return true;
+  if (!opensslChecked) {
+    const ok = spawnSync('bash', [join(ROOT, 'scripts', 'ensure-openssl.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (ok.status !== 0) return false;
+    opensslChecked = true;
+  }
   mkdirSync(dirname(bin), { recursive: true });
-  const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-o', bin, src], { stdio: 'inherit' });
+  const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-o', bin, src, '-lssl', '-lcrypto'], { stdio: 'inherit' });
   return cc.status === 0;
 }
 
@@ -283,7 +315,7 @@ async function startServer(name: string, pin: boolean): Promise<RunningServer> {
   const dir = mkdtempSync(join(tmpdir(), `epchat-bench-${name}-`));
   spec.prepare?.(port, dir);
   const [cmd, args] = pinned(0, pin, [spec.command?.() ?? process.execPath, ...spec.args(port, dir)]);
-  const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { cwd: spec.cwdRunDir === true ? dir : ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let text = '';
   let exited = false;
   const collect = (chunk: Buffer): void => { text += chunk.toString(); };
@@ -365,6 +397,7 @@ function derive(r: Record<string, unknown>): void {
   if (Number.isFinite(num('server_rss_kb_max')) && Number.isFinite(num('server_rss_kb_start'))) {
     r['server_rss_growth_kb'] = num('server_rss_kb_max') - num('server_rss_kb_start');
   }
+  if (Number.isFinite(num('rss_bytes_per_client'))) r['rss_kib_per_client'] = num('rss_bytes_per_client') / 1024;
 }
 
 async function runOne(server: string, sc: ScenarioDef, rep: number, opts: Options): Promise<RunRecord> {
@@ -446,7 +479,7 @@ function comparePairs(servers: string[]): Array<readonly [string, string]> {
   const rank = (s: string): number => (BASELINES.includes(s) ? BASELINES.indexOf(s) : BASELINES.length);
   const base = servers.flatMap((s) => servers.filter((b) => BASELINES.includes(b) && rank(b) < rank(s) && s !== 'cref')
     .map((b) => [s, b] as const));
-  return [...base, ...REFERENCE_PAIRS.filter(([a, b]) => servers.includes(a) && servers.includes(b))];
+  return [...base, ...[...REFERENCE_PAIRS, ...TRANSPORT_PAIRS].filter(([a, b]) => servers.includes(a) && servers.includes(b))];
 }
 
 function markdown(summary: Summary, servers: string[], scenarios: ScenarioDef[]): string {
@@ -511,9 +544,11 @@ function targets(summary: Summary): string[] {
 
 function machine(pin: boolean): Record<string, unknown> {
   const git = spawnSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  const epchat = EPCHAT_ROOT === ROOT ? {}
+    : { epchat: EPCHAT_ROOT, epchatCommit: spawnSync('git', ['rev-parse', 'HEAD'], { cwd: EPCHAT_ROOT, encoding: 'utf8' }).stdout.trim() };
   return {
     cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, kernel: release(), node: process.version,
-    memoryGiB: Math.round(totalmem() / 2 ** 30), pinned: pin ? 'server cpu 0, tool cpu 1' : 'no', commit: git.stdout.trim(),
+    memoryGiB: Math.round(totalmem() / 2 ** 30), pinned: pin ? 'server cpu 0, tool cpu 1' : 'no', commit: git.stdout.trim(), ...epchat,
   };
 }
 
@@ -522,11 +557,11 @@ function machine(pin: boolean): Record<string, unknown> {
 async function main(): Promise<number> {
   const opts = parseOptions(process.argv.slice(2));
   opts.pin = opts.pin && hasTaskset();
+  EPCHAT_ROOT = opts.epchat;
   ensureStress();
   const skipped = new Map<string, string>();
-  const protos = new Set(opts.scenarios.map(protoOf));
   const servers = opts.servers.filter((s) => {
-    if (!protos.has(protoOf(SERVERS[s]!))) return false; /* no scenario of its protocol: not even checked */
+    if (!opts.scenarios.some((sc) => runsOn(s, sc))) return false; /* no scenario for it: not even checked */
     const why = SERVERS[s]!.missing();
     if (why !== null) {
       process.stderr.write(`bench: skipping ${s}: ${why}\n`);
@@ -538,8 +573,7 @@ async function main(): Promise<number> {
   const runs: RunRecord[] = [];
   for (let rep = 1; rep <= opts.reps; rep++) {
     for (const sc of opts.scenarios) {
-      for (const server of servers.filter((s) => protoOf(SERVERS[s]!) === protoOf(sc))) {
-        if (sc.only !== undefined && !sc.only.includes(server)) continue;
+      for (const server of servers.filter((s) => runsOn(s, sc))) {
         const r = await runOne(server, sc, rep, opts);
         runs.push(r);
         const t = ((Date.now() - started) / 1000).toFixed(0);
@@ -548,9 +582,14 @@ async function main(): Promise<number> {
     }
   }
   const summary = summarize(runs);
-  const table = [...protos].map((p) => markdown(summary, servers.filter((s) => protoOf(SERVERS[s]!) === p),
-    opts.scenarios.filter((sc) => protoOf(sc) === p))).join('\n');
-  const checks = [...targets(summary), ...issue9Targets(summary, skipped, opts.scenarios.map((sc) => sc.name), opts.quick)];
+  const tables = [...new Set(opts.scenarios.map(tableOf))];
+  const table = tables.map((t) => {
+    const scs = opts.scenarios.filter((sc) => tableOf(sc) === t);
+    const head = tables.length > 1 ? `${t}:\n\n` : '';
+    return head + markdown(summary, servers.filter((s) => scs.some((sc) => runsOn(s, sc))), scs);
+  }).join('\n');
+  const names = opts.scenarios.map((sc) => sc.name);
+  const checks = [...targets(summary), ...issue9Targets(summary, skipped, names, opts.quick), ...issue10Targets(summary, skipped, names)];
   const when = new Date().toISOString().replace(/:/g, '-').replace(/\..*/, '');
   mkdirSync(opts.out, { recursive: true });
   const file = join(opts.out, `${when}${opts.quick ? '-quick' : ''}.json`);

@@ -18,9 +18,21 @@
  *       PRIVMSG #r :text -> ":NICK!u@h PRIVMSG #r :text" to the channel's others; QUIT -> ERROR, close;
  *       a departure -> ":NICK!u@h QUIT :bye" to the channel; anything else is ignored.
  *
+ * Transports, for either protocol (the bench's WebSocket and TLS rows):
+ *   --ws: every connection is a WebSocket (RFC 6455): the HTTP Upgrade is answered (101, the
+ *       Sec-WebSocket-Accept, the first subprotocol the client offers echoed), each client frame (masked,
+ *       unfragmented text or binary) is one line, and each line the server sends is one unmasked frame
+ *       without its line end. A room message's frame (header + payload) is built once for all
+ *       recipients, as the line is without --ws. Pings are answered; a close frame closes.
+ *   --tls-cert PEM --tls-key PEM: TLS on every connection (OpenSSL, non-blocking on the same loop:
+ *       handshake driven by want-read/want-write, read-ahead (one read() for many records) with what
+ *       OpenSSL holds read out while SSL_has_pending, one SSL_write per client per pass).
+ *   Both: WebSocket over TLS.
+ *
  * A client whose output buffer passes 1 MiB is disconnected (so a reader that never reads costs
- * bounded memory). Build: cc -O2 -Wall -Wextra -o build-tools/cref tools/cref/cref.c
- * Run: cref --port N [--host 127.0.0.1] [--proto line|irc]; prints "listening PORT" when ready.
+ * bounded memory). Build: cc -O2 -Wall -Wextra -o build-tools/cref tools/cref/cref.c -lssl -lcrypto
+ * Run: cref --port N [--host 127.0.0.1] [--proto line|irc] [--ws] [--tls-cert PEM --tls-key PEM];
+ * prints "listening PORT" when ready.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -36,6 +48,11 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <openssl/ssl.h>
 
 #define MAX_LINE 4096
 #define MAX_OUT (1u << 20)
@@ -56,6 +73,12 @@ typedef struct {
     size_t in_len, in_cap;
     char *out;         /* queued output */
     size_t out_len, out_off, out_cap;
+    SSL *ssl;          /* --tls-cert */
+    bool handshaken;   /* TLS handshake done (always true without TLS) */
+    bool ws_open;      /* --ws: upgrade answered */
+    bool ws_binary;    /* --ws: binary.ircv3.net asked: binary frames */
+    char *ws;          /* --ws: the request, then a partial frame */
+    size_t ws_len, ws_cap;
 } client_t;
 
 struct room {
@@ -65,7 +88,8 @@ struct room {
     room_t *next;
 };
 
-static bool irc;
+static bool irc, use_ws;
+static SSL_CTX *tls;
 static int epfd, lfd;
 static client_t *clients; /* indexed by fd */
 static int nclients_max;
@@ -168,20 +192,70 @@ static void enqueue(client_t *c, const char *p, size_t n)
     }
 }
 
-static void send_str(client_t *c, const char *s)
+/* --ws: a line (ending in \n or \r\n) as one unmasked frame without its line end; dst has n + 4 bytes. */
+static size_t ws_wrap(char *dst, bool binary, const char *p, size_t n)
 {
-    enqueue(c, s, strlen(s));
+    if (n && p[n - 1] == '\n')
+        n--;
+    if (n && p[n - 1] == '\r')
+        n--;
+    size_t h = 2;
+    dst[0] = (char)(0x80 | (binary ? 2 : 1));
+    if (n < 126) {
+        dst[1] = (char)n;
+    } else { /* lines are < 64 KiB */
+        dst[1] = 126;
+        dst[2] = (char)(n >> 8);
+        dst[3] = (char)n;
+        h = 4;
+    }
+    memcpy(dst + h, p, n);
+    return h + n;
 }
 
-/* Everyone in c's room but c gets the same formatted bytes. */
+#define FRAME_MAX (MAX_LINE + 2 * NICK_MAX + 2 * ROOM_MAX + 64)
+static char frame[2][FRAME_MAX];
+
+/* A line to one client. */
+static void emit(client_t *c, const char *p, size_t n)
+{
+    if (!use_ws) {
+        enqueue(c, p, n);
+        return;
+    }
+    enqueue(c, frame[0], ws_wrap(frame[0], c->ws_binary, p, n < FRAME_MAX - 4 ? n : FRAME_MAX - 4));
+}
+
+static void send_str(client_t *c, const char *s)
+{
+    emit(c, s, strlen(s));
+}
+
+/* Everyone in c's room but c gets the same formatted bytes: under --ws the same frame, built once per
+ * message (per frame type: text, or binary for binary.ircv3.net clients). */
 static void broadcast(client_t *c, const char *p, size_t n)
 {
     room_t *r = c->room;
     if (!r)
         return;
-    for (int i = 0; i < r->n; i++)
-        if (r->members[i] != c->fd)
-            enqueue(&clients[r->members[i]], p, n);
+    if (!use_ws) {
+        for (int i = 0; i < r->n; i++)
+            if (r->members[i] != c->fd)
+                enqueue(&clients[r->members[i]], p, n);
+        return;
+    }
+    size_t len[2] = {0, 0};
+    if (n > FRAME_MAX - 4)
+        n = FRAME_MAX - 4;
+    for (int i = 0; i < r->n; i++) {
+        client_t *to = &clients[r->members[i]];
+        if (r->members[i] == c->fd)
+            continue;
+        int k = to->ws_binary;
+        if (!len[k])
+            len[k] = ws_wrap(frame[k], k, p, n);
+        enqueue(to, frame[k], len[k]);
+    }
 }
 
 static void set_out(client_t *c, bool on)
@@ -194,15 +268,57 @@ static void set_out(client_t *c, bool on)
     c->want_out = on;
 }
 
+/* Writes up to n bytes: the count, 0 when it would block, -1 on an error. */
+static ssize_t io_send(client_t *c, const char *p, size_t n)
+{
+    if (c->ssl) {
+        ERR_clear_error();
+        int w = SSL_write(c->ssl, p, n > 0x7fffffff ? 0x7fffffff : (int)n);
+        if (w > 0)
+            return w;
+        int err = SSL_get_error(c->ssl, w);
+        return err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ ? 0 : -1;
+    }
+    for (;;) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (w > 0)
+            return w;
+        if (w < 0 && errno == EINTR)
+            continue;
+        return w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+    }
+}
+
+/* Reads: the count, 0 at EOF, -1 when nothing is there, -2 on an error. */
+static ssize_t io_recv(client_t *c, char *p, size_t n)
+{
+    if (c->ssl) {
+        ERR_clear_error();
+        int r = SSL_read(c->ssl, p, n > 0x7fffffff ? 0x7fffffff : (int)n);
+        if (r > 0)
+            return r;
+        int err = SSL_get_error(c->ssl, r);
+        return err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE ? -1 : err == SSL_ERROR_ZERO_RETURN ? 0 : -2;
+    }
+    for (;;) {
+        ssize_t r = read(c->fd, p, n);
+        if (r >= 0)
+            return r;
+        if (errno == EINTR)
+            continue;
+        return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : -2;
+    }
+}
+
 static void flush(client_t *c)
 {
+    if (!c->handshaken) /* queued until the TLS handshake is done */
+        return;
     while (c->out_off < c->out_len) {
-        ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        ssize_t w = io_send(c, c->out + c->out_off, c->out_len - c->out_off);
         if (w > 0)
             c->out_off += (size_t)w;
-        else if (w < 0 && errno == EINTR)
-            continue;
-        else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        else if (w == 0)
             break;
         else {
             kill_client(c);
@@ -232,7 +348,7 @@ static void line_proto(client_t *c, char *line, size_t len)
         c->registered = true;
         room_enter(c, &lobby);
         int n = snprintf(buf, sizeof buf, ">> Welcome %s !\n", c->nick);
-        enqueue(c, buf, (size_t)n);
+        emit(c, buf, (size_t)n);
         return;
     }
     if (len >= 1 && line[0] == '/' && !(len >= 2 && line[1] == '/')) {
@@ -244,7 +360,7 @@ static void line_proto(client_t *c, char *line, size_t len)
             snprintf(name, sizeof name, "%.*s", (int)(len - skip), line + skip);
             room_enter(c, room_get(name));
             int n = snprintf(buf, sizeof buf, ">> %s joined %s\n", c->nick, name);
-            enqueue(c, buf, (size_t)n);
+            emit(c, buf, (size_t)n);
         } else {
             send_str(c, "!! UNKNOWN_COMMAND\n");
         }
@@ -303,7 +419,7 @@ static void irc_proto(client_t *c, char *line, size_t len)
         broadcast(c, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     } else if (strcasecmp(cmd, "PING") == 0) {
         int n = snprintf(buf, sizeof buf, ":cref PONG cref :%s\r\n", argc >= 2 ? argv[1] : "");
-        enqueue(c, buf, (size_t)n);
+        emit(c, buf, (size_t)n);
     } else if (strcasecmp(cmd, "NICK") == 0 && argc >= 2 && !c->registered) {
         snprintf(c->nick, sizeof c->nick, "%s", argv[1]);
     } else if (strcasecmp(cmd, "USER") == 0) {
@@ -311,7 +427,7 @@ static void irc_proto(client_t *c, char *line, size_t len)
     } else if (strcasecmp(cmd, "JOIN") == 0 && argc >= 2 && c->registered) {
         room_enter(c, room_get(argv[1]));
         int n = snprintf(buf, sizeof buf, ":%s!u@h JOIN %s\r\n", c->nick, c->room->name);
-        enqueue(c, buf, (size_t)n);
+        emit(c, buf, (size_t)n);
     } else if (strcasecmp(cmd, "QUIT") == 0) {
         send_str(c, "ERROR :Closing link\r\n");
         kill_client(c);
@@ -319,7 +435,7 @@ static void irc_proto(client_t *c, char *line, size_t len)
     if (!c->registered && c->nick[0] && c->has_user) {
         c->registered = true;
         int n = snprintf(buf, sizeof buf, ":cref 001 %s :Welcome\r\n", c->nick);
-        enqueue(c, buf, (size_t)n);
+        emit(c, buf, (size_t)n);
     }
 }
 
@@ -335,16 +451,9 @@ static void on_line(client_t *c, char *line, size_t len)
         line_proto(c, line, len);
 }
 
-static void on_read(client_t *c)
+/* Bytes of the line stream (no --ws): complete lines to on_line, a partial one kept. */
+static void lines_input(client_t *c, char *p, char *end)
 {
-    ssize_t n = read(c->fd, scratch, sizeof scratch - 1);
-    if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
-        kill_client(c);
-        return;
-    }
-    if (n < 0)
-        return;
-    char *p = scratch, *end = scratch + n;
     while (p < end && !c->dead) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         if (!nl) {
@@ -375,6 +484,198 @@ static void on_read(client_t *c)
     }
 }
 
+/* ---- WebSocket (--ws) --------------------------------------------------------------------------- */
+
+#define WS_BUF (2 * (MAX_LINE + 14))
+
+/* A request header's value (names compared case-insensitively), or NULL; *len its length. */
+static const char *header(const char *req, size_t n, const char *name, size_t *len)
+{
+    size_t nl = strlen(name);
+    for (const char *p = req; p && p < req + n; p = memchr(p, '\n', (size_t)(req + n - p))) {
+        p++;
+        if ((size_t)(req + n - p) > nl + 1 && strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
+            const char *v = p + nl + 1;
+            while (*v == ' ')
+                v++;
+            const char *e = v;
+            while (e < req + n && *e != '\r' && *e != '\n')
+                e++;
+            *len = (size_t)(e - v);
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* The Upgrade request in c->ws: answers it once complete; false (and the client killed) if bad. */
+static void ws_handshake(client_t *c)
+{
+    const char *end = memmem(c->ws, c->ws_len, "\r\n\r\n", 4);
+    if (!end) {
+        if (c->ws_len > 8192)
+            kill_client(c);
+        return;
+    }
+    size_t head = (size_t)(end - c->ws) + 4, klen = 0, plen = 0;
+    const char *key = header(c->ws, head, "Sec-WebSocket-Key", &klen);
+    const char *proto = header(c->ws, head, "Sec-WebSocket-Protocol", &plen);
+    if (!key || klen > 64 || memcmp(c->ws, "GET ", 4) != 0) {
+        send_str(c, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        kill_client(c);
+        return;
+    }
+    char cat[128];
+    unsigned char digest[SHA_DIGEST_LENGTH];
+    unsigned char accept[64];
+    int n = snprintf(cat, sizeof cat, "%.*s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", (int)klen, key);
+    SHA1((const unsigned char *)cat, (size_t)n, digest);
+    EVP_EncodeBlock(accept, digest, SHA_DIGEST_LENGTH);
+    char res[512], chosen[128] = "";
+    if (proto) { /* the first subprotocol offered */
+        size_t first = 0;
+        while (first < plen && proto[first] != ',' && proto[first] != ' ')
+            first++;
+        if (first > 100)
+            first = 100;
+        snprintf(chosen, sizeof chosen, "Sec-WebSocket-Protocol: %.*s\r\n", (int)first, proto);
+        c->ws_binary = first == 16 && memcmp(proto, "binary.ircv3.net", 16) == 0;
+    }
+    n = snprintf(res, sizeof res,
+                 "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Accept: %s\r\n%s\r\n",
+                 accept, chosen);
+    enqueue(c, res, (size_t)n);
+    memmove(c->ws, c->ws + head, c->ws_len - head);
+    c->ws_len -= head;
+    c->ws_open = true;
+    if (!irc)
+        send_str(c, ">> Enter pseudo:\n");
+}
+
+/* Whole client frames from p[0..n): each text/binary frame is one line; returns the bytes used. */
+static size_t ws_frames(client_t *c, const unsigned char *p, size_t n)
+{
+    static char line[MAX_LINE + 2];
+    size_t at = 0;
+    while (!c->dead && n - at >= 2) {
+        const unsigned char *h = p + at;
+        size_t hl = 2;
+        size_t len = h[1] & 0x7f;
+        if (!(h[1] & 0x80) || (h[0] & 0x70)) { /* unmasked or reserved bits: protocol error */
+            kill_client(c);
+            break;
+        }
+        if (len == 126) {
+            if (n - at < 4)
+                break;
+            len = (size_t)h[2] << 8 | h[3];
+            hl = 4;
+        }
+        if ((h[1] & 0x7f) == 127 || len > MAX_LINE) { /* too big (1009) */
+            kill_client(c);
+            break;
+        }
+        if (n - at < hl + 4 + len)
+            break;
+        const unsigned char *key = h + hl, *pl = h + hl + 4;
+        for (size_t i = 0; i < len; i++)
+            line[i] = (char)(pl[i] ^ key[i & 3]);
+        at += hl + 4 + len;
+        int opcode = h[0] & 0x0f;
+        if (!(h[0] & 0x80) || opcode == 0) { /* fragmented: not needed by the bench */
+            kill_client(c);
+        } else if (opcode == 1 || opcode == 2) {
+            on_line(c, line, len);
+        } else if (opcode == 8) {
+            enqueue(c, "\x88\x02\x03\xe8", 4); /* close 1000 */
+            kill_client(c);
+        } else if (opcode == 9 && len <= 125) {
+            char pong[2 + 125] = {(char)0x8a, (char)len};
+            memcpy(pong + 2, line, len);
+            enqueue(c, pong, 2 + len);
+        } else if (opcode != 10) {
+            kill_client(c);
+        }
+    }
+    return at;
+}
+
+static void ws_keep(client_t *c, const char *data, size_t n)
+{
+    if (c->ws_len + n > c->ws_cap) {
+        c->ws_cap = c->ws_len + n > WS_BUF ? c->ws_len + n : WS_BUF;
+        c->ws = xrealloc(c->ws, c->ws_cap);
+    }
+    memcpy(c->ws + c->ws_len, data, n);
+    c->ws_len += n;
+}
+
+static void ws_input(client_t *c, const char *data, size_t n)
+{
+    if (c->ws_len == 0 && c->ws_open) { /* the usual case: whole frames, parsed where they were read */
+        size_t used = ws_frames(c, (const unsigned char *)data, n);
+        if (!c->dead)
+            ws_keep(c, data + used, n - used);
+        return;
+    }
+    ws_keep(c, data, n);
+    if (!c->ws_open) {
+        ws_handshake(c);
+        if (!c->ws_open)
+            return;
+    }
+    size_t used = ws_frames(c, (const unsigned char *)c->ws, c->ws_len);
+    memmove(c->ws, c->ws + used, c->ws_len - used);
+    c->ws_len -= used;
+}
+
+/* ---- TLS (--tls-cert/--tls-key) ------------------------------------------------------------------ */
+
+static void tls_handshake(client_t *c)
+{
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        c->handshaken = true;
+        set_out(c, false);
+        flush(c); /* what was queued meanwhile (the line protocol's prompt) */
+        return;
+    }
+    int err = SSL_get_error(c->ssl, r);
+    if (err == SSL_ERROR_WANT_READ)
+        set_out(c, false);
+    else if (err == SSL_ERROR_WANT_WRITE)
+        set_out(c, true);
+    else
+        kill_client(c);
+}
+
+static void on_read(client_t *c)
+{
+    if (!c->handshaken) {
+        tls_handshake(c);
+        if (!c->handshaken)
+            return;
+    }
+    /* One read per event; over TLS also what OpenSSL already holds (epoll cannot see it). */
+    do {
+        ssize_t n = io_recv(c, scratch, sizeof scratch - 1);
+        if (n == 0 || n == -2) {
+            kill_client(c);
+            return;
+        }
+        if (n < 0)
+            break;
+        if (use_ws)
+            ws_input(c, scratch, (size_t)n);
+        else
+            lines_input(c, scratch, scratch + n);
+    } while (!c->dead && c->ssl && SSL_has_pending(c->ssl));
+    if (!c->dead && c->ssl && !c->dirty && c->out_off < c->out_len) /* a write that wanted to read */
+        flush(c);
+}
+
 static void on_accept(void)
 {
     for (;;) {
@@ -395,10 +696,20 @@ static void on_accept(void)
         client_t *c = &clients[fd];
         memset(c, 0, sizeof *c);
         c->fd = fd;
+        c->handshaken = tls == NULL;
         struct epoll_event e = {.events = EPOLLIN, .data.fd = fd};
         if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) < 0)
             fatal("epoll_ctl add");
-        if (!irc)
+        if (tls) {
+            c->ssl = SSL_new(tls);
+            if (!c->ssl || !SSL_set_fd(c->ssl, fd)) {
+                fprintf(stderr, "cref: SSL_new failed\n");
+                kill_client(c);
+                continue;
+            }
+            SSL_set_accept_state(c->ssl);
+        }
+        if (!irc && !use_ws)
             send_str(c, ">> Enter pseudo:\n");
     }
 }
@@ -414,15 +725,18 @@ static void reap(void)
                         : snprintf(buf, sizeof buf, ">> Bye %s !\n", c->nick);
             broadcast(c, buf, (size_t)n);
         }
-        if (c->out_off < c->out_len) /* the last words (ERROR), best effort */
-            (void)send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (c->out_off < c->out_len && c->handshaken) /* the last words (ERROR), best effort */
+            (void)io_send(c, c->out + c->out_off, c->out_len - c->out_off);
         room_leave(c);
     }
     for (int i = 0; i < ndead; i++) {
         client_t *c = &clients[dead[i]];
+        if (c->ssl)
+            SSL_free(c->ssl);
         close(c->fd);
         free(c->in);
         free(c->out);
+        free(c->ws);
         memset(c, 0, sizeof *c);
         c->fd = -1;
     }
@@ -442,14 +756,19 @@ static void handle(const struct epoll_event *evs, int n)
             continue;
         if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
             on_read(c);
-        if (!c->dead && (evs[i].events & EPOLLOUT) && !c->dirty)
+        if (!c->dead && (evs[i].events & EPOLLOUT) && !c->handshaken) {
+            tls_handshake(c);
+            if (c->handshaken && !c->dead && SSL_has_pending(c->ssl)) /* read ahead: epoll will not say so */
+                on_read(c);
+        }
+        else if (!c->dead && (evs[i].events & EPOLLOUT) && !c->dirty)
             flush(c);
     }
 }
 
 int main(int argc, char **argv)
 {
-    const char *host = "127.0.0.1";
+    const char *host = "127.0.0.1", *cert = NULL, *key = NULL;
     int port = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
@@ -458,10 +777,33 @@ int main(int argc, char **argv)
             host = argv[++i];
         else if (strcmp(argv[i], "--proto") == 0 && i + 1 < argc && (strcmp(argv[i + 1], "irc") == 0 || strcmp(argv[i + 1], "line") == 0))
             irc = strcmp(argv[++i], "irc") == 0;
+        else if (strcmp(argv[i], "--ws") == 0)
+            use_ws = true;
+        else if (strcmp(argv[i], "--tls-cert") == 0 && i + 1 < argc)
+            cert = argv[++i];
+        else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc)
+            key = argv[++i];
         else {
-            fputs("usage: cref --port N [--host 127.0.0.1] [--proto line|irc]\n", stderr);
+            fputs("usage: cref --port N [--host 127.0.0.1] [--proto line|irc] [--ws] [--tls-cert PEM --tls-key PEM]\n", stderr);
             return 2;
         }
+    }
+    if (!cert != !key) {
+        fputs("cref: --tls-cert and --tls-key go together\n", stderr);
+        return 2;
+    }
+    if (cert) {
+        tls = SSL_CTX_new(TLS_server_method());
+        if (!tls || !SSL_CTX_set_min_proto_version(tls, TLS1_2_VERSION) ||
+            SSL_CTX_use_certificate_chain_file(tls, cert) != 1 ||
+            SSL_CTX_use_PrivateKey_file(tls, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(tls) != 1) {
+            fprintf(stderr, "cref: TLS certificate %s / key %s: ", cert, key);
+            ERR_print_errors_fp(stderr);
+            return 2;
+        }
+        SSL_CTX_set_options(tls, SSL_OP_IGNORE_UNEXPECTED_EOF);
+        SSL_CTX_set_mode(tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        SSL_CTX_set_read_ahead(tls, 1); /* one read() for many records, not two per record */
     }
     if (port < 0 || port > 65535) {
         fputs("cref: --port N is required\n", stderr);

@@ -1,8 +1,8 @@
 /*
  * stress: load generator for the epchat line protocol (see docs/protocol.md and docs/performance.md).
  *
- * Single-threaded, epoll, non-blocking sockets, no dependencies. Build:
- *   cc -O2 -Wall -Wextra -o build-tools/stress tools/stress/stress.c
+ * Single-threaded, epoll, non-blocking sockets; OpenSSL for --tls (libssl-dev). Build:
+ *   cc -O2 -Wall -Wextra -o build-tools/stress tools/stress/stress.c -lssl -lcrypto
  *
  * Every chat message carries "SENDER SEQ SEND_NS " padded with 'x' to --size bytes, so the receiving
  * side (also this process) measures end-to-end latency, counts deliveries and detects losses,
@@ -13,6 +13,12 @@
  * users without +F), JOINs the scenario's channels (#bench when there is one room), sends
  * "PRIVMSG #chan :<payload>" and parses the PRIVMSG lines it receives exactly as the line mode parses
  * "nick: <payload>". The line protocol mode is unchanged.
+ *
+ * Transports (either protocol): plain TCP (default); --tls: TLS over the same non-blocking sockets and
+ * epoll loop (OpenSSL, no certificate verification: the bench uses a self-signed dev certificate);
+ * --ws [--ws-protocol NAME]: WebSocket (RFC 6455): an HTTP/1.1 Upgrade, then one masked client frame per
+ * line sent and each server message (text or binary frame, fragments joined) parsed as line(s), so a
+ * delivery is counted exactly as over TCP. --tls --ws is WebSocket over TLS.
  *
  * Exit status: 0 ok; 1 usage; 2 connection failure, protocol error or timeout; 3 the run finished but
  * saw losses, out-of-order, misrouted or corrupt deliveries.
@@ -38,6 +44,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #define MAX_LINE (1u << 20)
 #define HIST_BUCKETS 3776
 #define NS_PER_S 1000000000ull
@@ -59,6 +68,10 @@ typedef struct {
     bool irc;               /* --proto irc */
     const char *irc_oper;   /* --irc-oper NAME:PASS: senders become IRC operators after 001 */
     const char *irc_umode;  /* --irc-umode MODES: then set these user modes (e.g. +F on ngIRCd) */
+    bool tls;               /* --tls: TLS client (no verification) */
+    bool ws;                /* --ws: WebSocket client */
+    const char *ws_protocol; /* --ws-protocol NAME: the Sec-WebSocket-Protocol asked for (none by default) */
+    const char *ws_path;    /* --ws-path PATH (default /) */
 } config_t;
 
 static config_t cfg = {
@@ -66,7 +79,7 @@ static config_t cfg = {
     .clients = -1, .senders = -1, .window = -1, .size = -1, .rooms = -1, .room_size = -1,
     .talkers = -1, .parallel = -1, .messages = -1, .connect_parallel = 256, .askers = -1, .ask_rate = -1, .ask_burst = -1,
     .rate = 0, .duration = -1, .warmup = -1, .timeout = -1, .drain = 5,
-    .server_pid = 0, .json = false, .tag = "",
+    .server_pid = 0, .json = false, .tag = "", .ws_path = "/",
 };
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -231,7 +244,7 @@ static uint64_t self_cpu_ns(void)
 /* connections                                                                                        */
 
 enum {
-    ST_FREE, ST_CONNECTING, ST_PROMPT, ST_WELCOME, ST_REG, ST_JOINING, ST_READY, ST_QUIT, ST_CLOSED
+    ST_FREE, ST_CONNECTING, ST_TLS, ST_UPGRADE, ST_PROMPT, ST_WELCOME, ST_REG, ST_JOINING, ST_READY, ST_QUIT, ST_CLOSED
 };
 
 typedef struct {
@@ -245,6 +258,13 @@ typedef struct {
     char nick[32];
     bool sender;      /* irc: some sender_t sends through this connection */
     uint8_t irc_step; /* irc registration: 0 waiting for 001, 1 for 381 (OPER), 2 for our MODE */
+    SSL *ssl;         /* --tls */
+    bool hs_want_write; /* TLS handshake waits for the socket to be writable */
+    bool ws_open;     /* --ws: the upgrade is done; writes are framed */
+    buf_t wsin;       /* --ws: the HTTP response, then a partial frame */
+    buf_t wsmsg;      /* --ws: a fragmented message being joined */
+    uint32_t mask;    /* --ws: the masking key generator's state */
+    uint32_t gen;     /* bumped when closed: input of a closed connection stops (churn reopens at once) */
 } conn_t;
 
 typedef struct {
@@ -294,7 +314,8 @@ static bool not_reading(const conn_t *c)
 static void conn_set_events(conn_t *c)
 {
     uint32_t ev = not_reading(c) ? EPOLLRDHUP : EPOLLIN;
-    if (c->state == ST_CONNECTING || c->out.len > c->out_off)
+    if (c->state == ST_CONNECTING || (c->state == ST_TLS && c->hs_want_write) ||
+        (c->state != ST_TLS && c->out.len > c->out_off))
         ev |= EPOLLOUT;
     if (ev == c->events)
         return;
@@ -304,31 +325,165 @@ static void conn_set_events(conn_t *c)
     c->events = ev;
 }
 
+/* ---- transport: TCP or TLS ----------------------------------------------------------------------- */
+
+static SSL_CTX *g_tls;
+
+static const char *tls_error(void)
+{
+    static char msg[256];
+    unsigned long e = ERR_get_error();
+    if (!e)
+        return errno ? strerror(errno) : "connection closed";
+    ERR_error_string_n(e, msg, sizeof msg);
+    ERR_clear_error();
+    return msg;
+}
+
+static void tls_init(void)
+{
+    g_tls = SSL_CTX_new(TLS_client_method());
+    if (!g_tls)
+        die(2, "SSL_CTX_new: %s", tls_error());
+    SSL_CTX_set_min_proto_version(g_tls, TLS1_2_VERSION);
+    SSL_CTX_set_verify(g_tls, SSL_VERIFY_NONE, NULL); /* the bench's self-signed dev certificate */
+    SSL_CTX_set_options(g_tls, SSL_OP_IGNORE_UNEXPECTED_EOF);
+    SSL_CTX_set_mode(g_tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* One read() for many records rather than two (header, then body) per record; what OpenSSL then
+     * holds is read out while SSL_has_pending (epoll cannot see it). */
+    SSL_CTX_set_read_ahead(g_tls, 1);
+}
+
+/* Writes up to n bytes: the count written, 0 when the socket would block, dies on an error. */
+static size_t io_send(conn_t *c, const char *p, size_t n)
+{
+    if (c->ssl) {
+        ERR_clear_error();
+        int w = SSL_write(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+        if (w > 0)
+            return (size_t)w;
+        int err = SSL_get_error(c->ssl, w);
+        if (err == SSL_ERROR_WANT_WRITE || err == SSL_ERROR_WANT_READ)
+            return 0;
+        die(2, "client %d (%s): TLS write failed: %s", c->idx, c->nick, tls_error());
+    }
+    for (;;) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        if (w > 0)
+            return (size_t)w;
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        die(2, "client %d (%s): write failed: %s", c->idx, c->nick, w < 0 ? strerror(errno) : "wrote nothing");
+    }
+}
+
+/* Reads into p: the count read, 0 at EOF, -1 when nothing is there now; dies on an error. */
+static ssize_t io_recv(conn_t *c, char *p, size_t n)
+{
+    if (c->ssl) {
+        ERR_clear_error();
+        errno = 0;
+        int r = SSL_read(c->ssl, p, n > INT32_MAX ? INT32_MAX : (int)n);
+        if (r > 0)
+            return r;
+        int err = SSL_get_error(c->ssl, r);
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+            return -1;
+        if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && errno == 0))
+            return 0;
+        die(2, "client %d (%s): TLS read failed: %s", c->idx, c->nick, tls_error());
+    }
+    for (;;) {
+        ssize_t r = read(c->fd, p, n);
+        if (r >= 0)
+            return r;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return -1;
+        die(2, "client %d (%s): read failed: %s", c->idx, c->nick, strerror(errno));
+    }
+}
+
 static void conn_flush(conn_t *c)
 {
     while (c->out_off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.p + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
-        if (n > 0) {
-            c->out_off += (size_t)n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        size_t n = io_send(c, c->out.p + c->out_off, c->out.len - c->out_off);
+        if (n == 0)
             break;
-        } else {
-            die(2, "client %d (%s): write failed: %s", c->idx, c->nick, strerror(errno));
-        }
+        c->out_off += n;
     }
     if (c->out_off == c->out.len)
         c->out.len = c->out_off = 0;
-    if (c->state != ST_CONNECTING)
+    if (c->state != ST_CONNECTING && c->state != ST_TLS)
         conn_set_events(c);
 }
 
+/* Bytes as they go on the wire (after the WebSocket framing); flushed at once unless some are queued. */
+static void conn_write_raw(conn_t *c, const char *data, size_t n)
+{
+    bool idle = c->out.len == c->out_off;
+    buf_append(&c->out, data, n);
+    if (idle && c->state != ST_CONNECTING && c->state != ST_TLS)
+        conn_flush(c);
+}
+
+/* ---- WebSocket client framing (RFC 6455) ---------------------------------------------------------- */
+
+static void ws_frame(conn_t *c, int opcode, const char *p, size_t n)
+{
+    unsigned char h[14];
+    size_t hl = 2;
+    h[0] = (unsigned char)(0x80 | opcode);
+    if (n < 126) {
+        h[1] = (unsigned char)(0x80 | n);
+    } else if (n <= 0xffff) {
+        h[1] = 0x80 | 126;
+        h[2] = (unsigned char)(n >> 8);
+        h[3] = (unsigned char)n;
+        hl = 4;
+    } else {
+        h[1] = 0x80 | 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+        hl = 10;
+    }
+    c->mask ^= c->mask << 13; /* xorshift32: a masking key per frame */
+    c->mask ^= c->mask >> 17;
+    c->mask ^= c->mask << 5;
+    memcpy(h + hl, &c->mask, 4);
+    const unsigned char *key = h + hl;
+    hl += 4;
+    bool idle = c->out.len == c->out_off;
+    buf_append(&c->out, (const char *)h, hl);
+    size_t at = c->out.len;
+    buf_append(&c->out, p, n);
+    unsigned char *q = (unsigned char *)c->out.p + at;
+    for (size_t i = 0; i < n; i++)
+        q[i] ^= key[i & 3];
+    if (idle && c->state != ST_CONNECTING && c->state != ST_TLS)
+        conn_flush(c);
+}
+
+/* Text the protocol layers write, one or more lines ending in \n (or \r\n); over WebSocket each line
+ * becomes one message without its line end (the IRCv3 websocket spec; epchat.line likewise). */
 static void conn_write(conn_t *c, const char *data, size_t n)
 {
-    buf_append(&c->out, data, n);
-    if (c->state != ST_CONNECTING && c->out.len - c->out_off == n)
-        conn_flush(c);
+    if (!c->ws_open) {
+        conn_write_raw(c, data, n);
+        return;
+    }
+    int opcode = cfg.ws_protocol && strcmp(cfg.ws_protocol, "binary.ircv3.net") == 0 ? 2 : 1;
+    const char *end = data + n;
+    while (data < end) {
+        const char *nl = memchr(data, '\n', (size_t)(end - data));
+        size_t len = (size_t)((nl ? nl : end) - data);
+        size_t text = len && data[len - 1] == '\r' ? len - 1 : len;
+        ws_frame(c, opcode, data, text);
+        data += len + (nl != NULL);
+    }
 }
 
 static void conn_printf(conn_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -354,6 +509,11 @@ static void conn_open(conn_t *c)
     c->fd = fd;
     c->state = ST_CONNECTING;
     c->irc_step = 0;
+    c->ws_open = false;
+    c->hs_want_write = false;
+    c->mask = 0x9e3779b9u ^ (uint32_t)(c->idx * 2654435761u) ^ (uint32_t)now_ns();
+    if (!c->mask)
+        c->mask = 1;
     c->events = EPOLLOUT;
     c->t_start = now_ns();
     struct epoll_event e = {.events = EPOLLOUT, .data.ptr = c};
@@ -362,8 +522,19 @@ static void conn_open(conn_t *c)
     g.connecting++;
 }
 
+static void transport_ready(conn_t *c);
+static void tls_handshake(conn_t *c);
+static void conn_read(conn_t *c);
+
 static void conn_close(conn_t *c)
 {
+    if (c->ssl) {
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+    c->wsin.len = c->wsmsg.len = 0;
+    c->ws_open = false;
+    c->gen++;
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
@@ -380,12 +551,69 @@ static void conn_connected(conn_t *c)
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err)
         die(2, "client %d: connect to %s:%d failed: %s", c->idx, cfg.host, cfg.port, strerror(err));
+    if (cfg.tls) {
+        c->ssl = SSL_new(g_tls);
+        if (!c->ssl || !SSL_set_fd(c->ssl, c->fd))
+            die(2, "client %d: SSL_new: %s", c->idx, tls_error());
+        SSL_set_connect_state(c->ssl);
+        c->state = ST_TLS;
+        tls_handshake(c);
+        return;
+    }
+    transport_ready(c);
+}
+
+/* The protocol starts: the line protocol waits for its prompt, IRC registers. */
+static void proto_start(conn_t *c)
+{
     c->state = cfg.irc ? ST_WELCOME : ST_PROMPT;
     conn_set_events(c);
     if (c->out.len)
         conn_flush(c);
     if (cfg.irc)
         conn_printf(c, "NICK %s\r\nUSER %s 0 * :stress\r\n", c->nick, c->nick);
+}
+
+/* TCP (and TLS) is up: WebSocket asks for the upgrade, with the RFC's sample key (so the expected
+ * Sec-WebSocket-Accept is a constant); the others start their protocol. */
+#define WS_KEY "dGhlIHNhbXBsZSBub25jZQ=="
+#define WS_ACCEPT "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+static void transport_ready(conn_t *c)
+{
+    if (!cfg.ws) {
+        proto_start(c);
+        return;
+    }
+    c->state = ST_UPGRADE;
+    conn_set_events(c);
+    char req[512], proto[160] = "";
+    if (cfg.ws_protocol)
+        snprintf(proto, sizeof proto, "Sec-WebSocket-Protocol: %s\r\n", cfg.ws_protocol);
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: " WS_KEY "\r\nSec-WebSocket-Version: 13\r\nOrigin: %s://%s:%d\r\n%s\r\n",
+                     cfg.ws_path, cfg.host, cfg.port, cfg.tls ? "https" : "http", cfg.host, cfg.port, proto);
+    conn_write_raw(c, req, (size_t)n);
+}
+
+static void tls_handshake(conn_t *c)
+{
+    ERR_clear_error();
+    errno = 0;
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        c->hs_want_write = false;
+        transport_ready(c);
+        if (c->ssl && SSL_has_pending(c->ssl)) /* read ahead with the handshake: epoll will not say so */
+            conn_read(c);
+        return;
+    }
+    int err = SSL_get_error(c->ssl, r);
+    if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
+        die(2, "client %d: TLS handshake with %s:%d failed: %s", c->idx, cfg.host, cfg.port, tls_error());
+    c->hs_want_write = err == SSL_ERROR_WANT_WRITE;
+    conn_set_events(c);
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -810,23 +1038,172 @@ static void feed(conn_t *c, const char *data, size_t n)
     }
 }
 
+/* ---- WebSocket input: the upgrade response, then server frames ------------------------------------ */
+
+/* One server message: its line(s), each parsed as a line received over TCP (a trailing \r\n, if the
+ * server sends one, is stripped; several \n-separated lines in one message are each a line). */
+static void ws_message(conn_t *c, const char *p, size_t n)
+{
+    const char *end = p + n;
+    uint32_t gen = c->gen;
+    while (p < end && c->gen == gen) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = (size_t)((nl ? nl : end) - p);
+        if (len && !(len == 1 && p[0] == '\r'))
+            on_line(c, p, len);
+        p += len + (nl != NULL);
+    }
+}
+
+static bool header_has(const char *head, size_t n, const char *name, const char *value)
+{
+    char want[200];
+    int w = snprintf(want, sizeof want, "\r\n%s: %s\r\n", name, value);
+    return memmem(head, n, want, (size_t)w) != NULL;
+}
+
+/* The upgrade response in c->wsin: true once complete and accepted (leftover bytes stay in c->wsin). */
+static bool ws_upgraded(conn_t *c)
+{
+    const char *end = memmem(c->wsin.p, c->wsin.len, "\r\n\r\n", 4);
+    if (!end) {
+        if (c->wsin.len > 16384)
+            die(2, "client %d: the WebSocket upgrade response has no end after 16 KiB", c->idx);
+        return false;
+    }
+    size_t head = (size_t)(end - c->wsin.p) + 2;
+    if (c->wsin.len < 12 || memcmp(c->wsin.p, "HTTP/1.1 101", 12) != 0) {
+        const char *eol = memchr(c->wsin.p, '\r', c->wsin.len);
+        die(2, "client %d: WebSocket upgrade refused: %.*s", c->idx, (int)(eol ? eol - c->wsin.p : 80), c->wsin.p);
+    }
+    /* header names are case-insensitive, but every server we know writes these so */
+    if (!header_has(c->wsin.p, head, "Sec-WebSocket-Accept", WS_ACCEPT) &&
+        !header_has(c->wsin.p, head, "sec-websocket-accept", WS_ACCEPT))
+        die(2, "client %d: WebSocket upgrade without the right Sec-WebSocket-Accept", c->idx);
+    if (cfg.ws_protocol && !header_has(c->wsin.p, head, "Sec-WebSocket-Protocol", cfg.ws_protocol) &&
+        !header_has(c->wsin.p, head, "sec-websocket-protocol", cfg.ws_protocol))
+        die(2, "client %d: the server did not accept the WebSocket subprotocol %s", c->idx, cfg.ws_protocol);
+    size_t used = head + 2;
+    memmove(c->wsin.p, c->wsin.p + used, c->wsin.len - used);
+    c->wsin.len -= used;
+    c->ws_open = true;
+    return true;
+}
+
+/* Parses whole frames from p[0..n): returns the bytes consumed (a partial frame is left). */
+static size_t ws_frames(conn_t *c, const char *buf, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    size_t at = 0;
+    uint32_t gen = c->gen;
+    while (c->gen == gen && n - at >= 2) {
+        const unsigned char *h = p + at;
+        size_t hl = 2;
+        uint64_t len = h[1] & 0x7f;
+        if (h[1] & 0x80)
+            die(2, "client %d: the server sent a masked frame (RFC 6455 5.1)", c->idx);
+        if (len == 126) {
+            if (n - at < 4)
+                break;
+            len = (uint64_t)h[2] << 8 | h[3];
+            hl = 4;
+        } else if (len == 127) {
+            if (n - at < 10)
+                break;
+            len = 0;
+            for (int i = 0; i < 8; i++)
+                len = len << 8 | h[2 + i];
+            hl = 10;
+        }
+        if (len > MAX_LINE)
+            die(2, "client %d: WebSocket frame of %llu bytes", c->idx, (unsigned long long)len);
+        if (n - at < hl + len)
+            break;
+        const char *pl = (const char *)h + hl;
+        int opcode = h[0] & 0x0f;
+        bool fin = h[0] & 0x80;
+        at += hl + (size_t)len;
+        switch (opcode) {
+        case 0: /* continuation */
+        case 1: /* text */
+        case 2: /* binary */
+            if (opcode != 0 && c->wsmsg.len)
+                die(2, "client %d: a new WebSocket message inside a fragmented one", c->idx);
+            if (fin && !c->wsmsg.len) {
+                ws_message(c, pl, (size_t)len);
+            } else {
+                buf_append(&c->wsmsg, pl, (size_t)len);
+                if (c->wsmsg.len > MAX_LINE)
+                    die(2, "client %d: WebSocket message longer than %u bytes", c->idx, MAX_LINE);
+                if (fin) {
+                    size_t ml = c->wsmsg.len;
+                    c->wsmsg.len = 0; /* the bytes stay valid until the next append */
+                    ws_message(c, c->wsmsg.p, ml);
+                }
+            }
+            break;
+        case 8: /* close: the end of the connection, as EOF over TCP */
+            if (c->state != ST_QUIT)
+                die(2, "client %d (%s): the server closed the WebSocket: code %d %.*s", c->idx, c->nick,
+                    len >= 2 ? ((unsigned char)pl[0] << 8 | (unsigned char)pl[1]) : 1005, (int)(len > 2 ? len - 2 : 0),
+                    pl + 2);
+            on_eof(c);
+            return at;
+        case 9: /* ping */
+            ws_frame(c, 10, pl, (size_t)len);
+            break;
+        case 10: /* pong */
+            break;
+        default:
+            die(2, "client %d: WebSocket frame with opcode %d", c->idx, opcode);
+        }
+    }
+    return at;
+}
+
+static void ws_input(conn_t *c, const char *data, size_t n)
+{
+    uint32_t gen = c->gen;
+    if (!c->ws_open) {
+        buf_append(&c->wsin, data, n);
+        if (!ws_upgraded(c))
+            return;
+        proto_start(c);
+        data = NULL, n = 0; /* the leftover is in wsin */
+    }
+    if (c->wsin.len == 0) {
+        size_t used = ws_frames(c, data, n);
+        if (c->gen == gen && used < n)
+            buf_append(&c->wsin, data + used, n - used);
+        return;
+    }
+    if (n)
+        buf_append(&c->wsin, data, n);
+    size_t used = ws_frames(c, c->wsin.p, c->wsin.len);
+    if (c->gen != gen)
+        return;
+    memmove(c->wsin.p, c->wsin.p + used, c->wsin.len - used);
+    c->wsin.len -= used;
+}
+
 static void conn_read(conn_t *c)
 {
-    for (int rounds = 0; rounds < 4 && c->fd >= 0; rounds++) {
-        ssize_t n = read(c->fd, scratch, sizeof scratch);
+    /* A few reads for fairness; over TLS also whatever OpenSSL already holds (epoll cannot see it). */
+    uint32_t gen = c->gen;
+    for (int rounds = 0; c->gen == gen && (rounds < 4 || (c->ssl && SSL_has_pending(c->ssl))); rounds++) {
+        ssize_t n = io_recv(c, scratch, sizeof scratch);
         if (n > 0) {
-            feed(c, scratch, (size_t)n);
-            if ((size_t)n < sizeof scratch)
+            if (cfg.ws)
+                ws_input(c, scratch, (size_t)n);
+            else
+                feed(c, scratch, (size_t)n);
+            if (c->gen != gen || ((size_t)n < sizeof scratch && !(c->ssl && SSL_has_pending(c->ssl))))
                 return;
         } else if (n == 0) {
             on_eof(c);
             return;
-        } else if (errno == EINTR) {
-            continue;
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            return;
         } else {
-            die(2, "client %d (%s): read failed: %s", c->idx, c->nick, strerror(errno));
+            return;
         }
     }
 }
@@ -836,6 +1213,10 @@ static void on_event(conn_t *c, uint32_t ev)
     if (c->state == ST_CONNECTING) {
         if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
             conn_connected(c);
+        return;
+    }
+    if (c->state == ST_TLS) {
+        tls_handshake(c);
         return;
     }
     if (not_reading(c)) {
@@ -1183,6 +1564,10 @@ static void report_common(void)
     jstr("scenario", cfg.scenario);
     if (cfg.irc)
         jstr("proto", "irc");
+    if (cfg.tls || cfg.ws)
+        jstr("transport", cfg.tls && cfg.ws ? "wss" : cfg.tls ? "tls" : "ws");
+    if (cfg.ws && cfg.ws_protocol)
+        jstr("ws_protocol", cfg.ws_protocol);
     jnum("server_pid", cfg.server_pid);
     jnum("clients", g.nconns);
 }
@@ -1575,7 +1960,8 @@ static void usage(void)
             "  --rooms R --room-size M --talkers T (rooms)   --parallel K (churn)   --messages M (bigroom)\n"
             "  --askers A --ask-burst B --ask-rate N (listflood: A clients send B /who, then N a second; never read)\n"
             "  --server-pid PID  --json  --timeout S  --drain S  --connect-parallel N  --tag X\n"
-            "  --proto line|irc  --irc-oper NAME:PASS  --irc-umode MODES (irc: senders OPER, then set MODES)\n");
+            "  --proto line|irc  --irc-oper NAME:PASS  --irc-umode MODES (irc: senders OPER, then set MODES)\n"
+            "  --tls (TLS, no certificate check)  --ws [--ws-protocol NAME] [--ws-path /] (WebSocket; with --tls: wss)\n");
     exit(1);
 }
 
@@ -1599,6 +1985,7 @@ static void parse_args(int argc, char **argv)
         {"connect-parallel", 1, 0, 'C'}, {"tag", 1, 0, 'g'}, {"askers", 1, 0, 'A'}, {"ask-rate", 1, 0, 'a'},
         {"ask-burst", 1, 0, 'b'},
         {"proto", 1, 0, 'X'}, {"irc-oper", 1, 0, 'O'}, {"irc-umode", 1, 0, 'U'},
+        {"tls", 0, 0, 'L'}, {"ws", 0, 0, 'V'}, {"ws-protocol", 1, 0, 'Y'}, {"ws-path", 1, 0, 'Z'},
         {"help", 0, 0, '?'}, {0, 0, 0, 0},
     };
     int o, li;
@@ -1640,6 +2027,18 @@ static void parse_args(int argc, char **argv)
             cfg.irc_oper = optarg;
             break;
         case 'U': cfg.irc_umode = optarg; break;
+        case 'L': cfg.tls = true; break;
+        case 'V': cfg.ws = true; break;
+        case 'Y':
+            if (!*optarg || strpbrk(optarg, " \r\n,"))
+                die(1, "--ws-protocol wants one token, got '%s'", optarg);
+            cfg.ws_protocol = optarg;
+            break;
+        case 'Z':
+            if (optarg[0] != '/' || strpbrk(optarg, " \r\n"))
+                die(1, "--ws-path wants a path starting with /, got '%s'", optarg);
+            cfg.ws_path = optarg;
+            break;
         default: usage();
         }
         li = -1;
@@ -1652,6 +2051,8 @@ static void parse_args(int argc, char **argv)
         die(1, "--size at most 400 with --proto irc");
     if (!cfg.irc && (cfg.irc_oper || cfg.irc_umode))
         die(1, "--irc-oper and --irc-umode need --proto irc");
+    if (!cfg.ws && (cfg.ws_protocol || strcmp(cfg.ws_path, "/") != 0))
+        die(1, "--ws-protocol and --ws-path need --ws");
     if (cfg.connect_parallel < 1)
         cfg.connect_parallel = 1;
 }
@@ -1698,8 +2099,11 @@ int main(int argc, char **argv)
     g.epfd = epoll_create1(EPOLL_CLOEXEC);
     if (g.epfd < 0)
         die(2, "epoll_create1: %s", strerror(errno));
-    fprintf(stderr, "stress: scenario %s against %s:%d (tag %s%s)\n", cfg.scenario, cfg.host, cfg.port, cfg.tag,
-            cfg.irc ? ", IRC" : "");
+    if (cfg.tls)
+        tls_init();
+    fprintf(stderr, "stress: scenario %s against %s:%d (tag %s%s%s%s%s)\n", cfg.scenario, cfg.host, cfg.port, cfg.tag,
+            cfg.irc ? ", IRC" : "", cfg.tls ? ", TLS" : "", cfg.ws ? ", WebSocket " : "",
+            cfg.ws ? (cfg.ws_protocol ? cfg.ws_protocol : "(no subprotocol)") : "");
     if (strcmp(cfg.scenario, "fanout") == 0)
         scenario_fanout();
     else if (strcmp(cfg.scenario, "rooms") == 0)
@@ -1717,10 +2121,11 @@ int main(int argc, char **argv)
     else
         die(1, "unknown scenario '%s'", cfg.scenario);
     for (int i = 0; i < g.nconns; i++) {
-        if (g.conns[i].fd >= 0)
-            close(g.conns[i].fd);
+        conn_close(&g.conns[i]);
         buf_free(&g.conns[i].part);
         buf_free(&g.conns[i].out);
+        buf_free(&g.conns[i].wsin);
+        buf_free(&g.conns[i].wsmsg);
     }
     if (problems()) {
         fprintf(stderr, "stress: %s: losses/out-of-order/misrouted/corrupt deliveries seen\n", cfg.scenario);
