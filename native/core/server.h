@@ -315,8 +315,8 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   IrcCodec irc_tagged_codec_{true};
   // The WebSocket variants (ws_codec.h): each line one frame, built once per fan-out like the rest.
   WsCodec ws_line_codec_{3, line_codec_, ws::Opcode::Text};
-  WsCodec ws_irc_codec_{4, irc_codec_, ws::Opcode::Text};
-  WsCodec ws_irc_tagged_codec_{5, irc_tagged_codec_, ws::Opcode::Text};
+  WsCodec ws_irc_codec_{4, irc_codec_, ws::Opcode::Text, kIrcMaxBody};
+  WsCodec ws_irc_tagged_codec_{5, irc_tagged_codec_, ws::Opcode::Text, kIrcMaxBody};
   WsCodec ws_irc_bin_codec_{6, irc_codec_, ws::Opcode::Binary};
   WsCodec ws_irc_bin_tagged_codec_{7, irc_tagged_codec_, ws::Opcode::Binary};
   std::string wire_;  // irc_send's framing, reused

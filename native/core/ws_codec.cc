@@ -1,6 +1,25 @@
 #include "ws_codec.h"
 
+#include "text.h"
+
 namespace ep {
+
+namespace {
+
+// A repaired line (each bad byte now three) cut back to max_body bytes after its tags ("@... "), at a
+// character boundary.
+void fit(std::string& line, size_t max_body) {
+  if (!max_body) return;
+  size_t tags = 0;
+  if (!line.empty() && line[0] == '@') {
+    size_t sp = line.find(' ');
+    if (sp != std::string::npos) tags = sp + 1;
+  }
+  if (line.size() - tags <= max_body) return;
+  line.resize(tags + text::utf8_prefix(std::string_view(line).substr(tags), max_body).size());
+}
+
+}  // namespace
 
 std::string repair_utf8(std::string_view s) {
   std::string out;
@@ -28,7 +47,7 @@ std::string repair_utf8(std::string_view s) {
   return out;
 }
 
-void append_frames(std::string_view lines, ws::Opcode op, std::string& s) {
+void append_frames(std::string_view lines, ws::Opcode op, std::string& s, size_t max_body) {
   while (!lines.empty()) {
     size_t nl = lines.find('\n');
     std::string_view line = lines.substr(0, nl);
@@ -38,7 +57,9 @@ void append_frames(std::string_view lines, ws::Opcode op, std::string& s) {
     if (op == ws::Opcode::Text) {
       ws::Utf8Stream u;
       if (!u.feed(reinterpret_cast<const uint8_t*>(line.data()), line.size()) || !u.complete()) {
-        ws::append_frame(op, repair_utf8(line), &s);
+        std::string repaired = repair_utf8(line);
+        fit(repaired, max_body);
+        ws::append_frame(op, repaired, &s);
         continue;
       }
     }
@@ -49,9 +70,9 @@ void append_frames(std::string_view lines, ws::Opcode op, std::string& s) {
 void WsCodec::append(const Out& o, std::string& s) const {
   lines_.clear();
   inner_.append(o, lines_);
-  append_frames(lines_, op_, s);
+  append_frames(lines_, op_, s, max_body_);
 }
 
-void WsCodec::append_wire(std::string_view lines, std::string& s) const { append_frames(lines, op_, s); }
+void WsCodec::append_wire(std::string_view lines, std::string& s) const { append_frames(lines, op_, s, max_body_); }
 
 }  // namespace ep

@@ -6,7 +6,9 @@
 // The IRCv3 websocket spec: each message is one IRC line without CR LF, in text frames
 // (text.ircv3.net, or no subprotocol) or binary frames (binary.ircv3.net); the line protocol over
 // WebSocket (epchat.line) likewise, in text frames. Text frames must be UTF-8: a line that is not
-// (a host's raw text) has each bad byte replaced by U+FFFD rather than breaking the connection.
+// (a host's raw text) has each bad byte replaced by U+FFFD rather than breaking the connection; for
+// IRC, whose lines are capped (512 bytes with CR LF, tags aside), a line that grew past the cap by
+// that is cut back to it at a character boundary.
 #pragma once
 #include <string>
 
@@ -17,8 +19,10 @@ namespace ep {
 
 class WsCodec final : public Codec {
  public:
-  // id: 3-7, unique among the server's codecs; inner formats, op is Text or Binary.
-  WsCodec(int id, const Codec& inner, ws::Opcode op) : id_(id), inner_(inner), op_(op) {}
+  // id: 3-7, unique among the server's codecs; inner formats, op is Text or Binary; max_body: the
+  // inner protocol's line cap without tags and line ending (kIrcMaxBody), 0 for none.
+  WsCodec(int id, const Codec& inner, ws::Opcode op, size_t max_body = 0)
+      : id_(id), inner_(inner), op_(op), max_body_(max_body) {}
   int id() const override { return id_; }
   void append(const Out& o, std::string& s) const override;
   void append_wire(std::string_view lines, std::string& s) const override;
@@ -29,12 +33,17 @@ class WsCodec final : public Codec {
   int id_;
   const Codec& inner_;
   ws::Opcode op_;
+  size_t max_body_;
   mutable std::string lines_;  // the inner codec's output, reused (a codec belongs to one engine thread)
 };
 
 // Appends one frame per line of `lines` (each ending in LF or CR LF; a last line without one counts
-// too; empty lines are skipped), the line ending removed. Text frames get valid UTF-8.
-void append_frames(std::string_view lines, ws::Opcode op, std::string& s);
+// too; empty lines are skipped), the line ending removed. Text frames get valid UTF-8, and a line
+// repaired for it is kept within max_body bytes after its tags (0: no cap).
+void append_frames(std::string_view lines, ws::Opcode op, std::string& s, size_t max_body = 0);
+
+// An IRC line's cap without its tags and CR LF (RFC 1459's 512 bytes with them).
+constexpr size_t kIrcMaxBody = 510;
 
 // s with every byte that cannot continue valid UTF-8 replaced by U+FFFD (EF BF BD).
 std::string repair_utf8(std::string_view s);

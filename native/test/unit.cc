@@ -640,6 +640,27 @@ TEST(ws_codec_frames_each_line) {
   return ok;
 }
 
+TEST(ws_codec_repaired_irc_line_keeps_the_irc_cap) {
+  bool ok = true;
+  // 500 bad bytes after a 13-byte prefix, repaired, are 1,513 bytes; an IRC line must stay within 510
+  // after its tags (found by fuzz_session: a host NOTICE of raw bytes to a text.ircv3.net user). The
+  // cut falls at a character boundary: 13 + 165 * 3 = 508 bytes.
+  const std::string prefix = ":epchat NOTI ";
+  std::string s;
+  ep::append_frames(prefix + std::string(500, '\xff') + "\r\n", ep::ws::Opcode::Text, s, ep::kIrcMaxBody);
+  CHECK(s.size() == 4 + 508 && s.compare(4, prefix.size(), prefix) == 0);
+  // Tags do not count against the 510.
+  const std::string tags = "@time=2026-11-30T00:00:00.000Z ";
+  s.clear();
+  ep::append_frames(tags + prefix + std::string(500, '\xff'), ep::ws::Opcode::Text, s, ep::kIrcMaxBody);
+  CHECK(s.size() == 4 + tags.size() + 508);
+  // Without a cap (the line protocol), nothing is cut.
+  s.clear();
+  ep::append_frames(prefix + std::string(500, '\xff'), ep::ws::Opcode::Text, s);
+  CHECK(s.size() == 4 + 13 + 1500);
+  return ok;
+}
+
 std::string irc_cap(ep::irc::CapNegotiation& caps, const char* line) {
   ep::irc::Message m;
   std::string l(line), out;
