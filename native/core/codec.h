@@ -1,8 +1,9 @@
 // The seam between wire protocols and the chat model.
 //
 // The model speaks in Requests (what a client asked for) and Outs (what someone must be told). A codec
-// turns bytes into Requests and Outs into bytes for one wire protocol: the line protocol today, IRC
-// and WebSocket later, all sharing the same rooms and users. Fan-out formats an Out once per codec
+// turns bytes into Requests and Outs into bytes for one wire protocol: the line protocol, IRC (plain
+// and with server-time tags) and their WebSocket variants (ws_codec.h), all sharing the same rooms and
+// users. Fan-out formats an Out once per codec
 // present among the recipients, never once per recipient.
 #pragma once
 #include <cstdint>

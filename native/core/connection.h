@@ -1,7 +1,7 @@
 // The connection layer: one accepted (or adopted) socket, whatever protocol it speaks.
 //
 // A Connection owns what every protocol needs from a socket: its descriptor and transport (plain TCP
-// now, TLS next: transport.h), its registration in the loop (Handler, loop.h), the events it wants
+// or TLS: transport.h, tls_transport.h), its registration in the loop (Handler, loop.h), the events it wants
 // (reading, held off while the host works; EPOLLOUT only while the socket is full), its output queue
 // (OutQ: shared buffers, one gathered write per pass), the flush list link, the linger/FIN state, its
 // place in an inactivity list and its id (slot + generation, in a Connections table).
