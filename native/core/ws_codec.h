@@ -7,18 +7,29 @@
 // (text.ircv3.net, or no subprotocol) or binary frames (binary.ircv3.net); the line protocol over
 // WebSocket (epchat.line) likewise, in text frames. Text frames must be UTF-8: a line that is not
 // (a host's raw text) has each bad byte replaced by U+FFFD rather than breaking the connection.
+//
+// permessage-deflate (ws_deflate.h): the compressed variants (their own ids, 8-12) compress each
+// line of at least `min` bytes into one RSV1 frame, through the engine's one deflater reset per
+// message (no context takeover), so the compressed frame too is built once per fan-out and is the
+// same bytes for every recipient that negotiated deflate. A shorter line, or one that would not
+// shrink, goes in an ordinary frame (RSV1 is per message).
 #pragma once
 #include <string>
 
 #include "codec.h"
+#include "ws_deflate.h"
 #include "ws_frame.h"
 
 namespace ep {
 
 class WsCodec final : public Codec {
  public:
-  // id: 3-7, unique among the server's codecs; inner formats, op is Text or Binary.
-  WsCodec(int id, const Codec& inner, ws::Opcode op) : id_(id), inner_(inner), op_(op) {}
+  // id: 3-12, unique among the server's codecs; inner formats, op is Text or Binary; deflate: the
+  // compressed variant (nullptr: plain frames).
+  WsCodec(int id, const Codec& inner, ws::Opcode op, ws::Deflate* deflate = nullptr)
+      : id_(id), inner_(inner), op_(op), deflate_(deflate) {}
+  // Lines shorter than this go uncompressed (the compressed variants).
+  void set_deflate_min(size_t n) { min_ = n; }
   int id() const override { return id_; }
   void append(const Out& o, std::string& s) const override;
   void append_wire(std::string_view lines, std::string& s) const override;
@@ -29,12 +40,16 @@ class WsCodec final : public Codec {
   int id_;
   const Codec& inner_;
   ws::Opcode op_;
+  ws::Deflate* deflate_;
+  size_t min_ = 64;
   mutable std::string lines_;  // the inner codec's output, reused (a codec belongs to one engine thread)
 };
 
 // Appends one frame per line of `lines` (each ending in LF or CR LF; a last line without one counts
-// too; empty lines are skipped), the line ending removed. Text frames get valid UTF-8.
-void append_frames(std::string_view lines, ws::Opcode op, std::string& s);
+// too; empty lines are skipped), the line ending removed. Text frames get valid UTF-8. With deflate,
+// a line of at least min bytes is compressed (RSV1) when that makes it shorter.
+void append_frames(std::string_view lines, ws::Opcode op, std::string& s, ws::Deflate* deflate = nullptr,
+                   size_t min = 0);
 
 // s with every byte that cannot continue valid UTF-8 replaced by U+FFFD (EF BF BD).
 std::string repair_utf8(std::string_view s);
