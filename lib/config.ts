@@ -257,6 +257,14 @@ const SPECS: { [K in SettingName]: SettingSpec<K> } = {
     kind: integer(125, 16_777_216), default: 16384,
     description: 'Largest WebSocket message (and frame) a client may send, in bytes; more is closed with 1009.', reloadable: false, engine: true,
   },
+  wsDeflate: {
+    kind: boolean(), default: true,
+    description: 'Accept a WebSocket client\'s permessage-deflate offer (no context takeover both ways: each message is compressed once for all its recipients, and no connection holds compression state; docs/websocket.md).', reloadable: false, engine: true,
+  },
+  wsDeflateMin: {
+    kind: integer(0, 16_777_216), default: 64,
+    description: 'WebSocket messages shorter than this many bytes are sent uncompressed to permessage-deflate clients.', reloadable: false, engine: true,
+  },
   httpTimeoutMs: {
     kind: integer(1, INT32_MAX), default: 10_000,
     description: 'Time an HTTP connection has to send a whole request head (slowloris), in ms.', reloadable: false, engine: true,

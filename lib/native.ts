@@ -34,6 +34,10 @@ export interface EngineSettings {
   wsOrigins: string[];
   /** Largest WebSocket message (and frame) from a client, in bytes (1009 past it). */
   wsMaxMessage: number;
+  /** Accept permessage-deflate offers (no context takeover both ways). */
+  wsDeflate: boolean;
+  /** Messages shorter than this (bytes) are sent uncompressed to permessage-deflate clients. */
+  wsDeflateMin: number;
   /** Time an HTTP connection has to send a whole request head, in ms. */
   httpTimeoutMs: number;
   /** The HTTP listener over TLS (on `httpHost`: HTTPS, WSS): 0 picks a free port, -1 off. */
@@ -95,7 +99,7 @@ export interface EngineHostOptions {
 export interface EngineOptions extends EngineSettings, EngineHostOptions {}
 
 export type EngineReloadable = Partial<Omit<EngineOptions,
-  'host' | 'port' | 'ircHost' | 'ircPort' | 'tlsCert' | 'tlsKey' | 'tlsPort' | 'ircTlsPort' | 'httpHost' | 'httpPort' | 'httpsPort' | 'webRoot' | 'wsOrigins' | 'wsMaxMessage' | 'httpTimeoutMs' | 'backlog' | 'maxClients' | 'defaultRoom' | 'console' | 'handleSignals' | 'shutdownGraceMs' |
+  'host' | 'port' | 'ircHost' | 'ircPort' | 'tlsCert' | 'tlsKey' | 'tlsPort' | 'ircTlsPort' | 'httpHost' | 'httpPort' | 'httpsPort' | 'webRoot' | 'wsOrigins' | 'wsMaxMessage' | 'wsDeflate' | 'wsDeflateMin' | 'httpTimeoutMs' | 'backlog' | 'maxClients' | 'defaultRoom' | 'console' | 'handleSignals' | 'shutdownGraceMs' |
   'protectedNicks' | 'lineListener'>>;
 
 /** Why a connection ended. */

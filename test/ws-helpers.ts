@@ -129,7 +129,7 @@ export async function wsLineRegister(port: number, nick: string): Promise<WsClie
   return c;
 }
 
-export interface Frame { fin: boolean; opcode: number; payload: Buffer }
+export interface Frame { fin: boolean; opcode: number; payload: Buffer; /** RSV1-3 (RSV1 = 4: permessage-deflate) */ rsv: number }
 
 /** A WebSocket client over a bare socket: the handshake, then bytes as given. */
 export class RawWs {
@@ -182,7 +182,7 @@ export class RawWs {
       if (len === 126) { if (this.buf.length < 4) return; len = this.buf.readUInt16BE(2); off = 4; }
       else if (len === 127) { if (this.buf.length < 10) return; len = Number(this.buf.readBigUInt64BE(2)); off = 10; }
       if (this.buf.length < off + len) return;
-      this.frames.push({ fin: !!(b0 & 0x80), opcode: b0 & 0x0f, payload: Buffer.from(this.buf.subarray(off, off + len)) });
+      this.frames.push({ fin: !!(b0 & 0x80), opcode: b0 & 0x0f, payload: Buffer.from(this.buf.subarray(off, off + len)), rsv: (b0 >> 4) & 7 });
       this.buf = this.buf.subarray(off + len);
     }
   }

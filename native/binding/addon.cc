@@ -367,6 +367,8 @@ ep::Options read_options(const Fields& o) {
   opt.web_root = o.str("webRoot", opt.web_root);
   if (o.has("wsOrigins")) opt.ws_origins = o.list("wsOrigins");
   opt.ws_max_message = o.num("wsMaxMessage", opt.ws_max_message, 125, 16777216);
+  opt.ws_deflate = o.flag("wsDeflate", opt.ws_deflate);
+  opt.ws_deflate_min = o.num("wsDeflateMin", opt.ws_deflate_min, 0, 16777216);
   opt.http_timeout_ms = o.num("httpTimeoutMs", opt.http_timeout_ms, 1);
   opt.backlog = o.num("backlog", opt.backlog, 0);
   opt.max_clients = o.num("maxClients", opt.max_clients);

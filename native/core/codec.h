@@ -83,8 +83,9 @@ struct Out {
 
 class Codec {
  public:
-  // line (0), IRC (1), IRC tagged (2), and their WebSocket variants (3-7, ws_codec.h).
-  static constexpr int kMax = 8;
+  // line (0), IRC (1), IRC tagged (2), their WebSocket variants (3-7, ws_codec.h) and those
+  // compressed with permessage-deflate (8-12).
+  static constexpr int kMax = 13;
   virtual ~Codec() = default;
   // Small index, unique per codec, for the fan-out format cache.
   virtual int id() const = 0;

@@ -109,9 +109,13 @@ bool Server::http_upgrade(Client* c) {
   c->http.reset();
   c->ws = std::make_unique<WsSession>(ws::Limits{opt_.ws_max_message, opt_.ws_max_message});
   c->ws->binary = binary;
+  if (hs.deflate) {
+    c->ws->deflate = true;
+    c->ws->reader.set_deflate(&ws_deflate_);
+  }
   if (line) {
     c->proto = Proto::Line;
-    c->codec = &ws_line_codec_;
+    c->codec = hs.deflate ? &wsz_line_codec_ : &ws_line_codec_;
   } else {
     c->proto = Proto::Irc;
     c->irc = std::make_unique<IrcState>();
@@ -127,6 +131,10 @@ bool Server::http_upgrade(Client* c) {
 
 Codec* Server::irc_codec_for(const Client* c, bool tagged) {
   if (!c->ws) return tagged ? static_cast<Codec*>(&irc_tagged_codec_) : &irc_codec_;
+  if (c->ws->deflate) {
+    if (c->ws->binary) return tagged ? &wsz_irc_bin_tagged_codec_ : &wsz_irc_bin_codec_;
+    return tagged ? &wsz_irc_tagged_codec_ : &wsz_irc_codec_;
+  }
   if (c->ws->binary) return tagged ? &ws_irc_bin_tagged_codec_ : &ws_irc_bin_codec_;
   return tagged ? &ws_irc_tagged_codec_ : &ws_irc_codec_;
 }

@@ -63,6 +63,10 @@ struct Options {
   // Origins allowed to open a WebSocket (ws_handshake.h): empty = the page's own host; "*" = any.
   std::vector<std::string> ws_origins;
   uint32_t ws_max_message = 16384;  // bytes of one WebSocket message (and frame) from a client
+  // permessage-deflate (ws_deflate.h): accept a client's offer (no context takeover both ways);
+  // messages shorter than ws_deflate_min bytes are sent uncompressed.
+  bool ws_deflate = true;
+  uint32_t ws_deflate_min = 64;
   // An HTTP connection must send a whole request head within this (slowloris), and a kept-alive one
   // its next request.
   uint32_t http_timeout_ms = 10000;

@@ -173,6 +173,10 @@ bool Server::open(std::string* code, std::string* msg) {
   }
   ws_cfg_.origins = opt_.ws_origins;
   ws_cfg_.protocols = {kWsIrcText, kWsIrcBinary, kWsLine};
+  ws_cfg_.deflate = opt_.ws_deflate;
+  for (WsCodec* z : {&wsz_line_codec_, &wsz_irc_codec_, &wsz_irc_tagged_codec_, &wsz_irc_bin_codec_,
+                     &wsz_irc_bin_tagged_codec_})
+    z->set_deflate_min(opt_.ws_deflate_min);
   if ((opt_.http_port >= 0 || opt_.https_port >= 0) && !opt_.web_root.empty()) {
     // Advice, like EPCHAT_FD_LIMIT: the listener runs (WebSocket works), but every file will be 404.
     struct stat st;

@@ -231,7 +231,8 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   void queue_frame(Client* c, const std::string& frame);
   struct WsSink;
 
-  // The codec of an IRC client: plain or tagged, framed for a WebSocket when c is one.
+  // The codec of an IRC client: plain or tagged, framed for a WebSocket when c is one (compressed
+  // when it negotiated permessage-deflate).
   Codec* irc_codec_for(const Client* c, bool tagged);
 
   // --- IRC (irc_session.cc: commands and registration; irc_replies.cc: numerics)
@@ -319,6 +320,14 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   WsCodec ws_irc_tagged_codec_{5, irc_tagged_codec_, ws::Opcode::Text, kIrcMaxBody};
   WsCodec ws_irc_bin_codec_{6, irc_codec_, ws::Opcode::Binary};
   WsCodec ws_irc_bin_tagged_codec_{7, irc_tagged_codec_, ws::Opcode::Binary};
+  // permessage-deflate (ws_deflate.h): the engine's one deflater and inflater, reset per message (no
+  // context takeover), so no connection holds zlib state; the compressed variants of the five.
+  ws::Deflate ws_deflate_;
+  WsCodec wsz_line_codec_{8, line_codec_, ws::Opcode::Text, 0, &ws_deflate_};
+  WsCodec wsz_irc_codec_{9, irc_codec_, ws::Opcode::Text, kIrcMaxBody, &ws_deflate_};
+  WsCodec wsz_irc_tagged_codec_{10, irc_tagged_codec_, ws::Opcode::Text, kIrcMaxBody, &ws_deflate_};
+  WsCodec wsz_irc_bin_codec_{11, irc_codec_, ws::Opcode::Binary, 0, &ws_deflate_};
+  WsCodec wsz_irc_bin_tagged_codec_{12, irc_tagged_codec_, ws::Opcode::Binary, 0, &ws_deflate_};
   std::string wire_;  // irc_send's framing, reused
   // The HTTP listener's files and WebSocket handshake policy.
   StaticFiles files_;

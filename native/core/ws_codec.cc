@@ -47,7 +47,24 @@ std::string repair_utf8(std::string_view s) {
   return out;
 }
 
-void append_frames(std::string_view lines, ws::Opcode op, std::string& s, size_t max_body) {
+namespace {
+
+void frame_line(ws::Opcode op, std::string_view line, std::string& s, ws::Deflate* deflate, size_t min) {
+  if (deflate && line.size() >= min) {
+    static thread_local std::string z;  // the compressed line, reused
+    if (deflate->compress(line, &z) && z.size() < line.size()) {
+      ws::append_header(op, z.size(), &s, true);
+      s.append(z);
+      return;
+    }
+  }
+  ws::append_frame(op, line, &s);
+}
+
+}  // namespace
+
+void append_frames(std::string_view lines, ws::Opcode op, std::string& s, size_t max_body, ws::Deflate* deflate,
+                   size_t min) {
   while (!lines.empty()) {
     size_t nl = lines.find('\n');
     std::string_view line = lines.substr(0, nl);
@@ -59,20 +76,22 @@ void append_frames(std::string_view lines, ws::Opcode op, std::string& s, size_t
       if (!u.feed(reinterpret_cast<const uint8_t*>(line.data()), line.size()) || !u.complete()) {
         std::string repaired = repair_utf8(line);
         fit(repaired, max_body);
-        ws::append_frame(op, repaired, &s);
+        frame_line(op, repaired, s, deflate, min);
         continue;
       }
     }
-    ws::append_frame(op, line, &s);
+    frame_line(op, line, s, deflate, min);
   }
 }
 
 void WsCodec::append(const Out& o, std::string& s) const {
   lines_.clear();
   inner_.append(o, lines_);
-  append_frames(lines_, op_, s, max_body_);
+  append_frames(lines_, op_, s, max_body_, deflate_, min_);
 }
 
-void WsCodec::append_wire(std::string_view lines, std::string& s) const { append_frames(lines, op_, s, max_body_); }
+void WsCodec::append_wire(std::string_view lines, std::string& s) const {
+  append_frames(lines, op_, s, max_body_, deflate_, min_);
+}
 
 }  // namespace ep

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "text.h"
+#include "ws_deflate.h"
 
 namespace ep::ws {
 
@@ -82,9 +83,13 @@ FrameReader::Step FrameReader::frame(char* p, size_t n, size_t* used, Sink& sink
   const uint8_t raw_op = b0 & 0x0F;
   const uint8_t len7 = b1 & 0x7F;
   // Everything the first two bytes can tell is checked before waiting for more.
-  if (b0 & 0x70) return fail(sink, kCloseProtocol, "reserved bit set");
+  const bool rsv1 = b0 & 0x40;
+  if ((b0 & 0x30) || (rsv1 && !deflate_)) return fail(sink, kCloseProtocol, "reserved bit set");
   if (!known(raw_op)) return fail(sink, kCloseProtocol, "unknown opcode");
   const Opcode op = static_cast<Opcode>(raw_op);
+  // permessage-deflate: RSV1 only on the first frame of a data message (RFC 7692 §6.1).
+  if (rsv1 && (is_control(op) || op == Opcode::Continuation))
+    return fail(sink, kCloseProtocol, "RSV1 on a control frame or a continuation");
   if (!(b1 & 0x80)) return fail(sink, kCloseProtocol, "client frame not masked");
   if (is_control(op)) {
     if (!fin) return fail(sink, kCloseProtocol, "fragmented control frame");
@@ -108,9 +113,12 @@ FrameReader::Step FrameReader::frame(char* p, size_t n, size_t* used, Sink& sink
     if (len >> 63) return fail(sink, kCloseProtocol, "length with the top bit set");
     if (len <= 0xFFFF) return fail(sink, kCloseProtocol, "length not minimally encoded");
   }
+  const bool compressed = op == Opcode::Continuation ? compressed_ : rsv1;
   if (!is_control(op)) {
-    if (len > lim_.max_frame) return fail(sink, kCloseTooBig, "frame too big");
-    if (msg_.size() + len > lim_.max_message) return fail(sink, kCloseTooBig, "message too big");
+    const size_t max_frame = compressed ? compressed_cap(lim_.max_frame) : lim_.max_frame;
+    const size_t max_message = compressed ? compressed_cap(lim_.max_message) : lim_.max_message;
+    if (len > max_frame) return fail(sink, kCloseTooBig, "frame too big");
+    if (msg_.size() + len > max_message) return fail(sink, kCloseTooBig, "message too big");
   }
   const size_t total = hlen + static_cast<size_t>(len);
   *used = total;
@@ -146,6 +154,34 @@ FrameReader::Step FrameReader::frame(char* p, size_t n, size_t* used, Sink& sink
   }
 
   const Opcode mop = op == Opcode::Continuation ? frag_op_ : op;
+  if (compressed) {
+    if (!fin) {
+      msg_.append(body);
+      frag_op_ = mop;
+      compressed_ = true;
+      return Step::Frame;
+    }
+    // The whole compressed message, inflated alone (client_no_context_takeover) by the shared
+    // inflater, its size held to max_message as it inflates, then checked like any message.
+    std::string_view data = body;
+    if (op == Opcode::Continuation) {
+      msg_.append(body);
+      data = msg_;
+    }
+    std::string_view plain;
+    Deflate::Inflated r = deflate_->inflate(data, lim_.max_message, &plain);
+    if (r == Deflate::Inflated::TooBig) return fail(sink, kCloseTooBig, "message too big once inflated");
+    if (r != Deflate::Inflated::Ok) return fail(sink, kCloseInvalidData, "invalid deflate data");
+    frag_op_ = Opcode::Continuation;
+    compressed_ = false;
+    msg_.clear();
+    if (mop == Opcode::Text) {
+      Utf8Stream u;
+      if (!u.feed(reinterpret_cast<const uint8_t*>(plain.data()), plain.size()) || !u.complete())
+        return fail(sink, kCloseInvalidData, "text is not UTF-8");
+    }
+    return sink.on_message(mop, plain) ? Step::Frame : stop();
+  }
   if (mop == Opcode::Text) {
     if (!utf8_.feed(reinterpret_cast<const uint8_t*>(body.data()), body.size()) || (fin && !utf8_.complete()))
       return fail(sink, kCloseInvalidData, "text is not UTF-8");
@@ -215,8 +251,8 @@ bool FrameReader::feed(char* data, size_t n, Sink& sink, size_t* used_out) {
 
 size_t header_size(size_t len) { return len < 126 ? 2 : len <= 0xFFFF ? 4 : 10; }
 
-void append_header(Opcode op, size_t len, std::string* out) {
-  out->push_back(static_cast<char>(0x80 | static_cast<uint8_t>(op)));
+void append_header(Opcode op, size_t len, std::string* out, bool rsv1) {
+  out->push_back(static_cast<char>(0x80 | (rsv1 ? 0x40 : 0) | static_cast<uint8_t>(op)));
   if (len < 126) {
     out->push_back(static_cast<char>(len));
   } else if (len <= 0xFFFF) {

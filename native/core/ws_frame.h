@@ -4,10 +4,12 @@
 //
 // Reading is strict, as §5 and §7 ask of a server: client frames are masked; lengths use their
 // minimal encoding; control frames carry at most 125 bytes and are never fragmented, and may arrive
-// between the fragments of a message; no reserved bit is set (no extension is negotiated); text is
-// UTF-8, checked across fragment boundaries as it arrives; frame and message sizes are capped. A
-// violation ends the stream with the close code to send: 1002 protocol error, 1007 invalid data,
-// 1009 too big.
+// between the fragments of a message; no reserved bit is set, except RSV1 on the first frame of a
+// data message once permessage-deflate is negotiated (set_deflate: that message is compressed,
+// ws_deflate.h); text is UTF-8, checked across fragment boundaries as it arrives (a compressed
+// message: once inflated); frame and message sizes are capped (a compressed message: its inflated
+// size too). A violation ends the stream with the close code to send: 1002 protocol error, 1007
+// invalid data (bad UTF-8, bad deflate data), 1009 too big.
 //
 // Writing: server frames are never masked, so one frame (header + payload) is the same bytes for every
 // recipient of a message — fan-out builds it once.
@@ -18,6 +20,8 @@
 #include <string_view>
 
 namespace ep::ws {
+
+class Deflate;
 
 enum class Opcode : uint8_t { Continuation = 0x0, Text = 0x1, Binary = 0x2, Close = 0x8, Ping = 0x9, Pong = 0xA };
 
@@ -56,6 +60,10 @@ struct Limits {
   size_t max_message = 16 * 1024;  // payload bytes of one message, across its fragments
 };
 
+// The compressed bytes a compressed frame or message may carry for a limit of n: n plus deflate's
+// worst-case growth on data that does not compress (the inflated size is held to n itself).
+inline size_t compressed_cap(size_t n) { return n + n / 128 + 64; }
+
 // What a FrameReader hands to its owner.
 class Sink {
  public:
@@ -74,6 +82,9 @@ class Sink {
 class FrameReader {
  public:
   explicit FrameReader(Limits limits = {}) : lim_(limits) {}
+  // permessage-deflate was negotiated: RSV1 on a message's first frame means compressed, inflated
+  // by d (shared by every connection, reset per message; it must outlive the reader).
+  void set_deflate(Deflate* d) { deflate_ = d; }
 
   // Reads the bytes a client sent; calls the sink for each complete message and control frame.
   // Unmasks in place, so `data` is modified. Returns false once the stream has ended (a Close, an
@@ -86,7 +97,7 @@ class FrameReader {
 
   bool finished() const { return done_; }
   // Bytes held between calls: a partial frame (at most 14 + max(max_frame, 125)) and a fragmented
-  // message's earlier fragments (at most max_message).
+  // message's earlier fragments (at most max_message); with deflate, compressed_cap of those.
   size_t buffered() const { return partial_.size() + msg_.size(); }
 
  private:
@@ -102,14 +113,17 @@ class FrameReader {
   std::string msg_;      // earlier fragments of the message in progress
   Opcode frag_op_ = Opcode::Continuation;  // Text/Binary while a fragmented message is open
   Utf8Stream utf8_;
+  Deflate* deflate_ = nullptr;  // set when permessage-deflate was negotiated
+  bool compressed_ = false;     // the open fragmented message is compressed
   bool done_ = false;
   bool paused_ = false;
 };
 
 // Size of a server frame header for a payload of len bytes: 2, 4 or 10.
 size_t header_size(size_t len);
-// Appends a final (FIN), unmasked server frame header for a payload of len bytes.
-void append_header(Opcode op, size_t len, std::string* out);
+// Appends a final (FIN), unmasked server frame header for a payload of len bytes; rsv1: the payload
+// is a compressed message (permessage-deflate).
+void append_header(Opcode op, size_t len, std::string* out, bool rsv1 = false);
 // Appends a whole server frame.
 void append_frame(Opcode op, std::string_view payload, std::string* out);
 // Appends a Close frame: the code, then the reason cut to fit 125 bytes at a UTF-8 boundary.

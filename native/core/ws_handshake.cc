@@ -3,6 +3,7 @@
 #include "base64.h"
 #include "http_response.h"
 #include "sha1.h"
+#include "ws_deflate.h"
 
 namespace ep::ws {
 
@@ -50,7 +51,8 @@ bool origin_allowed(std::string_view origin, std::string_view host, const std::v
   return false;
 }
 
-std::string switching_protocols(std::string_view accept, std::string_view protocol) {
+std::string switching_protocols(std::string_view accept, std::string_view protocol,
+                                std::string_view extensions) {
   std::string r;
   r.reserve(160);
   r += "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ";
@@ -59,6 +61,11 @@ std::string switching_protocols(std::string_view accept, std::string_view protoc
   if (!protocol.empty()) {
     r += "Sec-WebSocket-Protocol: ";
     r.append(protocol.data(), protocol.size());
+    r += "\r\n";
+  }
+  if (!extensions.empty()) {
+    r += "Sec-WebSocket-Extensions: ";
+    r.append(extensions.data(), extensions.size());
     r += "\r\n";
   }
   r += "\r\n";
@@ -98,8 +105,19 @@ Handshake accept_upgrade(const http::RequestReader& req, const HandshakeConfig& 
     });
     if (!h.protocol.empty()) break;
   }
+  std::string extensions;
+  if (cfg.deflate) {
+    std::string offers;
+    for (size_t i = 0; i < req.header_count(); ++i) {
+      if (!http::iequals(req.header_name(i), "Sec-WebSocket-Extensions")) continue;
+      if (!offers.empty()) offers += ',';
+      offers.append(req.header_value(i).data(), req.header_value(i).size());
+    }
+    extensions = negotiate_deflate(offers);
+    h.deflate = !extensions.empty();
+  }
   h.accept = accept_key(key);
-  h.response = switching_protocols(h.accept, h.protocol);
+  h.response = switching_protocols(h.accept, h.protocol, extensions);
   return h;
 }
 

@@ -23,6 +23,8 @@ struct HandshakeConfig {
   // Subprotocols in server preference order, e.g. {"text.ircv3.net", "binary.ircv3.net",
   // "epchat.line"}; the first of them the client offers is chosen.
   std::vector<std::string> protocols;
+  // Accept a permessage-deflate offer (ws_deflate.h: negotiate_deflate, no context takeover).
+  bool deflate = false;
 };
 
 struct Handshake {
@@ -30,6 +32,7 @@ struct Handshake {
   const char* reason = "";   // why not, fixed text (also in the error body)
   std::string_view protocol; // the chosen subprotocol (a view of a HandshakeConfig string), or empty
   bool offered = false;      // the client sent Sec-WebSocket-Protocol
+  bool deflate = false;      // permessage-deflate negotiated (the 101 names it)
   std::string accept;        // Sec-WebSocket-Accept, on success
   std::string response;      // the bytes to write: 101 Switching Protocols, or an error that closes
 };
@@ -45,7 +48,8 @@ bool wants_upgrade(const http::RequestReader& req);
 // (400). Then the subprotocol: the first of cfg.protocols the client offered (exact, case-sensitive
 // as RFC 6455 §11.3.4 registers them). When the client offered some and none is acceptable, the 101
 // names none (RFC 6455 §4.2.2): a browser then fails the connection itself; a client that offered
-// nothing gets the listener's default. Extensions are not negotiated (none in the 101).
+// nothing gets the listener's default. Extensions: with cfg.deflate, the first acceptable
+// permessage-deflate offer (ws_deflate.h) is answered in Sec-WebSocket-Extensions; nothing else is.
 // req must be Done.
 Handshake accept_upgrade(const http::RequestReader& req, const HandshakeConfig& cfg);
 
@@ -56,7 +60,8 @@ std::string accept_key(std::string_view key);
 bool origin_allowed(std::string_view origin, std::string_view host, const std::vector<std::string>& allowed);
 
 // "HTTP/1.1 101 Switching Protocols" with Upgrade, Connection, Sec-WebSocket-Accept and, if not
-// empty, Sec-WebSocket-Protocol.
-std::string switching_protocols(std::string_view accept, std::string_view protocol);
+// empty, Sec-WebSocket-Protocol and Sec-WebSocket-Extensions.
+std::string switching_protocols(std::string_view accept, std::string_view protocol,
+                                std::string_view extensions = {});
 
 }  // namespace ep::ws

@@ -24,6 +24,7 @@ struct WsSession {
   std::string close_reason;
   bool close_sent = false;
   bool binary = false;  // binary.ircv3.net: IRC lines in binary frames
+  bool deflate = false;  // permessage-deflate negotiated: the compressed codec variants, RSV1 read
 };
 
 }  // namespace ep

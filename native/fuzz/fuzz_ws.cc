@@ -1,7 +1,8 @@
 // fuzz_ws: the WebSocket frame reader and writer (native/core/ws_frame.h) on arbitrary client bytes.
 //
 // Input: 2 bytes choosing the limits (max frame 1-300 bytes, max message up to 600 more), 4 bytes
-// of chunk-size seed, then the bytes a client sends after the handshake.
+// of chunk-size seed (the top bit of the fourth: permessage-deflate negotiated, ws_deflate.h), then
+// the bytes a client sends after the handshake.
 // Invariants:
 //   - The reader reports exactly the events of an independent whole-buffer reference decoder below
 //     (messages, pings, pongs, the peer's close, or the first violation with its close code), and
@@ -10,7 +11,11 @@
 //   - A reader paused after every k-th message (its owner's input waiting on the host) takes only
 //     the bytes up to that message; feeding the untouched rest again gives the same events.
 //   - Nothing is reported after a close or a violation; buffered() stays within 14 +
-//     max(max_frame, 125) + max_message.
+//     max(max_frame, 125) + max_message (compressed_cap of those with deflate).
+//   - With deflate: RSV1 messages are inflated by one shared inflater reset per message, with the
+//     same events as the reference's fresh inflater per message (size capped at max_message
+//     inflated: 1009; bad data: 1007; text checked once inflated); the server's compress() of any
+//     payload inflates back to it; messages re-sent compressed read back the same.
 //   - Every message, framed again as a client would (masked, split into fragments with pings in
 //     between), reads back the same through a fresh reader; a server frame from append_frame has
 //     the header the RFC describes.
@@ -21,6 +26,9 @@
 #include <string_view>
 #include <vector>
 
+#include <zlib.h>
+
+#include "../core/ws_deflate.h"
 #include "../core/ws_frame.h"
 #include "fuzz_util.h"
 
@@ -67,11 +75,45 @@ struct Recorder : ep::ws::Sink {
 
 bool utf8_ok(std::string_view s) { return fuzz::classify(s) != fuzz::Verdict::BadUtf8; }
 
+// The engine's shared streams: one per process, as one per Server, used by every reader below.
+ep::ws::Deflate& shared() {
+  static ep::ws::Deflate d;
+  return d;
+}
+
+// The reference inflater: a fresh zlib stream per message. 0 ok, 1009 too big, 1007 bad data.
+uint16_t ref_inflate(const std::string& in, size_t max, std::string* out) {
+  z_stream z{};
+  if (inflateInit2(&z, -15) != Z_OK) return 1007;
+  std::string src = in + std::string("\x00\x00\xff\xff", 4);
+  out->assign(max + 1, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(&src[0]);
+  z.avail_in = static_cast<uInt>(src.size());
+  z.next_out = reinterpret_cast<Bytef*>(&(*out)[0]);
+  z.avail_out = static_cast<uInt>(max + 1);
+  uint16_t code = 1007;
+  for (;;) {
+    int rc = inflate(&z, Z_SYNC_FLUSH);
+    if (z.avail_out == 0) { code = 1009; break; }
+    if (rc == Z_STREAM_END) {
+      bool tail_only = z.avail_in == 0 || (z.avail_in == 4 && std::memcmp(z.next_in, "\x00\x00\xff\xff", 4) == 0);
+      code = tail_only ? 0 : 1007;
+      break;
+    }
+    if ((rc == Z_OK || rc == Z_BUF_ERROR) && z.avail_in == 0) { code = 0; break; }
+    if (rc != Z_OK) break;
+  }
+  out->resize(max + 1 - z.avail_out);
+  inflateEnd(&z);
+  return code;
+}
+
 // The reference: the whole stream at once, checks in the order the reader documents (header rules,
 // length encoding, size limits, then content).
-std::vector<Event> reference(std::string s, const ep::ws::Limits& lim) {
+std::vector<Event> reference(std::string s, const ep::ws::Limits& lim, bool deflate) {
   std::vector<Event> ev;
   int frag = -1;  // opcode of the open fragmented message
+  bool frag_z = false;  // the open fragmented message is compressed
   std::string msg;
   size_t pos = 0;
   auto err = [&](uint16_t code) { ev.push_back({'E', code, {}}); };
@@ -82,8 +124,10 @@ std::vector<Event> reference(std::string s, const ep::ws::Limits& lim) {
     int op = b0 & 0x0F;
     uint64_t len = b1 & 0x7F;
     bool control = op >= 8;
-    if (b0 & 0x70) return err(1002), ev;
+    bool rsv1 = b0 & 0x40;
+    if ((b0 & 0x30) || (rsv1 && !deflate)) return err(1002), ev;
     if (!(op <= 2 || (op >= 8 && op <= 10))) return err(1002), ev;
+    if (rsv1 && (control || op == 0)) return err(1002), ev;
     if (!(b1 & 0x80)) return err(1002), ev;
     if (control && (!fin || len > 125)) return err(1002), ev;
     if (op == 0 && frag < 0) return err(1002), ev;
@@ -101,7 +145,10 @@ std::vector<Event> reference(std::string s, const ep::ws::Limits& lim) {
       at += 8;
       if (len >> 63 || len <= 0xFFFF) return err(1002), ev;
     }
-    if (!control && (len > lim.max_frame || msg.size() + len > lim.max_message)) return err(1009), ev;
+    bool z = op == 0 ? frag_z : rsv1;
+    size_t mf = z ? ep::ws::compressed_cap(lim.max_frame) : lim.max_frame;
+    size_t mm = z ? ep::ws::compressed_cap(lim.max_message) : lim.max_message;
+    if (!control && (len > mf || msg.size() + len > mm)) return err(1009), ev;
     if (s.size() - at < 4 || s.size() - at - 4 < len) return ev;
     std::string body = s.substr(at + 4, len);
     for (size_t i = 0; i < body.size(); ++i) body[i] ^= s[at + (i % 4)];
@@ -120,6 +167,22 @@ std::vector<Event> reference(std::string s, const ep::ws::Limits& lim) {
     }
     int mop = op == 0 ? frag : op;
     msg += body;
+    if (z) {
+      if (!fin) {
+        frag = mop;
+        frag_z = true;
+        continue;
+      }
+      std::string plain;
+      uint16_t code = ref_inflate(msg, lim.max_message, &plain);
+      if (code) return err(code), ev;
+      if (mop == 1 && !utf8_ok(plain)) return err(1007), ev;
+      ev.push_back({mop == 1 ? 'T' : 'B', 0, plain});
+      msg.clear();
+      frag = -1;
+      frag_z = false;
+      continue;
+    }
     // Text is checked as it arrives: a prefix that can no longer become UTF-8 fails at once.
     if (mop == 1) {
       ep::ws::Utf8Stream u;
@@ -137,15 +200,21 @@ std::vector<Event> reference(std::string s, const ep::ws::Limits& lim) {
   }
 }
 
-std::vector<Event> read_all(std::string s, const ep::ws::Limits& lim, fuzz::Chunker* ch) {
+size_t bound(const ep::ws::Limits& lim, bool deflate) {
+  size_t b = 14 + std::max<size_t>(lim.max_frame, 125) + lim.max_message;
+  return deflate ? 14 + std::max<size_t>(ep::ws::compressed_cap(lim.max_frame), 125) + ep::ws::compressed_cap(lim.max_message) : b;
+}
+
+std::vector<Event> read_all(std::string s, const ep::ws::Limits& lim, fuzz::Chunker* ch, bool deflate) {
   ep::ws::FrameReader r(lim);
+  if (deflate) r.set_deflate(&shared());
   Recorder rec;
   size_t off = 0;
   while (off < s.size()) {
     size_t n = ch ? ch->next() : s.size();
     if (n > s.size() - off) n = s.size() - off;
     bool more = r.feed(&s[off], n, rec);
-    FUZZ_CHECK(r.buffered() <= 14 + std::max<size_t>(lim.max_frame, 125) + lim.max_message, "buffered %zu", r.buffered());
+    FUZZ_CHECK(r.buffered() <= bound(lim, deflate), "buffered %zu", r.buffered());
     off += n;
     if (!more) {
       FUZZ_CHECK(r.finished() && !r.feed(&s[0], 0, rec), "reader goes on after the end");
@@ -170,8 +239,10 @@ struct Pauser : Recorder {
   }
 };
 
-std::vector<Event> read_paused(std::string s, const ep::ws::Limits& lim, fuzz::Chunker* ch, unsigned every) {
+std::vector<Event> read_paused(std::string s, const ep::ws::Limits& lim, fuzz::Chunker* ch, unsigned every,
+                               bool deflate) {
   ep::ws::FrameReader r(lim);
+  if (deflate) r.set_deflate(&shared());
   Pauser rec;
   rec.r = &r;
   rec.every = every;
@@ -190,9 +261,9 @@ std::vector<Event> read_paused(std::string s, const ep::ws::Limits& lim, fuzz::C
 }
 
 // A client's frame: masked with a key derived from seed.
-void client_frame(Opcode op, bool fin, std::string_view payload, uint8_t seed, std::string* out) {
+void client_frame(Opcode op, bool fin, std::string_view payload, uint8_t seed, std::string* out, bool rsv1 = false) {
   std::string hdr;
-  ep::ws::append_header(op, payload.size(), &hdr);
+  ep::ws::append_header(op, payload.size(), &hdr, rsv1);
   if (!fin) hdr[0] = static_cast<char>(hdr[0] & 0x7F);
   hdr[1] = static_cast<char>(hdr[1] | 0x80);
   out->append(hdr);
@@ -210,13 +281,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   lim.max_message = lim.max_frame + in.u8() % 600;
   fuzz::Chunker ch;
   for (auto& s : ch.seed) s = in.u8();
+  const bool deflate = ch.seed[3] & 0x80;
   std::string stream(reinterpret_cast<const char*>(in.p), in.n);
 
-  std::vector<Event> whole = read_all(stream, lim, nullptr);
-  std::vector<Event> pieces = read_all(stream, lim, &ch);
+  std::vector<Event> whole = read_all(stream, lim, nullptr, deflate);
+  std::vector<Event> pieces = read_all(stream, lim, &ch, deflate);
   FUZZ_CHECK(whole == pieces, "events depend on read boundaries (%zu vs %zu)", whole.size(), pieces.size());
-  FUZZ_CHECK(read_paused(stream, lim, &ch, 1 + ch.seed[1] % 3) == whole, "pausing changed the events");
-  std::vector<Event> ref = reference(stream, lim);
+  FUZZ_CHECK(read_paused(stream, lim, &ch, 1 + ch.seed[1] % 3, deflate) == whole, "pausing changed the events");
+  std::vector<Event> ref = reference(stream, lim, deflate);
   FUZZ_CHECK(whole == ref, "reader and reference disagree (%zu vs %zu events)", whole.size(), ref.size());
 
   // Every message read back after framing it again, in fragments with pings between them.
@@ -227,26 +299,43 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (e.kind != 'T' && e.kind != 'B') continue;
     FUZZ_CHECK(e.data.size() <= lim.max_message, "message over the limit");
     if (e.kind == 'T') FUZZ_CHECK(utf8_ok(e.data), "text message is not UTF-8");
+    // With deflate, every other message is sent compressed (as the server compresses it).
+    std::string zdata;
+    const bool z = deflate && (seed & 1) && shared().compress(e.data, &zdata);
+    const std::string& data = z ? zdata : e.data;
     size_t piece = 1 + seed % lim.max_frame;
     size_t off = 0;
     bool first = true;
     do {
-      size_t n = std::min(piece, e.data.size() - off);
-      bool fin = off + n == e.data.size();
+      size_t n = std::min(piece, data.size() - off);
+      bool fin = off + n == data.size();
       client_frame(first ? (e.kind == 'T' ? Opcode::Text : Opcode::Binary) : Opcode::Continuation, fin,
-                   std::string_view(e.data).substr(off, n), seed++, &again);
+                   std::string_view(data).substr(off, n), seed++, &again, z && first);
       if (!fin) {
         client_frame(Opcode::Ping, true, "p", seed, &again);
         expect.push_back({'P', 0, "p"});
       }
       off += n;
       first = false;
-    } while (off < e.data.size());
+    } while (off < data.size());
     expect.push_back(e);
   }
   client_frame(Opcode::Close, true, std::string("\x03\xE8" "bye", 5), seed, &again);
   expect.push_back({'C', 1000, "bye"});
-  FUZZ_CHECK(read_all(again, lim, &ch) == expect, "re-framed messages read back differently");
+  FUZZ_CHECK(read_all(again, lim, &ch, deflate) == expect, "re-framed messages read back differently");
+
+  // The server's compression of any payload inflates back to it, through a fresh stream and the
+  // shared one alike.
+  if (deflate) {
+    std::string_view p(stream.data(), std::min<size_t>(stream.size(), 4096));
+    std::string zp;
+    FUZZ_CHECK(shared().compress(p, &zp), "compress failed");
+    std::string back;
+    FUZZ_CHECK(ref_inflate(zp, p.size(), &back) == 0 && back == p, "compressed payload does not inflate back");
+    std::string_view again_p;
+    FUZZ_CHECK(shared().inflate(zp, p.size(), &again_p) == ep::ws::Deflate::Inflated::Ok && again_p == p,
+               "shared inflater disagrees");
+  }
 
   // A server frame's header.
   std::string_view payload(stream.data(), std::min<size_t>(stream.size(), 70000));

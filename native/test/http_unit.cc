@@ -14,6 +14,7 @@
 #include "../core/http_response.h"
 #include "../core/sha1.h"
 #include "../core/static_path.h"
+#include "../core/ws_deflate.h"
 #include "../core/ws_handshake.h"
 
 namespace {
@@ -388,6 +389,63 @@ TEST(ws_subprotocol_by_server_preference) {
   h = with("");
   CHECK(h.status == 0 && !h.offered && h.protocol.empty());
   CHECK(h.accept == ep::ws::accept_key("AAAAAAAAAAAAAAAAAAAAAA=="));
+  return ok;
+}
+
+TEST(ws_permessage_deflate_negotiation) {
+  bool ok = true;
+  using ep::ws::negotiate_deflate;
+  const std::string yes = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+  // What browsers and the ws package offer.
+  CHECK(negotiate_deflate("permessage-deflate; client_max_window_bits") == yes);
+  CHECK(negotiate_deflate("permessage-deflate") == yes);
+  CHECK(negotiate_deflate("  PerMessage-Deflate ;client_max_window_bits=10 ; client_no_context_takeover ") == yes);
+  // server_max_window_bits: only 15 can be met (then named in the answer); a smaller one declines
+  // that offer and the next is tried.
+  CHECK(negotiate_deflate("permessage-deflate; server_max_window_bits=15") == yes + "; server_max_window_bits=15");
+  CHECK(negotiate_deflate("permessage-deflate; server_max_window_bits=\"15\"") == yes + "; server_max_window_bits=15");
+  CHECK(negotiate_deflate("permessage-deflate; server_max_window_bits=10") == "");
+  CHECK(negotiate_deflate("permessage-deflate; server_max_window_bits=10, permessage-deflate") == yes);
+  // Invalid parameters decline their offer (RFC 7692 §7.1): unknown, repeated, bad values.
+  for (const char* bad : {"permessage-deflate; foo", "permessage-deflate; server_no_context_takeover=1",
+                          "permessage-deflate; client_no_context_takeover; client_no_context_takeover",
+                          "permessage-deflate; server_max_window_bits", "permessage-deflate; client_max_window_bits=7",
+                          "permessage-deflate; client_max_window_bits=16", "permessage-deflate; client_max_window_bits=010",
+                          "permessage-deflate; client_max_window_bits=\"1 5\"", "permessage-deflate; x=\"unterminated",
+                          "x-webkit-deflate-frame", ""})
+    CHECK(negotiate_deflate(bad) == "");
+  CHECK(negotiate_deflate("foo, permessage-deflate; foo, permessage-deflate; client_max_window_bits=9") == yes);
+
+  // Through the handshake: only with cfg.deflate; several headers are one list.
+  std::string base = "GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==\r\nSec-WebSocket-Version: 13\r\n";
+  ep::ws::HandshakeConfig cfg{{}, {"text.ircv3.net"}};
+  std::string offer = "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9\r\n"
+                      "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+  ep::ws::Handshake h = shake(base + offer, cfg);
+  CHECK(h.status == 0 && !h.deflate && h.response.find("Extensions") == std::string::npos);
+  cfg.deflate = true;
+  h = shake(base + offer, cfg);
+  CHECK(h.status == 0 && h.deflate && h.response.find("\r\nSec-WebSocket-Extensions: " + yes + "\r\n") != std::string::npos);
+  return ok;
+}
+
+TEST(ws_deflate_shared_streams) {
+  bool ok = true;
+  ep::ws::Deflate d;
+  CHECK(d.zlib_bytes() == 0);  // nothing until first used
+  std::string z1, z2;
+  const std::string line = "alice: the quick brown fox jumps over the lazy dog, the quick brown fox again";
+  CHECK(d.compress(line, &z1) && z1.size() < line.size());
+  CHECK(d.compress("something else entirely, to leave state behind", &z2));
+  CHECK(d.compress(line, &z2) && z2 == z1);  // no context takeover: the same bytes every time
+  std::string_view out;
+  CHECK(d.inflate(z1, line.size(), &out) == ep::ws::Deflate::Inflated::Ok && out == line);
+  CHECK(d.inflate(z1, line.size() - 1, &out) == ep::ws::Deflate::Inflated::TooBig);
+  CHECK(d.inflate(std::string("\xff\xff\xff", 3), 100, &out) == ep::ws::Deflate::Inflated::Bad);
+  CHECK(d.inflate(z1, line.size(), &out) == ep::ws::Deflate::Inflated::Ok && out == line);  // reset after an error
+  std::printf("  zlib state shared by the engine: %zu bytes\n", d.zlib_bytes());
+  CHECK(d.zlib_bytes() > 0);
   return ok;
 }
 
