@@ -4,23 +4,6 @@
 
 namespace ep {
 
-namespace {
-
-// A repaired line (each bad byte now three) cut back to max_body bytes after its tags ("@... "), at a
-// character boundary.
-void fit(std::string& line, size_t max_body) {
-  if (!max_body) return;
-  size_t tags = 0;
-  if (!line.empty() && line[0] == '@') {
-    size_t sp = line.find(' ');
-    if (sp != std::string::npos) tags = sp + 1;
-  }
-  if (line.size() - tags <= max_body) return;
-  line.resize(tags + text::utf8_prefix(std::string_view(line).substr(tags), max_body).size());
-}
-
-}  // namespace
-
 std::string repair_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 8);
@@ -48,6 +31,19 @@ std::string repair_utf8(std::string_view s) {
 }
 
 namespace {
+
+// A repaired line (each bad byte now three) cut back to max_body bytes after its tags ("@... "), at a
+// character boundary.
+void fit(std::string& line, size_t max_body) {
+  if (!max_body) return;
+  size_t tags = 0;
+  if (!line.empty() && line[0] == '@') {
+    size_t sp = line.find(' ');
+    if (sp != std::string::npos) tags = sp + 1;
+  }
+  if (line.size() - tags <= max_body) return;
+  line.resize(tags + text::utf8_prefix(std::string_view(line).substr(tags), max_body).size());
+}
 
 void frame_line(ws::Opcode op, std::string_view line, std::string& s, ws::Deflate* deflate, size_t min) {
   if (deflate && line.size() >= min) {
