@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -562,6 +563,41 @@ TEST(listener_open_reports_each_failing_call_and_leaks_nothing) {
     }
     CHECK(open_fds() == before);
   }
+  return ok;
+}
+
+// TCP_NODELAY refused on an accepted connection: the connection is served anyway (Nagle only delays
+// small writes), and the failure is reported once.
+TEST(accepted_connection_without_nodelay_is_kept_and_reported) {
+  bool ok = true;
+  World w(World::options(1 << 20));
+  w.pass();
+  w.events.clear();
+  struct NoDelayFails : Faults {
+    int setsockopt(int fd, int l, int n, const void* v, socklen_t len) override {
+      if (l == IPPROTO_TCP && n == TCP_NODELAY) {
+        errno = ENOPROTOOPT;
+        return -1;
+      }
+      return ::setsockopt(fd, l, n, v, len);
+    }
+  } hook;
+  ep::sysio::set_hook(&hook);
+  int fd = tcp_connect(w.server.bound_port());
+  CHECK(fd >= 0);
+  std::string got;
+  bool eof = false;
+  for (int i = 0; i < 100 && got.empty(); ++i) {
+    w.pass();
+    got += drain_fd(fd, &eof);
+    if (got.empty()) usleep(1000);
+  }
+  ep::sysio::set_hook(&w.faults);
+  CHECK(!got.empty());  // the nickname prompt: served
+  CHECK(!eof);
+  CHECK(w.stat("connections") == 1);
+  CHECK(w.errors("ENOPROTOOPT") == 1);
+  ::close(fd);
   return ok;
 }
 
