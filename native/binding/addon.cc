@@ -278,7 +278,7 @@ ep::HostCmd read_adopt(const Shape& c) {
     if (dup >= 0) ::close(dup);
     invalid(fdv, true, where, c.name("fd"), std::string("an open descriptor (") + std::strerror(e) + ")");
   }
-  return ep::cmd::Adopt{dup, std::move(address), proto == "irc"};
+  return ep::cmd::Adopt{ep::OwnedFd(dup), std::move(address), proto == "irc"};
 }
 
 // A typed command object (lib/native.ts EngineCommand), every field checked.

@@ -81,9 +81,10 @@ struct Server::HostCommands {
   void operator()(cmd::Adopt& c) const {
     // A socket the host accepted (a gateway, a test) becomes a client of the protocol it names.
     Proto proto = c.irc ? Proto::Irc : Proto::Line;
-    if (s.adopt(c.fd, c.address.c_str(), proto)) return;
-    if (proto == Proto::Line) refuse_connection(c.fd, "server is full, try again later", s.stats_);
-    else sysio::close(c.fd);
+    int fd = c.fd.release();
+    if (s.adopt(fd, c.address.c_str(), proto)) return;
+    if (proto == Proto::Line) refuse_connection(fd, "server is full, try again later", s.stats_);
+    else sysio::close(fd);
   }
   void operator()(cmd::ReloadTls& c) const {
     std::string msg;

@@ -19,6 +19,7 @@ Bridge::~Bridge() {
 void Bridge::post(HostCmd cmd) {
   {
     std::lock_guard<std::mutex> lock(in_mu_);
+    if (inbox_closed_) return;  // nobody will run it: dropped here (after the unlock), fds closed
     inbox_.push_back(std::move(cmd));
   }
   uint64_t one = 1;
@@ -36,6 +37,15 @@ std::vector<HostCmd> Bridge::take() {
   out.swap(inbox_);
   return out;
 }
+
+void Bridge::close_inbox() {
+  std::vector<HostCmd> dropped;
+  {
+    std::lock_guard<std::mutex> lock(in_mu_);
+    inbox_closed_ = true;
+    dropped.swap(inbox_);
+  }
+}  // dropped (and the descriptors its adopt commands own) goes here, outside the lock
 
 void Bridge::publish() {
   if (batch_.empty()) return;

@@ -29,6 +29,9 @@ class Bridge {
   void post(HostCmd cmd);
   // Engine thread: the commands posted since the last call.
   std::vector<HostCmd> take();
+  // Engine thread, once it has stopped taking commands: drops those still queued, and any posted from
+  // now on, unrun (an adopt's descriptor is closed; cmd::Adopt owns it).
+  void close_inbox();
 
   // Engine thread: queue an event for this pass; publish() hands the batch to the host.
   void emit(HostEvent ev) { batch_.push_back(std::move(ev)); }
@@ -43,6 +46,7 @@ class Bridge {
   int wake_fd_ = -1;
   std::mutex in_mu_;
   std::vector<HostCmd> inbox_;
+  bool inbox_closed_ = false;  // under in_mu_
   std::vector<HostEvent> batch_;
   static constexpr size_t kMaxPending = 1 << 16;  // events waiting for the host
   std::mutex out_mu_;

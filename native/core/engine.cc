@@ -31,7 +31,10 @@ bool Engine::listen(std::string* code, std::string* msg) {
   http_host_ = server->http_bound_host();
   http_port_ = server->http_bound_port();
   server_ = std::move(server);
-  thread_ = std::thread([this] { server_->run(); });
+  thread_ = std::thread([this] {
+    server_->run();
+    bridge_.close_inbox();  // commands posted after the last pass are never run: drop them now
+  });
   return true;
 }
 

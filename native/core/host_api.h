@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "options.h"
+#include "owned_fd.h"
 
 namespace ep {
 
@@ -106,9 +107,10 @@ struct Finish {
   bool close = false;
 };
 // A connected socket the engine takes as a client (a gateway, a test): the descriptor is the engine's
-// from then on (the binding posts a duplicate); irc: it speaks IRC, else the line protocol.
+// from then on (the binding posts a duplicate); irc: it speaks IRC, else the line protocol. The
+// command owns it until it runs: one never run (still queued at shutdown) closes it.
 struct Adopt {
-  int fd = -1;
+  OwnedFd fd;
   std::string address;
   bool irc = false;
 };

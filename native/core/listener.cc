@@ -68,6 +68,11 @@ const char* errno_name(int e) {
     case EMFILE: return "EMFILE";
     case ENFILE: return "ENFILE";
     case ENOMEM: return "ENOMEM";
+    case ENOBUFS: return "ENOBUFS";
+    case EPERM: return "EPERM";
+    case EAFNOSUPPORT: return "EAFNOSUPPORT";
+    case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+    case ENOPROTOOPT: return "ENOPROTOOPT";
     default: return "EIO";
   }
 }
@@ -109,24 +114,38 @@ bool Listener::open(const std::string& host, int port, int backlog, const char* 
     *msg = "cannot resolve " + host + ": " + gai_strerror(gai);
     return false;
   }
+  // Every address the host resolves to is tried in turn; the first that listens is kept. When none
+  // does, the error is the last one, naming the call that failed (socket, setsockopt, bind, listen).
   int err = 0;
+  const char* failed = "bind";
   for (addrinfo* ai = res; ai; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    int fd = sysio::socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
       err = errno;
+      failed = "socket";
       continue;
     }
     int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0) {
+    const char* step = nullptr;
+    if (sysio::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) step = "setsockopt SO_REUSEADDR";
+    else if (sysio::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0) step = "bind";
+    else if (sysio::listen(fd, backlog) != 0) step = "listen";
+    if (!step) {
       fd_ = fd;
       break;
     }
     err = errno;
-    ::close(fd);
+    failed = step;
+    sysio::close(fd);
   }
   freeaddrinfo(res);
-  if (fd_ < 0) return fail(err ? err : EADDRNOTAVAIL, "cannot listen on");
+  if (fd_ < 0) {
+    int e = err ? err : EADDRNOTAVAIL;
+    *code = errno_name(e);
+    *msg = std::string("cannot listen on ") + label + host + ":" + std::to_string(port) + ": " + failed + ": " +
+           std::strerror(e);
+    return false;
+  }
 
   sockaddr_storage ss = {};
   socklen_t len = sizeof ss;
@@ -173,7 +192,11 @@ void Listener::on_io(uint32_t, void*) {
       continue;
     }
     int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    // Without TCP_NODELAY the connection still works (lines may wait for Nagle): kept, and said.
+    if (sysio::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
+      int e = errno;
+      report(e, std::string("setsockopt TCP_NODELAY on an accepted connection: ") + std::strerror(e));
+    }
     char addr[64];
     format_addr(ss, addr, sizeof addr);
     if (!host_->accept_connection(fd, addr, protocol_, tls_)) sysio::close(fd);

@@ -36,15 +36,6 @@ void Server::charge_list(Client* c, uint64_t lines) {
   if (pol_.flood_rate > 0) c->tokens -= static_cast<double>(lines) / 1000.0;
 }
 
-bool Server::list_busy(Client* c) {
-  if (!c->list) return false;
-  static constexpr const char* kName[] = {"WHO", "USERS", "ROOMS"};
-  error(c, "LIST_BUSY",
-        std::string("a list is still being sent; ask again after its == END ") +
-            kName[static_cast<int>(c->list->kind)] + " line");
-  return true;
-}
-
 void Server::list_start(Client* c, ListKind kind, uint64_t expected, std::string room) {
   charge_list(c, expected);
   c->list = std::make_unique<ListCursor>();
@@ -155,12 +146,10 @@ std::vector<const Client*> Server::by_nick(const Range& clients) {
 template std::vector<const Client*> Server::by_nick(const std::vector<Client*>&);
 
 void Server::cmd_rooms(Client* c) {
-  if (list_busy(c)) return;
   list_start(c, ListKind::Rooms, rooms_.size(), {});
 }
 
 void Server::cmd_users(Client* c) {
-  if (list_busy(c)) return;
   const Room* room = c->room;
   if (room->members.size() > kUsersDirect) {
     list_start(c, ListKind::Users, room->members.size(), room->key);
@@ -172,7 +161,6 @@ void Server::cmd_users(Client* c) {
 }
 
 void Server::cmd_who(Client* c) {
-  if (list_busy(c)) return;
   list_start(c, ListKind::Who, nicks_.size(), {});
 }
 

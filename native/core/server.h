@@ -165,7 +165,6 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
 
   // --- long list replies, a chunk at a time as the asker drains its socket (lists.cc)
   void charge_list(Client* c, uint64_t lines);
-  bool list_busy(Client* c);
   void list_start(Client* c, ListKind kind, uint64_t expected, std::string room);
   void list_chunk(Client* c);
   FlushResult list_more(Client* c, size_t* written, int* err);

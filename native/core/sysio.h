@@ -5,7 +5,8 @@
 // real network happens to fail at the right moment.
 //
 // Used for: read (client input), sendmsg / send (output), shutdown (FIN after the last line),
-// accept4, close (client and accepted sockets) and epoll_ctl.
+// accept4, close (client and accepted sockets), epoll_ctl, and opening a listener (socket, setsockopt,
+// bind, listen).
 #pragma once
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -25,6 +26,10 @@ class Hook {
   virtual int accept4(int fd, sockaddr* addr, socklen_t* len, int flags);
   virtual int close(int fd);
   virtual int epoll_ctl(int epfd, int op, int fd, epoll_event* ev);
+  virtual int socket(int domain, int type, int protocol);
+  virtual int setsockopt(int fd, int level, int name, const void* val, socklen_t len);
+  virtual int bind(int fd, const sockaddr* addr, socklen_t len);
+  virtual int listen(int fd, int backlog);
 };
 
 extern Hook* g_hook;
@@ -43,6 +48,12 @@ inline int shutdown(int fd, int how) { return EP_SYSIO_CALL(shutdown, fd, how); 
 inline int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) { return EP_SYSIO_CALL(accept4, fd, addr, len, flags); }
 inline int close(int fd) { return EP_SYSIO_CALL(close, fd); }
 inline int epoll_ctl(int epfd, int op, int fd, epoll_event* ev) { return EP_SYSIO_CALL(epoll_ctl, epfd, op, fd, ev); }
+inline int socket(int domain, int type, int protocol) { return EP_SYSIO_CALL(socket, domain, type, protocol); }
+inline int setsockopt(int fd, int level, int name, const void* val, socklen_t len) {
+  return EP_SYSIO_CALL(setsockopt, fd, level, name, val, len);
+}
+inline int bind(int fd, const sockaddr* addr, socklen_t len) { return EP_SYSIO_CALL(bind, fd, addr, len); }
+inline int listen(int fd, int backlog) { return EP_SYSIO_CALL(listen, fd, backlog); }
 
 #undef EP_SYSIO_CALL
 

@@ -210,7 +210,6 @@ const char* const kCodes[] = {
     "NO_SUCH_ROOM", "ROOM_EXISTS",  "ROOM_INVALID",    "ROOM_LIMIT",     "ALREADY_IN_ROOM", "NO_SUCH_USER",
     "LINE_TOO_LONG", "BAD_UTF8",    "BAD_CHAR",        "EMPTY",          "FLOOD",           "FLOOD_KICK",
     "IDLE_TIMEOUT", "REGISTRATION_TIMEOUT", "SERVER_FULL", "KICKED",     "SHUTDOWN",        "NICK_PROTECTED",
-    "LIST_BUSY",
     "INTERNAL_ERROR",
 };
 
