@@ -71,6 +71,9 @@ void text_lines(std::string& s, std::string_view t, bool act) {
     std::string_view piece = t, rest;
     if (t.size() > room) {
       piece = text::utf8_prefix(t, room);
+      // Host text that is not UTF-8 there (only continuation bytes): cut at the byte, so the text
+      // always moves on.
+      if (piece.empty()) piece = t.substr(0, room);
       size_t sp = piece.rfind(' ');
       if (sp != std::string_view::npos && sp > 0 && sp >= piece.size() - piece.size() / 4) {
         rest = t.substr(sp + 1);
