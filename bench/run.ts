@@ -205,6 +205,20 @@ const SCENARIOS: ScenarioDef[] = [
       { key: 'server_rss_kb_max', better: 'lower', label: 'server RSS max KiB' },
     ],
   },
+  {
+    // listflood over IRC: the askers send WHO #channel (everyone is in it) and never read, two users
+    // exchange PRIVMSGs. Fewer clients than listflood: each IRC join gets the channel's NAMES.
+    name: 'listflood-irc', proto: 'irc',
+    args: ['--proto', 'irc', '--scenario', 'listflood', '--askers', '200', '--ask-burst', '6', '--ask-rate', '3', '--rate', '10'],
+    full: ['--clients', '2000', '--duration', '5', '--warmup', '1'], quick: ['--clients', '500', '--askers', '50', '--duration', '1', '--warmup', '0.2'],
+    only: ['epchat-irc'],
+    metrics: [
+      ...lat('pm_latency'),
+      { key: 'pm_latency_max_us', better: 'lower', label: 'pm_latency max µs' },
+      { key: 'server_cpu_pct', better: 'lower', label: 'server CPU %' },
+      { key: 'server_rss_kb_max', better: 'lower', label: 'server RSS max KiB' },
+    ],
+  },
 ];
 
 const ALL_SCENARIOS: ScenarioDef[] = [...SCENARIOS, ...IRC_SCENARIOS, ...TRANSPORT_SCENARIOS];
@@ -539,6 +553,7 @@ function targets(summary: Summary): string[] {
   ratioTarget('churn, cycles/s', 'churn', 'cycles_per_s', 'plain', 'higher', 3);
   limit('big room, last of the members has it (p50)', 'bigroom', 'completion_p50_us', 20000, 'µs');
   limit('200 non-reading /who askers, 5,000 users: private message p50 (issue #8)', 'listflood', 'pm_latency_p50_us', 50000, 'µs');
+  limit('200 non-reading IRC WHO askers, 2,000 users: private message p50', 'listflood-irc', 'pm_latency_p50_us', 50000, 'µs');
   return out;
 }
 

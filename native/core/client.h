@@ -30,12 +30,24 @@ constexpr uint8_t kClientWatched = 1;
 // A long list reply (/who, /users, /rooms) in progress: made a chunk at a time as the asker's socket
 // drains, resuming after the last key sent, so an asker that does not read holds no snapshot and costs
 // no work. Allocated only while a list is being sent.
-enum class ListKind : uint8_t { Who, Users, Rooms };
+// IRC's long replies go the same way (irc_lists.cc): LIST (322s, 323), NAMES #room (353s, 366) and
+// WHO #room (352s, 315) of a big room, WHO with a mask over everyone (352s, 315).
+enum class ListKind : uint8_t { Who, Users, Rooms, IrcList, IrcNames, IrcWho, IrcWhoMask };
+// What an IRC user's command queued after a list it started (the rest of a JOIN #a,#b or NAMES
+// #a,#b): lines ready for the wire, or another NAMES (room key set) to answer once the list is over.
+struct ListThen {
+  std::string wire;
+  std::string room;
+};
 struct ListCursor {
   ListKind kind;
   std::string after;  // the last key sent (lower-case nick or room key); empty before the first
-  std::string room;   // /users: the key of the room asked about
+  std::string room;   // /users, IRC NAMES and WHO #room: the key of the room asked about
   uint64_t n = 0;     // items sent so far
+  std::string mask;   // IRC: the end numeric's parameter (#room, or the WHO mask)
+  std::string names;  // IRC NAMES: names not yet sent in a 353 line
+  bool uhnames = false;
+  std::vector<ListThen> then;  // IRC: in order, after the end numeric
 };
 
 enum class ClientState : uint8_t {

@@ -45,6 +45,7 @@ std::string_view fit(const std::string& s, size_t body, std::string_view t, size
 }
 
 thread_local size_t g_body = 0;  // engine thread only: the body start of the line being written
+thread_local size_t g_line = 0;  // and the line's start (its tags)
 
 void trailing(std::string& s, std::string_view t) {
   s.append(" :");
@@ -55,10 +56,44 @@ void trailing(std::string& s, std::string_view t) {
     if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') s[i] = ' ';
 }
 
-void action(std::string& s, std::string_view t) {
-  s.append(" :\x01" "ACTION ");
-  s.append(fit(s, g_body, t, 1));
-  s.push_back('\x01');
+// A message's text (PRIVMSG, NOTICE, ACTION): text from the line protocol (up to maxLineBytes) may
+// not fit one IRC line, so it is split into as many lines as it takes, each repeating the line's
+// start (tags, source, command, target), at a character boundary, at a space in the last quarter of
+// the room when there is one (the space becomes the line break). s holds the line's start from
+// g_line; act: a CTCP ACTION.
+void text_lines(std::string& s, std::string_view t, bool act) {
+  const std::string head = s.substr(g_line);
+  const size_t extra = act ? 11 : 2;  // " :\x01ACTION " and "\x01", or " :"
+  const size_t used = s.size() - g_body + extra;
+  const size_t room = used + 4 <= irc::kMaxBody ? irc::kMaxBody - used : 4;  // at least a character
+  bool first = true;
+  do {
+    std::string_view piece = t, rest;
+    if (t.size() > room) {
+      piece = text::utf8_prefix(t, room);
+      // Host text that is not UTF-8 there (only continuation bytes): cut at the byte, so the text
+      // always moves on.
+      if (piece.empty()) piece = t.substr(0, room);
+      size_t sp = piece.rfind(' ');
+      if (sp != std::string_view::npos && sp > 0 && sp >= piece.size() - piece.size() / 4) {
+        rest = t.substr(sp + 1);
+        piece = piece.substr(0, sp);
+      } else {
+        rest = t.substr(piece.size());
+      }
+    }
+    if (!first) s.append(head);
+    first = false;
+    s.append(act ? " :\x01" "ACTION " : " :");
+    size_t at = s.size();
+    s.append(piece);
+    // Text the host wrote (notices) may hold CR, LF or NUL: never a line break on IRC.
+    for (size_t i = at; i < s.size(); ++i)
+      if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0') s[i] = ' ';
+    if (act) s.push_back('\x01');
+    s.append("\r\n");
+    t = rest;
+  } while (!t.empty());
 }
 
 void end(std::string& s) { s.append("\r\n"); }
@@ -74,6 +109,7 @@ Request IrcCodec::parse(std::string_view line) const {
 
 void IrcCodec::append(const Out& o, std::string& s) const {
   auto tag = [&]() {
+    g_line = s.size();
     if (tagged_) irc_time_tag(&s);
     g_body = s.size();
   };
@@ -103,9 +139,7 @@ void IrcCodec::append(const Out& o, std::string& s) const {
     case OutKind::Chat:
     case OutKind::Action:
       tag(), source(s, o.src), s.append(o.notice ? "NOTICE" : "PRIVMSG"), channel(s, o.b);
-      if (o.kind == OutKind::Action) action(s, o.c);
-      else trailing(s, o.c);
-      end(s);
+      text_lines(s, o.c, o.kind == OutKind::Action);
       return;
     case OutKind::PmFrom:
     case OutKind::PmTo: {
@@ -115,13 +149,13 @@ void IrcCodec::append(const Out& o, std::string& s) const {
       std::string_view from = !o.src.empty() ? o.src : o.kind == OutKind::PmFrom ? o.a : to;
       tag(), source(s, from), s.append(o.notice ? "NOTICE " : "PRIVMSG ");
       s.append(o.kind == OutKind::PmFrom ? to : o.a);
-      if (o.action) action(s, o.c);
-      else trailing(s, o.c);
-      end(s);
+      text_lines(s, o.c, o.action);
       return;
     }
     case OutKind::Topic:
-      tag(), source(s, o.src), s.append("TOPIC"), channel(s, o.b), trailing(s, o.c), end(s);
+      // Cut at TOPICLEN, as ISUPPORT says (a line user may have set a longer one).
+      tag(), source(s, o.src), s.append("TOPIC"), channel(s, o.b), trailing(s, text::utf8_prefix(o.c, kIrcTopicLen));
+      end(s);
       return;
     case OutKind::Kicked:
       tag(), source(s, o.src), s.append("KICK"), channel(s, o.b);
@@ -133,8 +167,10 @@ void IrcCodec::append(const Out& o, std::string& s) const {
       end(s);
       return;
     case OutKind::Announce:
-      tag(), source(s, {}), s.append("NOTICE "), s.append(to), trailing(s, std::string("[server] ") + std::string(o.c));
-      end(s);
+      // To everyone: one line for all (Server::fanout_all formats it once per codec), its target the
+      // server mask "$epchat" (RFC 2812 3.3.1) rather than each recipient's nick.
+      tag(), source(s, {}), s.append("NOTICE $"), s.append(kIrcServerName);
+      text_lines(s, std::string("[server] ") + std::string(o.c), false);
       return;
     case OutKind::Error: {
       // Errors that end the connection (timeouts, flood, kick, shutdown) are IRC's ERROR; the others
@@ -148,19 +184,18 @@ void IrcCodec::append(const Out& o, std::string& s) const {
           return;
         }
       }
-      g_body = s.size();
-      source(s, {}), s.append("NOTICE "), s.append(to), trailing(s, o.c), end(s);
+      g_line = g_body = s.size();
+      source(s, {}), s.append("NOTICE "), s.append(to), text_lines(s, o.c, false);
       return;
     }
     case OutKind::Notice:
-      g_body = s.size();
-      source(s, {}), s.append("NOTICE "), s.append(to), trailing(s, o.c), end(s);
+      g_line = g_body = s.size();
+      source(s, {}), s.append("NOTICE "), s.append(to), text_lines(s, o.c, false);
       return;
     case OutKind::GroupFrom:
-      g_body = s.size();
+      g_line = g_body = s.size();
       source(s, {}), s.append("NOTICE "), s.append(to);
-      trailing(s, "[@" + std::string(o.b) + " from " + std::string(o.a) + "] " + std::string(o.c));
-      end(s);
+      text_lines(s, "[@" + std::string(o.b) + " from " + std::string(o.a) + "] " + std::string(o.c), false);
       return;
     case OutKind::Raw: {
       // Text lines the host wrote (mailbox and group notices, account replies): one NOTICE each.
@@ -171,8 +206,8 @@ void IrcCodec::append(const Out& o, std::string& s) const {
         t = nl == std::string_view::npos ? std::string_view() : t.substr(nl + 1);
         while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
         if (line.empty()) continue;
-        g_body = s.size();
-        source(s, {}), s.append("NOTICE "), s.append(to), trailing(s, line), end(s);
+        g_line = g_body = s.size();
+        source(s, {}), s.append("NOTICE "), s.append(to), text_lines(s, line, false);
       }
       return;
     }

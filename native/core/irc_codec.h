@@ -9,6 +9,8 @@ namespace ep {
 
 // The server's name in IRC prefixes and numerics.
 inline constexpr const char* kIrcServerName = "epchat";
+// TOPICLEN (ISUPPORT): topics are cut to this many bytes for IRC users.
+inline constexpr size_t kIrcTopicLen = 300;
 
 class IrcCodec final : public Codec {
  public:

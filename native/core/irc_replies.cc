@@ -8,10 +8,6 @@
 
 namespace ep {
 
-namespace {
-constexpr size_t kNamesChunk = 400;  // bytes of names per 353 line
-}  // namespace
-
 void Server::irc_send(Client* c, const std::string& line) {
   if (line.empty()) return;
   // Through the client's codec: as is on TCP, a frame per line on a WebSocket.
@@ -20,6 +16,14 @@ void Server::irc_send(Client* c, const std::string& line) {
     wire_.clear();
     c->codec->append_wire(line, wire_);
     wire = wire_;
+  }
+  if (c->list) {
+    // A list this user asked for is still being sent (irc_lists.cc): what its command says next
+    // follows the list's end numeric, in order.
+    std::vector<ListThen>& then = c->list->then;
+    if (then.empty() || !then.back().room.empty()) then.emplace_back();
+    then.back().wire.append(wire);
+    return;
   }
   Buf* b = Buf::make(wire.data(), wire.size());
   if (!b) {
@@ -31,6 +35,11 @@ void Server::irc_send(Client* c, const std::string& line) {
 }
 
 void Server::irc_num(Client* c, int code, std::string_view params, std::string_view trailing, bool has_trailing) {
+  irc_send(c, irc_num_line(c, code, params, trailing, has_trailing));
+}
+
+std::string Server::irc_num_line(const Client* c, int code, std::string_view params, std::string_view trailing,
+                                 bool has_trailing) const {
   char num[4];
   num[0] = static_cast<char>('0' + code / 100);
   num[1] = static_cast<char>('0' + code / 10 % 10);
@@ -56,7 +65,7 @@ void Server::irc_num(Client* c, int code, std::string_view params, std::string_v
     s.append(text::utf8_prefix(trailing, irc::kMaxBody > s.size() ? irc::kMaxBody - s.size() : 0));
   }
   s += "\r\n";
-  irc_send(c, s);
+  return s;
 }
 
 void Server::irc_welcome(Client* c) {
@@ -94,46 +103,80 @@ bool Server::irc_is_op(const Client* c, const Room* r) const {
 }
 
 void Server::irc_names(Client* c, const Room* r) {
+  if (c->list) {  // after the list in progress (the rest of a JOIN #a,#b or NAMES #a,#b), in order
+    c->list->then.push_back(ListThen{{}, r->key});
+    return;
+  }
+  charge_list(c, r->members.size());
+  if (r->members.size() > kIrcListDirect) {
+    irc_list_start(c, ListKind::IrcNames, r->key, "#" + r->name);
+    return;
+  }
+  std::string lines;
+  irc_names_direct(c, r, lines);
+  irc_send(c, lines);
+}
+
+// A small room's NAMES, at once, in member order: 353 lines, then 366.
+void Server::irc_names_direct(const Client* c, const Room* r, std::string& lines) {
   const bool uhnames = c->irc->caps.has(irc::kCapUserhostInNames);
   const std::string head = "= #" + r->name;
-  charge_list(c, r->members.size());
   std::string names;
   for (const Client* m : r->members) {
     if (m->state != ClientState::Active) continue;
-    std::string one = irc_is_op(m, r) ? "@" : "";
-    one += uhnames ? prefix(m) : m->nick;
-    if (!names.empty() && names.size() + one.size() + 1 > kNamesChunk) {
-      irc_num(c, 353, head, names);
+    std::string one = irc_name(m, r, uhnames);
+    if (!names.empty() && names.size() + one.size() + 1 > kIrcNamesChunk) {
+      lines += irc_num_line(c, 353, head, names);
       names.clear();
     }
     if (!names.empty()) names += ' ';
     names += one;
   }
-  if (!names.empty()) irc_num(c, 353, head, names);
-  irc_num(c, 366, "#" + r->name, "End of /NAMES list.");
+  if (!names.empty()) lines += irc_num_line(c, 353, head, names);
+  lines += irc_num_line(c, 366, "#" + r->name, "End of /NAMES list.");
+}
+
+// One user in NAMES: @ for the room's operator, nick!user@host with userhost-in-names.
+std::string Server::irc_name(const Client* m, const Room* r, bool uhnames) const {
+  std::string one = irc_is_op(m, r) ? "@" : "";
+  one += uhnames ? prefix(m) : m->nick;
+  return one;
+}
+
+// One 352 line for c about u.
+std::string Server::irc_who_row(const Client* c, const Client* u, std::string_view chan, bool op) const {
+  std::string user = u->irc && !u->irc->user.empty() ? u->irc->user : u->nick;
+  std::string p = prefix(u);
+  std::string host = p.substr(p.find('@') + 1);
+  std::string flags = u->irc && !u->irc->away.empty() ? "G" : "H";
+  if (op) flags += '@';
+  std::string real = u->irc && !u->irc->realname.empty() ? u->irc->realname : u->nick;
+  return irc_num_line(c, 352,
+                      std::string(chan) + " " + user + " " + host + " " + kIrcServerName + " " + u->nick + " " + flags,
+                      "0 " + real);
 }
 
 void Server::irc_who(Client* c, std::string_view mask) {
-  auto row = [&](const Client* u, std::string_view chan, bool op) {
-    std::string user = u->irc && !u->irc->user.empty() ? u->irc->user : u->nick;
-    std::string p = prefix(u);
-    std::string host = p.substr(p.find('@') + 1);
-    std::string flags = u->irc && !u->irc->away.empty() ? "G" : "H";
-    if (op) flags += '@';
-    std::string real = u->irc && !u->irc->realname.empty() ? u->irc->realname : u->nick;
-    irc_num(c, 352,
-            std::string(chan) + " " + user + " " + host + " " + kIrcServerName + " " + u->nick + " " + flags,
-            "0 " + real);
-  };
   if (!mask.empty() && mask[0] == '#') {
     bool valid = false;
     if (const Room* r = irc_room(mask, &valid)) {
       charge_list(c, r->members.size());  // as a line user's /users: big replies cost flood tokens
+      if (r->members.size() > kIrcListDirect) {
+        irc_list_start(c, ListKind::IrcWho, r->key, std::string(mask));
+        return;
+      }
+      std::string lines;
       for (const Client* m : r->members)
-        if (m->state == ClientState::Active) row(m, "#" + r->name, irc_is_op(m, r));
+        if (m->state == ClientState::Active) lines += irc_who_row(c, m, "#" + r->name, irc_is_op(m, r));
+      irc_send(c, lines);
     }
+  } else if (irc_who_is_mask(mask)) {
+    // Everyone whose nick matches (WHO, WHO *, WHO 0, WHO a*): the whole nick index, a chunk at a time.
+    charge_list(c, nicks_.size());
+    irc_list_start(c, ListKind::IrcWhoMask, {}, mask.empty() ? std::string("*") : std::string(mask));
+    return;
   } else if (const Client* u = nicks_.find(mask)) {
-    row(u, "*", false);
+    irc_send(c, irc_who_row(c, u, "*", false));
   }
   irc_num(c, 315, mask.empty() ? std::string_view("*") : mask, "End of /WHO list.");
 }
@@ -166,11 +209,7 @@ void Server::irc_whois(Client* c, std::string_view nick) {
 void Server::irc_list(Client* c) {
   charge_list(c, rooms_.size());
   irc_num(c, 321, "Channel", "Users  Name");
-  for (const auto& kv : rooms_.index()) {
-    const Room* r = kv.second.get();
-    irc_num(c, 322, "#" + r->name + " " + std::to_string(r->members.size()), r->topic);
-  }
-  irc_num(c, 323, {}, "End of /LIST");
+  irc_list_start(c, ListKind::IrcList, {}, {});  // 322 per room, 323 (irc_lists.cc)
 }
 
 }  // namespace ep

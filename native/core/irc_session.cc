@@ -378,11 +378,23 @@ void Server::irc_join_one(Client* c, std::string_view chan) {
   std::string src = prefix(c);
   Out joined{OutKind::Joined, c->nick, r->name};
   joined.src = src;
-  if (quiet(r)) send(c, joined);
-  else fanout(r, joined, nullptr, false);
+  if (c->list) {
+    // The NAMES of a channel before this one in the same JOIN is still being sent: the echo waits
+    // behind it (ListCursor::then), the others hear it now.
+    if (!quiet(r)) fanout(r, joined, c, false);
+    Out mine = joined;
+    mine.to = c->nick;
+    std::string s;
+    c->codec->append(mine, s);
+    c->list->then.push_back(ListThen{std::move(s), {}});
+  } else if (quiet(r)) {
+    send(c, joined);
+  } else {
+    fanout(r, joined, nullptr, false);
+  }
   const std::string name = "#" + r->name;
   if (!r->topic.empty()) {
-    irc_num(c, 332, name, r->topic);
+    irc_num(c, 332, name, text::utf8_prefix(r->topic, kIrcTopicLen));
     irc_num(c, 333, name + " " + r->topic_by + " " + std::to_string(r->topic_time), {}, false);
   }
   irc_names(c, r);
@@ -476,7 +488,7 @@ void Server::irc_topic(Client* c, const irc::Message& m) {
   const std::string name = "#" + r->name;
   if (m.nparams < 2) {
     if (r->topic.empty()) return irc_num(c, 331, name, "No topic is set");
-    irc_num(c, 332, name, r->topic);
+    irc_num(c, 332, name, text::utf8_prefix(r->topic, kIrcTopicLen));
     irc_num(c, 333, name + " " + r->topic_by + " " + std::to_string(r->topic_time), {}, false);
     return;
   }

@@ -1,4 +1,4 @@
-// Long list replies (/who, /users, /rooms), made incrementally as the asker drains its socket.
+// Long list replies (/who, /users, /rooms; IRC's in irc_lists.cc), made incrementally as the asker drains its socket.
 //
 // A list starts with one chunk at once (so a short list is complete before the next line is read),
 // and the rest comes one chunk per flush, only when everything queued before it has been written
@@ -54,7 +54,10 @@ void Server::list_chunk(Client* c) {
     codec.append(Out{OutKind::Item, kind, first, rest}, buf);
     ++l.n;
   };
-  switch (l.kind) {
+  const bool irc = l.kind == ListKind::IrcList || l.kind == ListKind::IrcNames || l.kind == ListKind::IrcWho ||
+                   l.kind == ListKind::IrcWhoMask;
+  if (irc) end = irc_list_chunk(c, buf);  // IRC numerics, framed by c's codec (irc_lists.cc)
+  else switch (l.kind) {
     case ListKind::Who: {
       const Nicks::Index& idx = nicks_.index();
       auto it = idx.upper_bound(l.after);
@@ -96,10 +99,12 @@ void Server::list_chunk(Client* c) {
       end = it == idx.end();
       break;
     }
+    default:
+      break;
   }
   if (end) {
     static constexpr std::string_view kEnd[] = {"WHO", "USERS", "ROOMS"};
-    codec.append(Out{OutKind::End, kEnd[static_cast<int>(l.kind)], {}, {}, l.n}, buf);
+    if (!irc) codec.append(Out{OutKind::End, kEnd[static_cast<int>(l.kind)], {}, {}, l.n}, buf);
     c->list.reset();
   }
   if (buf.empty()) return;

@@ -705,10 +705,7 @@ void Server::fanout_all(const Out& o) {
   Buf* formatted[Codec::kMax] = {};
   for (Client* c : conns_.all()) {
     if (!c || c->state != ClientState::Active) continue;
-    if (c->proto == Proto::Irc) {  // a NOTICE names its recipient
-      send(c, o);
-      continue;
-    }
+    // Once per codec, IRC's too (its NOTICE names the server mask, not each recipient: irc_codec.cc).
     Buf*& b = formatted[c->codec->id()];
     if (!b && !(b = c->codec->format(o))) continue;
     enqueue(c, b);

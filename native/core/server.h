@@ -41,6 +41,10 @@ namespace ep {
 
 // Bytes of long list replies made per loop pass, for all askers together (lists.cc).
 extern const size_t kListBytesPerPass;
+// IRC: a room this small answers NAMES and WHO #room at once (a bigger one a chunk at a time, as
+// lists are); bytes of names per 353 line.
+inline constexpr size_t kIrcListDirect = 128;
+inline constexpr size_t kIrcNamesChunk = 400;
 
 // An idle IRC user is sent PING this long before the idle timeout (half of it, at most a minute).
 inline uint64_t irc_ping_grace(uint64_t idle_ms) { return idle_ms / 2 < 60000 ? idle_ms / 2 : 60000; }
@@ -269,8 +273,20 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   Room* irc_room(std::string_view chan, bool* valid) const;
   // A numeric reply to c: ":server NNN nick params… :trailing".
   void irc_num(Client* c, int code, std::string_view params, std::string_view trailing, bool has_trailing = true);
-  // Sends a complete IRC line (built with irc::Writer) to c.
+  // The same line, returned (for lists that are framed and queued a chunk at a time).
+  std::string irc_num_line(const Client* c, int code, std::string_view params, std::string_view trailing,
+                           bool has_trailing = true) const;
+  // Sends complete IRC lines to c, framed by its codec; while a list c asked for is being sent, they
+  // wait behind it (ListCursor::then).
   void irc_send(Client* c, const std::string& line);
+  // --- IRC's long replies, a chunk at a time (irc_lists.cc)
+  void irc_list_start(Client* c, ListKind kind, std::string room, std::string mask);
+  // Appends the next chunk of c's IRC list to buf (framed); true when the list is over.
+  bool irc_list_chunk(Client* c, std::string& buf);
+  void irc_names_direct(const Client* c, const Room* r, std::string& lines);
+  std::string irc_name(const Client* m, const Room* r, bool uhnames) const;
+  std::string irc_who_row(const Client* c, const Client* u, std::string_view chan, bool op) const;
+  static bool irc_who_is_mask(std::string_view mask);
   void irc_ping_idle(uint64_t now);
 
   // --- what the host and the console ask for (admin.cc)

@@ -18,6 +18,7 @@
 #include "../core/host_api.h"
 #include "../core/base64.h"
 #include "../core/irc_caps.h"
+#include "../core/irc_codec.h"
 #include "../core/irc_message.h"
 #include "../core/irc_sasl.h"
 #include "../core/line_codec.h"
@@ -51,6 +52,55 @@ std::vector<std::string> frame(const std::vector<std::string>& chunks, size_t ma
 }
 
 using V = std::vector<std::string>;
+
+// IRC fan-out of a long text: several whole lines, each within 512 bytes, the text whole; never a loop
+// on bytes that are not UTF-8 (host text).
+TEST(irc_codec_splits_long_text) {
+  bool ok = true;
+  ep::IrcCodec codec(false);
+  auto lines = [&](const ep::Out& o) {
+    std::string s;
+    codec.append(o, s);
+    std::vector<std::string> out;
+    size_t at = 0;
+    while (at < s.size()) {
+      size_t e = s.find("\r\n", at);
+      if (e == std::string::npos) {
+        out.push_back(std::string(600, '!'));  // a line without CRLF: fails the size check below
+        break;
+      }
+      out.push_back(s.substr(at, e - at));
+      at = e + 2;
+    }
+    return out;
+  };
+  std::string words;
+  for (int i = 0; words.size() < 3000; ++i) words += (words.empty() ? "" : " ") + std::string("w\xC3\xB6rd") + std::to_string(i);
+  ep::Out chat{ep::OutKind::Chat, "liner", "lobby", words};
+  chat.src = "liner!liner@127.0.0.1";
+  const std::string head = ":liner!liner@127.0.0.1 PRIVMSG #lobby :";
+  std::vector<std::string> got = lines(chat);
+  CHECK(got.size() >= 7);
+  std::string joined;
+  for (const std::string& l : got) {
+    CHECK(l.size() + 2 <= 512);
+    CHECK(l.compare(0, head.size(), head) == 0);
+    joined += (joined.empty() ? "" : " ") + l.substr(head.size());
+  }
+  CHECK(joined == words);
+  // bytes that are not UTF-8 (continuation bytes only): cut at the byte, the whole text still there
+  std::string junk(2000, '\x80');
+  ep::Out notice{ep::OutKind::Notice, {}, {}, junk};
+  notice.to = "bob";
+  got = lines(notice);
+  std::string back;
+  for (const std::string& l : got) {
+    CHECK(l.size() + 2 <= 512);
+    back += l.substr(std::string(":epchat NOTICE bob :").size());
+  }
+  CHECK(back == junk);
+  return ok;
+}
 
 TEST(linein_splits_lf_and_crlf) {
   bool ok = true;

@@ -809,6 +809,27 @@ static void on_pm(conn_t *c, const char *line, size_t len)
 }
 static void on_irc_line(conn_t *c, const char *line, size_t len);
 
+/* listflood over IRC: "PRIVMSG ME :p SEQ SEND_NS x" from the other pm client, as on_pm. */
+static void on_irc_pm(conn_t *c, const char *text, size_t len)
+{
+    const char *end = text + len, *p = text;
+    uint64_t seq, ts;
+    if (len < 2 || memcmp(p, "p ", 2) != 0 || c->idx > 1 || !(p = parse_u64(p + 2, end, &seq)) ||
+        !(p = parse_u64(p, end, &ts))) {
+        g.corrupt++;
+        return;
+    }
+    uint64_t now = now_ns();
+    if (seq < g_pm_next[c->idx])
+        g_pm_ooo++;
+    else
+        g_pm_next[c->idx] = seq + 1;
+    g_pm_got++;
+    g.last_delivery = now;
+    if (in_window(ts))
+        hist_add(&g.lat, now - ts);
+}
+
 static void on_line(conn_t *c, const char *line, size_t len)
 {
     if (len && line[len - 1] == '\r')
@@ -937,6 +958,10 @@ static void on_irc_line(conn_t *c, const char *line, size_t len)
     if (tok_is(m.cmd, m.cmd_len, "PRIVMSG")) {
         if (!m.trail || m.nargs < 1) {
             g.corrupt++;
+            return;
+        }
+        if (g_pm_mode && tok_is(m.arg[0], m.arg_len[0], c->nick)) {
+            on_irc_pm(c, m.trail, m.trail_len);
             return;
         }
         const room_t *rm = c->room >= 0 ? &g.rooms[c->room] : NULL;
@@ -1771,7 +1796,8 @@ static void scenario_idle(void)
     jclose();
 }
 
-/* listflood: C clients (5,000) in the default room; the last A (200) send --ask-burst /who at once (6),
+/* listflood: C clients (5,000) in the default room (IRC, --proto irc: in one channel, asking WHO #channel
+ * and sending PRIVMSG nick); the last A (200) send --ask-burst /who at once (6),
  * then --ask-rate a second (3), all at the same moments, and never read after registering: within the
  * default flood budget (burst 40, 20 a second), as a /who of 5,000 lines costs 6 tokens; clients 0 and 1 exchange private messages at --rate (10 a second
  * each way). Reports the private messages' latency: what everyone else sees while lists are asked for. */
@@ -1793,8 +1819,8 @@ static bool step_listflood(uint64_t now)
         for (int k = 0; k < 2; k++) {
             conn_t *from = &g.conns[k], *to = &g.conns[1 - k];
             while (g.senders[k].next_seq < pm_target) {
-                conn_printf(from, "/msg %s p %llu %llu x\n", to->nick, (unsigned long long)g.senders[k].next_seq++,
-                            (unsigned long long)now_ns());
+                conn_printf(from, cfg.irc ? "PRIVMSG %s :p %llu %llu x\r\n" : "/msg %s p %llu %llu x\n", to->nick,
+                            (unsigned long long)g.senders[k].next_seq++, (unsigned long long)now_ns());
                 g_pm_sent++;
             }
         }
@@ -1805,7 +1831,11 @@ static bool step_listflood(uint64_t now)
             if (c->fd < 0)
                 continue;
             while (c->next_seq[0] < target) {
-                conn_write(c, "/who\n", 5);
+                /* IRC: WHO of the room everyone is in (5,000 352 lines), as /who */
+                if (cfg.irc)
+                    conn_printf(c, "WHO %s\r\n", g.rooms[0].name);
+                else
+                    conn_write(c, "/who\n", 5);
                 c->next_seq[0]++;
                 g.sent++;
                 if (in_window(now))
