@@ -246,18 +246,33 @@ test('a WebSocket reader that never reads is dropped alone (maxOutputBytes); the
     const reader = await wsLineRegister(hp, 'reader');
     const alice = await t.register('alice');
     const bob = await t.register('bob');
-    let got = 0;
-    const pad = 'p'.repeat(1000);
-    bob.onLine = (line) => { if (line === `alice: ${got} ${pad}`) got++; };
-    const N = 6000;
-    const lines: string[] = [];
-    for (let i = 0; i < N; i++) lines.push(`${i} ${pad}`);
-    alice.socket.write(`${lines.join('\n')}\n`);
-    await until(() => got === N, 10000, 'bob to get every line');
-    for (let i = 0; i < N; i += 1000) await reader.expect(`alice: ${i} ${pad}`, 5000);
-    await reader.expect(`alice: ${N - 1} ${pad}`, 5000);
+    // alice sends rounds of 8 lines of 4 KB (32 KB, half the 64 KiB output limit) until the server
+    // says it dropped `stalled`, each round only once bob (TCP) and reader (WebSocket) have read the one
+    // before: the readers are then never more than a round behind, however slowly this process runs on
+    // a busy machine (blasting 6 MB at once, as this test did, let them fall megabytes behind under load,
+    // and the server rightly dropped them as slow too, as the TCP fault test found).
+    const pad = ' ' + 'p'.repeat(4000);
+    const ROUND = 8;
+    const MAX_ROUNDS = 1000; // 32 MB: several times what the stalled socket's buffers can hold
+    let rounds = 0;
+    while (!bob.lines.includes('>> Bye stalled !')) {
+      assert.ok(rounds < MAX_ROUNDS, `stalled still not dropped after ${rounds * ROUND} lines`);
+      const lines = Array.from({ length: ROUND }, (_, k) => `${rounds * ROUND + k}${pad}`);
+      alice.socket.write(lines.join('\n') + '\n');
+      await bob.expect(`alice: ${lines[ROUND - 1]}`, 5000);
+      await reader.expect(`alice: ${lines[ROUND - 1]}`, 5000);
+      rounds++;
+    }
     await expectStats(t.server, { dropped_slow: 1 }, 3000);
-    await bob.expect('>> Bye stalled !', 3000);
+    // Every line reached both readers, in order.
+    const n = rounds * ROUND;
+    const tcp = bob.lines.filter((l) => l.startsWith('alice: '));
+    const ws = reader.messages.filter((l) => l.startsWith('alice: '));
+    assert.is(tcp.length, n, `bob: ${tcp.length} of ${n}`);
+    assert.is(ws.length, n, `reader: ${ws.length} of ${n}`);
+    for (let i = 0; i < n; i++) {
+      if (tcp[i] !== `alice: ${i}${pad}` || ws[i] !== `alice: ${i}${pad}`) assert.unreachable(`message ${i} out of order or damaged`);
+    }
     stalled.destroy();
   });
 });
