@@ -213,7 +213,7 @@ function httpsGet(port: number, path: string): Promise<{ status: number; type: s
   });
 }
 
-test('HTTPS and WSS: the web client over TLS, IRC over WSS chats with a line user over TLS; plaintext HTTP there gets 400', () => withServer({ ...TLS, httpsPort: 0 }, async (t) => {
+test('HTTPS and WSS: the web client over TLS (node:https, openssl s_client), IRC over WSS chats with a line user over TLS; plaintext HTTP there gets 400', () => withServer({ ...TLS, httpsPort: 0 }, async (t) => {
   const port = t.server.httpsAddress()!.port;
   const page = await httpsGet(port, '/');
   assert.is(page.status, 200);
@@ -235,6 +235,10 @@ test('HTTPS and WSS: the web client over TLS, IRC over WSS chats with a line use
   await line.expect('wss: hello over wss');
   line.send('hello back over tls');
   await ws.expect(/^:tlsline!\S+ PRIVMSG #lobby :hello back over tls$/);
+
+  // openssl s_client speaks HTTP over it too.
+  const viaOpenssl = await sClient(port, ['-quiet'], 'GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n', /<\/html>/i);
+  assert.match(viaOpenssl, /HTTP\/1\.1 200 OK/);
 
   const plain = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
   assert.match(plain.got.toString(), /^HTTP\/1\.1 400 /);
