@@ -1074,8 +1074,21 @@ static void ws_message(conn_t *c, const char *p, size_t n)
     while (p < end && c->gen == gen) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = (size_t)((nl ? nl : end) - p);
-        if (len && !(len == 1 && p[0] == '\r'))
-            on_line(c, p, len);
+        if (len && !(len == 1 && p[0] == '\r')) {
+            /* The line parsers (strtol) read up to a delimiter: a line from a TCP read always has its
+             * '\n' after it, a frame's payload may end the buffer. Give them a terminated copy. */
+            static char *copy;
+            static size_t cap;
+            if (len + 1 > cap) {
+                cap = len + 1 > 2 * cap ? len + 1 : 2 * cap;
+                copy = realloc(copy, cap);
+                if (!copy)
+                    die(2, "out of memory");
+            }
+            memcpy(copy, p, len);
+            copy[len] = '\n';
+            on_line(c, copy, len);
+        }
         p += len + (nl != NULL);
     }
 }
