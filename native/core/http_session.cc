@@ -88,7 +88,7 @@ void Server::http_static(Client* c, bool keep_alive) {
   r += "Cache-Control: no-cache\r\nLast-Modified: " + modified + "\r\n";
   r += kSecurityHeaders;
   r += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
-  http_queue(c, r);
+  enqueue_copy(c, r);
   if (!head && !not_modified) enqueue(c, f.body);  // the shared bytes of the cached file
   f.body->unref();
 }
@@ -96,7 +96,7 @@ void Server::http_static(Client* c, bool keep_alive) {
 bool Server::http_upgrade(Client* c) {
   ws::Handshake hs = ws::accept_upgrade(c->http->req, ws_cfg_);
   if (hs.status) {
-    http_queue(c, hs.response);
+    enqueue_copy(c, hs.response);
     close_client(c, "closed");
     return false;
   }
@@ -104,7 +104,7 @@ bool Server::http_upgrade(Client* c) {
   // the IRCv3 websocket spec says.
   const bool line = hs.protocol == kWsLine;
   const bool binary = hs.protocol == kWsIrcBinary;
-  http_queue(c, hs.response);
+  enqueue_copy(c, hs.response);
   unlink_timer(c);
   c->http.reset();
   c->ws = std::make_unique<WsSession>(ws::Limits{opt_.ws_max_message, opt_.ws_max_message});
@@ -142,25 +142,15 @@ Codec* Server::irc_codec_for(const Client* c, bool tagged) {
 void Server::http_error(Client* c, int status, std::string_view detail, std::string_view extra) {
   const bool head = c->http && c->http->req.state() == http::RequestReader::State::Done &&
                     c->http->req.method() == http::Method::Head;
-  http_queue(c, http::error_response(status, detail, extra, head));
+  enqueue_copy(c, http::error_response(status, detail, extra, head));
   close_client(c, "closed");
-}
-
-void Server::http_queue(Client* c, const std::string& bytes) {
-  Buf* b = Buf::make(bytes.data(), bytes.size());
-  if (!b) {
-    overflowed_.push_back(c);
-    return;
-  }
-  enqueue(c, b);
-  b->unref();
 }
 
 // No whole request head in time (or no next request on a kept-alive connection): a request begun
 // is told 408; an idle kept-alive connection just closes.
 void Server::http_timeout(Client* c) {
   if (c->http && c->http->started) {
-    http_queue(c, http::error_response(408, "the request head did not arrive in time"));
+    enqueue_copy(c, http::error_response(408, "the request head did not arrive in time"));
     close_client(c, "idle");
     return;
   }

@@ -25,13 +25,7 @@ void Server::irc_send(Client* c, const std::string& line) {
     then.back().wire.append(wire);
     return;
   }
-  Buf* b = Buf::make(wire.data(), wire.size());
-  if (!b) {
-    overflowed_.push_back(c);
-    return;
-  }
-  enqueue(c, b);
-  b->unref();
+  enqueue_copy(c, wire);
 }
 
 void Server::irc_num(Client* c, int code, std::string_view params, std::string_view trailing, bool has_trailing) {

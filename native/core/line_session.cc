@@ -189,13 +189,7 @@ void Server::cmd_nick(Client* c, std::string_view nick) {
 // A short list reply (/help, /stats, /users of a small room), queued whole.
 void Server::finish(ListReply& r, std::string_view end_kind) {
   r.c->codec->append(Out{OutKind::End, end_kind, {}, {}, r.n}, r.buf);
-  Buf* b = Buf::make(r.buf.data(), r.buf.size());
-  if (!b) {
-    overflowed_.push_back(r.c);
-    return;
-  }
-  enqueue(r.c, b);
-  b->unref();
+  enqueue_copy(r.c, r.buf);
   charge_list(r.c, r.n);
 }
 

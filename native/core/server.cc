@@ -658,6 +658,16 @@ void Server::enqueue(Client* c, Buf* b) {
   conns_.mark_dirty(c);
 }
 
+void Server::enqueue_copy(Client* c, std::string_view bytes) {
+  Buf* b = Buf::make(bytes.data(), bytes.size());
+  if (!b) {
+    overflowed_.push_back(c);
+    return;
+  }
+  enqueue(c, b);
+  b->unref();
+}
+
 void Server::send(Client* c, const Out& o) {
   Out mine = o;
   if (mine.to.empty()) mine.to = c->state == ClientState::Active ? std::string_view(c->nick) : std::string_view("*");

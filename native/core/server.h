@@ -135,6 +135,9 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   // Output.
   void send(Client* c, const Out& o);
   void enqueue(Client* c, Buf* b);
+  // Queues bytes made for c alone (an HTTP response, a control frame, an IRC line) in a buffer of
+  // their own; out of memory, c is dropped as overflowed.
+  void enqueue_copy(Client* c, std::string_view bytes);
   // Formats o once per codec and queues it to every member of r but `except`.
   // stamp (nonzero): an event sent to several rooms reaches each user once (Client::mark); irc_only:
   // only IRC members (a CTCP other than ACTION).
@@ -221,7 +224,6 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   void http_static(Client* c, bool keep_alive);
   bool http_upgrade(Client* c);
   void http_error(Client* c, int status, std::string_view detail, std::string_view extra = {});
-  void http_queue(Client* c, const std::string& bytes);
   void http_timeout(Client* c);
 
   // --- WebSocket (ws_session.cc): frames in (through the frame reader into take_line), the Close out
@@ -230,8 +232,6 @@ class Server : private ConnectionOwner, private ListenerHost, private ConsoleHos
   void ws_close_frame(Client* c, const char* reason);
   // A violation (or the peer's Close): the Close to send, then the connection closes cleanly.
   void ws_fail(Client* c, uint16_t code, std::string_view why);
-  // Queues a control frame (pong, close) to c alone.
-  void queue_frame(Client* c, const std::string& frame);
   struct WsSink;
 
   // The codec of an IRC client: plain or tagged, framed for a WebSocket when c is one (compressed

@@ -27,7 +27,7 @@ struct Server::WsSink final : ws::Sink {
   bool on_ping(std::string_view payload) override {
     std::string f;
     ws::append_frame(ws::Opcode::Pong, payload, &f);
-    s.queue_frame(c, f);
+    s.enqueue_copy(c, f);
     return c->fd >= 0 && c->state != ClientState::Closing;
   }
   bool on_pong(std::string_view) override { return true; }
@@ -44,16 +44,6 @@ size_t Server::ws_feed(Client* c, char* p, size_t n, uint64_t read_ns) {
   size_t used = n;
   c->ws->reader.feed(p, n, sink, &used);
   return used;
-}
-
-void Server::queue_frame(Client* c, const std::string& frame) {
-  Buf* b = Buf::make(frame.data(), frame.size());
-  if (!b) {
-    overflowed_.push_back(c);
-    return;
-  }
-  enqueue(c, b);
-  b->unref();
 }
 
 void Server::ws_fail(Client* c, uint16_t code, std::string_view why) {
@@ -75,7 +65,7 @@ void Server::ws_close_frame(Client* c, const char* reason) {
   }
   std::string f;
   ws::append_close(code, w.close_reason, &f);
-  queue_frame(c, f);
+  enqueue_copy(c, f);
   w.close_sent = true;
 }
 
