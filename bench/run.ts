@@ -245,7 +245,26 @@ interface Options {
   epchat: string;
 }
 
+const USAGE = `usage: node dist/bench/run.js [--quick] [--servers epchat,plain,corked,cref,...] [--scenarios fanout,rooms,...]
+                         [--reps N] [--no-pin] [--out DIR] [--epchat DIR]   (docs/performance.md)`;
+const VALUE_FLAGS = ['--servers', '--scenarios', '--reps', '--out', '--epchat'];
+const BARE_FLAGS = ['--quick', '--no-pin'];
+
 function parseOptions(argv: string[]): Options {
+  // A mistyped flag (or --help) must not start a 20-minute run with the defaults.
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--help' || a === '-h') {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    }
+    if (VALUE_FLAGS.includes(a)) {
+      if (argv[i + 1] === undefined) throw new Error(`${a} needs a value\n${USAGE}`);
+      i++;
+    } else if (!BARE_FLAGS.includes(a)) {
+      throw new Error(`unknown argument ${a}\n${USAGE}`);
+    }
+  }
   const value = (flag: string): string | undefined => {
     const i = argv.indexOf(flag);
     return i >= 0 ? argv[i + 1] : undefined;

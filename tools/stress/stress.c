@@ -788,15 +788,9 @@ static void on_notice(conn_t *c, const char *line, size_t len)
 static bool g_pm_mode;
 static uint64_t g_pm_sent, g_pm_got, g_pm_ooo, g_pm_next[2];
 
-static void on_pm(conn_t *c, const char *line, size_t len)
+/* A private message of sequence seq sent at ts reached pm client c: order and latency. */
+static void pm_received(conn_t *c, uint64_t seq, uint64_t ts)
 {
-    const char *end = line + len, *p = memchr(line, ']', len);
-    uint64_t seq, ts;
-    if (!p || p + 4 > end || memcmp(p, "] p ", 4) != 0 || c->idx > 1 || !(p = parse_u64(p + 4, end, &seq)) ||
-        !(p = parse_u64(p, end, &ts))) {
-        g.corrupt++;
-        return;
-    }
     uint64_t now = now_ns();
     if (seq < g_pm_next[c->idx])
         g_pm_ooo++;
@@ -806,6 +800,18 @@ static void on_pm(conn_t *c, const char *line, size_t len)
     g.last_delivery = now;
     if (in_window(ts))
         hist_add(&g.lat, now - ts);
+}
+
+static void on_pm(conn_t *c, const char *line, size_t len)
+{
+    const char *end = line + len, *p = memchr(line, ']', len);
+    uint64_t seq, ts;
+    if (!p || p + 4 > end || memcmp(p, "] p ", 4) != 0 || c->idx > 1 || !(p = parse_u64(p + 4, end, &seq)) ||
+        !(p = parse_u64(p, end, &ts))) {
+        g.corrupt++;
+        return;
+    }
+    pm_received(c, seq, ts);
 }
 static void on_irc_line(conn_t *c, const char *line, size_t len);
 
@@ -819,15 +825,7 @@ static void on_irc_pm(conn_t *c, const char *text, size_t len)
         g.corrupt++;
         return;
     }
-    uint64_t now = now_ns();
-    if (seq < g_pm_next[c->idx])
-        g_pm_ooo++;
-    else
-        g_pm_next[c->idx] = seq + 1;
-    g_pm_got++;
-    g.last_delivery = now;
-    if (in_window(ts))
-        hist_add(&g.lat, now - ts);
+    pm_received(c, seq, ts);
 }
 
 static void on_line(conn_t *c, const char *line, size_t len)
