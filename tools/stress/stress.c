@@ -991,8 +991,11 @@ static void on_irc_line(conn_t *c, const char *line, size_t len)
             return; /* the answer to our QUIT; EOF follows */
         die(2, "client %d (%s) got a server error: %.*s", c->idx, c->nick, (int)(len > 200 ? 200 : len), line);
     }
-    if (m.cmd_len == 3 && m.cmd[0] >= '0' && m.cmd[0] <= '9') {
-        int code = atoi(m.cmd); /* the line goes on with a space, so atoi stops there */
+    if (m.cmd_len == 3 && m.cmd[0] >= '0' && m.cmd[0] <= '9' && m.cmd[1] >= '0' && m.cmd[1] <= '9' &&
+        m.cmd[2] >= '0' && m.cmd[2] <= '9') {
+        /* Three digits, read by hand: the line need not be NUL-terminated (a WebSocket frame's payload
+         * can end its buffer), and atoi (strtol) may read to the end of the string. */
+        int code = (m.cmd[0] - '0') * 100 + (m.cmd[1] - '0') * 10 + (m.cmd[2] - '0');
         if (code >= 400 && code < 600)
             die(2, "client %d (%s) got an error numeric: %.*s", c->idx, c->nick, (int)(len > 200 ? 200 : len), line);
         if (code == 1 && c->state == ST_WELCOME && c->irc_step == 0) {
@@ -1072,21 +1075,8 @@ static void ws_message(conn_t *c, const char *p, size_t n)
     while (p < end && c->gen == gen) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = (size_t)((nl ? nl : end) - p);
-        if (len && !(len == 1 && p[0] == '\r')) {
-            /* The line parsers (strtol) read up to a delimiter: a line from a TCP read always has its
-             * '\n' after it, a frame's payload may end the buffer. Give them a terminated copy. */
-            static char *copy;
-            static size_t cap;
-            if (len + 1 > cap) {
-                cap = len + 1 > 2 * cap ? len + 1 : 2 * cap;
-                copy = realloc(copy, cap);
-                if (!copy)
-                    die(2, "out of memory");
-            }
-            memcpy(copy, p, len);
-            copy[len] = '\n';
-            on_line(c, copy, len);
-        }
+        if (len && !(len == 1 && p[0] == '\r'))
+            on_line(c, p, len);
         p += len + (nl != NULL);
     }
 }
