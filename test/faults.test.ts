@@ -364,7 +364,9 @@ fault('a client that disconnects with a full output queue: its queue is freed, o
   const base = rssKb(s.pid);
   // The same fault twice. The server's RSS after the first round is the baseline for the second, taken
   // the same way: what the allocator and V8's heap keep after a round (more or less, depending on
-  // timing: a loaded machine once left 17.5 MB) is in both, while a queue not freed adds 24 MB a round.
+  // timing: a loaded machine once left 17.5 MB) is in both, while a queue not freed adds 24 MB a round
+  // (a planted leak measured +19.8 MB). The second round's bound is 16 MB: a clean-clone CI run saw
+  // +13.3 MB of allocator noise against the 8 MB it had first.
   const round = async (nick: string): Promise<number> => {
     const frank = await registerTo(s.port, nick);
     await alice.expect(welcome(nick));
@@ -382,7 +384,7 @@ fault('a client that disconnects with a full output queue: its queue is freed, o
   assert.ok(full - base > 8 * MB, `frank's queue should hold megabytes (RSS ${base} -> ${full} kB)`);
   const after = await stillServes(s, alice, bob, base, 32 * MB, 'full-queue');
   const full2 = await round('frank2');
-  const after2 = await stillServes(s, alice, bob, after, 8 * MB, 'full-queue, second round');
+  const after2 = await stillServes(s, alice, bob, after, 16 * MB, 'full-queue, second round');
   process.stderr.write(`    [full queue] RSS ${base} -> ${full} -> ${after} -> ${full2} -> ${after2} kB\n`);
 });
 
